@@ -1,0 +1,1 @@
+"""Placeholder (engine under construction)."""

@@ -1,0 +1,4 @@
+def main():
+    print("sis")
+if __name__ == "__main__":
+    main()
