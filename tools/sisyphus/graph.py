@@ -201,21 +201,28 @@ class SISGraph:
         """``{state: [jobs]}`` for every job that must still run or is finished directly below."""
         result = {}
         visited = set()
-        stack = [p.creator for t in self.targets for p in t.required if p.creator is not None]
+        # Post-order walk: a job's inputs get their state (and a freshly written `finished`
+        # marker) before the job itself is asked whether its inputs are available.
+        stack = [(p.creator, False) for t in self.targets for p in t.required if p.creator is not None]
         while stack:
-            job = stack.pop()
+            job, expanded = stack.pop()
             jid = job._sis_id()
-            if jid in visited:
+            if not expanded:
+                if jid in visited:
+                    continue
+                visited.add(jid)
+                if job._sis_finished():
+                    result.setdefault(states.FINISHED, []).append(job)
+                    continue
+                stack.append((job, True))
+                stack.extend((p.creator, False) for p in job._sis_inputs if p.creator is not None)
                 continue
-            visited.add(jid)
             try:
                 st = job._sis_state(engine)
             except Exception as e:  # noqa: BLE001 (a broken job must not stop the whole graph)
                 logging.error("%s: cannot compute state: %s: %s", jid, type(e).__name__, e)
                 st = states.ERROR
             result.setdefault(st, []).append(job)
-            if st != states.FINISHED:
-                stack.extend(p.creator for p in job._sis_inputs if p.creator is not None)
         return result
 
     def for_all_nodes(self, f):

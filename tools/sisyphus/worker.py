@@ -168,7 +168,7 @@ def worker(job_dir, task_name, task_id=None, engine_key=None, redirect_output=Fa
 
     set_running_in_worker(True)
     job_path._in_worker = True
-    job_dir = job_dir.rstrip("/")
+    job_dir = os.path.abspath(job_dir.rstrip("/"))
     engine = gs.engine()
     if engine_key is not None and hasattr(engine, "engines"):
         engine = engine.engines[engine_key]
