@@ -26,7 +26,7 @@ import pytest
 from tests.sisyphus.conftest import Setup
 
 SLURM_BINARIES = ("munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "scancel", "sinfo")
-NODE_CPUS = 2
+NODE_CPUS = 4  # more than the machine's cores (config_overrides): the toy tasks mostly sleep
 NODE_MEMORY_MB = 6000
 
 

@@ -35,7 +35,9 @@ from toy.jobs import SlowCounter
 
 def py():
     for steps in {steps}:
-        tk.register_output(f"count{{steps}}.txt", SlowCounter(steps=steps, sleep={sleep}).out_count)
+        job = SlowCounter(steps=steps, sleep={sleep})
+        job.update_rqmt("run", {{"cpu": {cpu}}})
+        tk.register_output(f"count{{steps}}.txt", job.out_count)
 """
 
 TIME_LIMIT_STEPS = 110  # seconds of work; Slurm kills a 1-minute job 60-90 s after it started
@@ -160,7 +162,7 @@ def test_chain_and_array_job_run_through_slurm(slurm_setup, slurm):
 
 def test_scancel_of_running_task_is_resubmitted_and_resumes(slurm_setup, slurm):
     s = slurm_setup
-    s.write("config/toy.py", COUNTERS.format(steps=[40], sleep=0.1))
+    s.write("config/toy.py", COUNTERS.format(steps=[40], sleep=0.1, cpu=1))
     manager = s.manager_in_background()
     try:
         def progress():
@@ -191,8 +193,8 @@ def test_scancel_of_running_task_is_resubmitted_and_resumes(slurm_setup, slurm):
 
 def test_manager_restart_finds_queued_and_running_tasks(slurm_setup, slurm):
     s = slurm_setup
-    # three 1-cpu tasks on a 2-cpu node: at least one must wait in the queue
-    s.write("config/toy.py", COUNTERS.format(steps=[31, 32, 33], sleep=0.15))
+    # three 2-cpu tasks on a 4-cpu node: at least one must wait in the queue
+    s.write("config/toy.py", COUNTERS.format(steps=[31, 32, 33], sleep=0.15, cpu=2))
     first = s.manager_in_background()
     try:
         def all_submitted():
@@ -243,7 +245,7 @@ def test_out_of_memory_resubmits_with_doubled_memory_then_gives_up(slurm_setup, 
 
 def test_controller_down_keeps_state_and_continues_when_back(slurm_setup, slurm):
     s = slurm_setup
-    s.write("config/toy.py", COUNTERS.format(steps=[12], sleep=0.1))
+    s.write("config/toy.py", COUNTERS.format(steps=[12], sleep=0.1, cpu=1))
     slurm.stop_controller()
     manager = None
     try:
@@ -287,7 +289,7 @@ def check_engine_limits(rqmt, task):
         threading.Timer(4.0, os.kill, (CONTROLLER_PID, signal.SIGCONT)).start()
     return rqmt
 """)
-    s.write("config/toy.py", COUNTERS.format(steps=[25], sleep=0.2))
+    s.write("config/toy.py", COUNTERS.format(steps=[25], sleep=0.2, cpu=1))
     try:
         res = s.sis("manager", "-r", "config/toy.py", timeout=120)
     finally:
@@ -309,7 +311,7 @@ def test_missing_sbatch_is_a_clear_error_and_loses_nothing(slurm_setup, slurm, t
     for tool in ("squeue", "scontrol", "sacct", "scancel"):  # every Slurm client except sbatch
         os.symlink(f"/usr/bin/{tool}", bin_dir / tool)
     s.path_override = str(bin_dir)
-    s.write("config/toy.py", COUNTERS.format(steps=[6], sleep=0.1))
+    s.write("config/toy.py", COUNTERS.format(steps=[6], sleep=0.1, cpu=1))
     res = s.sis("manager", "-r", "config/toy.py", timeout=60)
     assert res.returncode != 0
     (job_dir,) = s.job_dirs("SlowCounter")
