@@ -6,6 +6,7 @@ from sisyphus.engine import EngineSelector
 from sisyphus.localengine import LocalEngine
 from sisyphus.simple_linux_utility_for_resource_management_engine import (
     SimpleLinuxUtilityForResourceManagementEngine,
+    with_partition,
 )
 
 SLURM_CPU_PARTITION = "cpu"
@@ -29,9 +30,4 @@ def check_engine_limits(rqmt, task):
     if rqmt.get("engine") == "short":
         return rqmt
     rqmt["time"] = min(rqmt.get("time", 1), MAX_TIME_HOURS)
-    args = rqmt.get("sbatch_args") or []
-    args = args.split() if isinstance(args, str) else list(args)
-    if "-p" not in args and "--partition" not in args:
-        args += ["-p", SLURM_GPU_PARTITION if rqmt.get("gpu", 0) > 0 else SLURM_CPU_PARTITION]
-    rqmt["sbatch_args"] = args
-    return rqmt
+    return with_partition(rqmt, SLURM_GPU_PARTITION if rqmt.get("gpu", 0) > 0 else SLURM_CPU_PARTITION)

@@ -288,6 +288,14 @@ class SlurmSetup(Setup):
         with open(proc.log_path, errors="replace") as f:
             return f.read()
 
+    def wait_manager(self, proc, timeout):
+        """Wait for a background manager (killed after ``timeout`` s); return its exit code and output."""
+        try:
+            proc.wait(timeout=timeout)
+        finally:
+            self.kill(proc)
+        return proc.returncode, self.output(proc)
+
     @staticmethod
     def kill(proc):
         """Kill a background manager (its whole session) if it still runs."""

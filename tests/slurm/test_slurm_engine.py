@@ -15,6 +15,7 @@ from sisyphus.simple_linux_utility_for_resource_management_engine import (
     array_ranges,
     parse_squeue,
     termination_reason,
+    with_partition,
 )
 from tests.slurm.conftest import FAST_SETTINGS, cancel_jobs_of, make_setup
 
@@ -99,6 +100,14 @@ def test_termination_reasons():
     assert termination_reason("FAILED", None) == ""
 
 
+def test_with_partition_is_idempotent():
+    once = with_partition({"gpu": 1, "sbatch_args": "--qos=hi"}, "gpu")
+    assert once["sbatch_args"] == ["--qos=hi", "-p", "gpu"]
+    assert with_partition(once, "gpu") == once  # a resubmission starts from the last rqmt
+    assert with_partition({"sbatch_args": ["--partition=big"]}, "gpu")["sbatch_args"] == ["--partition=big"]
+    assert with_partition({}, None) == {"sbatch_args": []}
+
+
 # ---------------------------------------------------------------------- the time limit, started first
 @pytest.fixture(scope="module", autouse=True)
 def time_limit_run(request, tmp_path_factory):
@@ -175,11 +184,11 @@ def test_scancel_of_running_task_is_resubmitted_and_resumes(slurm_setup, slurm):
         ((array_job, task_id, state, _),) = slurm.jobs(s.job_name(job_dir))
         assert state == "RUNNING"
         slurm.run("scancel", f"{array_job}_{task_id}")
-        manager.wait(timeout=90)
-    finally:
+    except BaseException:
         s.kill(manager)
-    out = s.output(manager)
-    assert manager.returncode == 0, out
+        raise
+    returncode, out = s.wait_manager(manager, timeout=90)
+    assert returncode == 0, out
     assert f"Slurm job {array_job}_1 ended CANCELLED" in out
     assert "resubmit" in out
     assert _read(s.path("output", "count40.txt")).strip() == "40"
@@ -256,14 +265,14 @@ def test_controller_down_keeps_state_and_continues_when_back(slurm_setup, slurm)
         (job_dir,) = s.job_dirs("SlowCounter")
         assert not os.path.exists(os.path.join(job_dir, "submit_log.run"))  # nothing submitted, nothing lost
         assert not any(f.startswith("error") for f in os.listdir(job_dir))
+    except BaseException:
+        if manager is not None:
+            s.kill(manager)
+        raise
     finally:
         slurm.start_controller()
-    try:
-        manager.wait(timeout=90)
-    finally:
-        s.kill(manager)
-    out = s.output(manager)
-    assert manager.returncode == 0, out
+    returncode, out = s.wait_manager(manager, timeout=90)
+    assert returncode == 0, out
     assert "Slurm answers again" in out
     assert out.count("cannot query Slurm") == 1  # one error per outage, not one per cycle
     assert _read(s.path("output", "count12.txt")).strip() == "12"
@@ -324,15 +333,17 @@ def test_missing_sbatch_is_a_clear_error_and_loses_nothing(slurm_setup, slurm, t
     assert _read(s.path("output", "count6.txt")).strip() == "6"
 
 
-def test_gpu_partition_settings_from_the_readme(slurm_setup, slurm):
+def test_readme_cluster_settings_gpu_partition_and_local_mini_tasks(slurm_setup, slurm):
     s = slurm_setup
     with open(os.path.join(os.path.dirname(__file__), "cluster_settings.py")) as f:
         s.write("settings.py", f.read() + FAST_SETTINGS)
     s.write("config/toy.py", """
         from sisyphus import tk
         from slurmtoy.jobs import EnvProbe
+        from toy.jobs import WriteNumbers
 
         def py():
+            tk.register_output("numbers.txt", WriteNumbers(n=3).out_numbers)  # a mini task: local engine
             tk.register_output("gpu1.txt", EnvProbe(gpu=1).out_env)
             tk.register_output("cpu2.txt", EnvProbe(gpu=0, cpu=2).out_env)
             tk.register_output("gpu3.txt", EnvProbe(gpu=3).out_env)
@@ -352,18 +363,20 @@ def test_gpu_partition_settings_from_the_readme(slurm_setup, slurm):
     rel = os.path.relpath(gpu3_dir, s.root)
     assert f"cannot submit {rel}: sbatch refused" in res.stderr
     assert "gpu=3" in res.stderr and "Requested node configuration is not available" in res.stderr
+    (mini_dir,) = s.job_dirs("WriteNumbers")
+    assert [info["engine_name"] for _, info in s.submit_log(mini_dir)] == ["local"]
+    for job_dir in s.job_dirs("EnvProbe"):
+        if job_dir != gpu3_dir:
+            ((_, info),) = s.submit_log(job_dir)
+            assert info["engine_name"] == "slurm" and info["engine"] == "long"
 
 
 @pytest.mark.slow
 def test_time_limit_kill_resubmits_with_doubled_time(time_limit_run, slurm):
     assert time_limit_run is not None
     s, manager = time_limit_run
-    try:
-        manager.wait(timeout=240)
-    finally:
-        s.kill(manager)
-    out = s.output(manager)
-    assert manager.returncode == 0, out
+    returncode, out = s.wait_manager(manager, timeout=240)
+    assert returncode == 0, out
     (job_dir,) = s.job_dirs("SlowCounter")
     log = s.submit_log(job_dir)
     assert [round(info["time"] * 60, 6) for _, info in log] == [1, 2]  # minutes: killed at 1, then 2

@@ -39,7 +39,7 @@ from sisyphus import states
 from sisyphus.engine import DeferSubmission, EngineBase, SubmissionError
 
 __all__ = ["SimpleLinuxUtilityForResourceManagementEngine", "MemoryAllocationType", "array_ranges",
-           "parse_squeue", "termination_reason"]
+           "parse_squeue", "termination_reason", "with_partition"]
 
 # squeue states (long form, %T) → our task states; every other state is a queue error (§6.5).
 _QUEUE_STATES = {"RUNNING": states.RUNNING, "COMPLETING": states.RUNNING,
@@ -56,7 +56,7 @@ _OUT_OF_TIME_MESSAGES = ("due to time limit",)
 _MAYBE_SUBMITTED_MESSAGES = ("socket timed out",)
 # sbatch errors that go away by themselves: try again in a later manager cycle.
 _TRANSIENT_MESSAGES = ("unable to contact slurm controller", "temporarily unable", "connection refused",
-                       "zero bytes were transmitted", "transport endpoint", "slurmctld")
+                       "zero bytes were transmitted", "transport endpoint")
 # sbatch errors meaning "too many jobs queued for you": back off for a minute (§6.5).
 _SUBMIT_LIMIT_MESSAGES = ("assocmaxsubmitjoblimit", "qosmaxsubmitjobperuserlimit", "maxsubmitjobslimit")
 _SUBMIT_LIMIT_BACKOFF = 60.0
@@ -151,6 +151,20 @@ def termination_reason(state, batch_log_text) -> str:
     if any(m in text for m in _OUT_OF_TIME_MESSAGES):
         return "out_of_time"
     return ""
+
+
+def with_partition(rqmt: dict, partition) -> dict:
+    """``rqmt`` with ``-p <partition>`` added to its ``sbatch_args``, unless it names a partition already.
+
+    For ``check_engine_limits`` in settings.py; idempotent, because a resubmission starts from the last
+    submitted requirements (which already carry the partition). ``partition=None`` changes nothing.
+    """
+    args = rqmt.get("sbatch_args") or []
+    args = shlex.split(args) if isinstance(args, str) else [str(a) for a in args]
+    named = any(a in ("-p", "--partition") or a.startswith("--partition=") for a in args)
+    if partition and not named:
+        args += ["-p", str(partition)]
+    return {**rqmt, "sbatch_args": args}
 
 
 def _tail(path, max_bytes=65536) -> str:
@@ -366,10 +380,9 @@ class SimpleLinuxUtilityForResourceManagementEngine(EngineBase):
                 continue
             batch_log = self._engine_log(task, array_job, task_id) + ".batch"
             tail = "\n".join(_tail(batch_log).splitlines()[-10:]) or "(empty)"
-            raise SubmissionError(f"{task._job._sis_path(abspath=True)}: task {task.name()}.{task_id} was "
-                                  f"submitted {task.submissions(task_id)} times but its worker never started; last "
-                                  f"Slurm job {array_job}_{task_id} ended {self._end_state(array_job, task_id)}; "
-                                  f"{batch_log}:\n{tail}")
+            raise SubmissionError(f"task {task.name()}.{task_id} was submitted {task.submissions(task_id)} times "
+                                  f"but its worker never started; the last Slurm job {array_job}_{task_id} ended "
+                                  f"{self._end_state(array_job, task_id)}; {batch_log}:\n{tail}")
 
     def submit_call(self, call, logpath, rqmt, name, task_name, task_ids):
         name = self._job_name(task_name)
@@ -397,10 +410,12 @@ class SimpleLinuxUtilityForResourceManagementEngine(EngineBase):
             args = self.sbatch_command(call, job_dir, rqmt, name, start, end, step)
             try:
                 array_job = self._sbatch(args, name, job_dir, rqmt, run_ids)
-            except DeferSubmission:
-                if submitted:
-                    break  # record what went through; the rest is retried next cycle
-                raise
+            except (DeferSubmission, SubmissionError) as e:
+                if not submitted:
+                    raise
+                # record what went through; the rest is tried again next cycle
+                logging.error("%s: array ids %s not submitted: %s", job_dir, run_ids, e or "deferred")
+                break
             now = time.time()
             for i in run_ids:
                 self._submitted[(name, i)] = (array_job, now)
