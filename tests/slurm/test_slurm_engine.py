@@ -169,6 +169,27 @@ def test_chain_and_array_job_run_through_slurm(slurm_setup, slurm):
         assert len(slurm.completed_jobs(s.job_name(job_dir))) == 1
 
 
+def test_one_squeue_call_per_poll_period_for_all_tasks(slurm_setup, slurm, tmp_path_factory):
+    s = slurm_setup
+    bin_dir = tmp_path_factory.mktemp("counting_bin")
+    calls = bin_dir / "squeue_calls"
+    (bin_dir / "squeue").write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexec /usr/bin/squeue "$@"\n')
+    (bin_dir / "squeue").chmod(0o755)
+    s.path_override = f"{bin_dir}:{os.environ['PATH']}"
+    steps = list(range(8, 16))  # eight tasks queued and running side by side
+    s.write("config/toy.py", COUNTERS.format(steps=steps, sleep=0.2, cpu=1))
+    start = time.time()
+    res = s.sis("manager", "-r", "config/toy.py", timeout=120)
+    elapsed = time.time() - start
+    assert res.returncode == 0, res.stderr
+    polls = calls.read_text().splitlines()
+    assert polls and all(p.startswith("-h --array -u ") for p in polls)
+    # WAIT_PERIOD_CACHE = 0.5 s: about two polls a second for the whole graph, not one per task
+    assert len(polls) <= elapsed / 0.5 + 3, (len(polls), elapsed)
+    for n in steps:
+        assert _read(s.path("output", f"count{n}.txt")).strip() == str(n)
+
+
 def test_scancel_of_running_task_is_resubmitted_and_resumes(slurm_setup, slurm):
     s = slurm_setup
     s.write("config/toy.py", COUNTERS.format(steps=[40], sleep=0.1, cpu=1))
@@ -224,6 +245,7 @@ def test_manager_restart_finds_queued_and_running_tasks(slurm_setup, slurm):
         assert len(slurm.completed_jobs(s.job_name(job_dir))) == 1  # exactly one Slurm job ever ran
 
 
+@pytest.mark.slow
 def test_out_of_memory_resubmits_with_doubled_memory_then_gives_up(slurm_setup, slurm):
     s = slurm_setup
     s.write("settings.py", _read(s.path("settings.py")) + "\nMAX_SUBMIT_RETRIES = 1\n")
