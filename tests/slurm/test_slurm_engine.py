@@ -224,7 +224,7 @@ def test_scancel_of_running_task_is_resubmitted_and_resumes(slurm_setup, slurm):
 def test_manager_restart_finds_queued_and_running_tasks(slurm_setup, slurm):
     s = slurm_setup
     # three 2-cpu tasks on a 4-cpu node: at least one must wait in the queue
-    s.write("config/toy.py", COUNTERS.format(steps=[31, 32, 33], sleep=0.15, cpu=2))
+    s.write("config/toy.py", COUNTERS.format(steps=[21, 22, 23], sleep=0.15, cpu=2))
     first = s.manager_in_background()
     try:
         def all_submitted():
@@ -238,8 +238,9 @@ def test_manager_restart_finds_queued_and_running_tasks(slurm_setup, slurm):
         s.kill(first)
     res = s.sis("manager", "-r", "config/toy.py", timeout=120)
     assert res.returncode == 0, res.stderr
-    for steps, job_dir in zip((31, 32, 33), s.job_dirs("SlowCounter")):
+    for steps in (21, 22, 23):
         assert _read(s.path("output", f"count{steps}.txt")).strip() == str(steps)
+    for job_dir in s.job_dirs("SlowCounter"):
         assert len(s.submit_log(job_dir)) == 1, f"{job_dir} was submitted again"
         assert len(_lines(os.path.join(job_dir, "work", "starts"))) == 1
         assert len(slurm.completed_jobs(s.job_name(job_dir))) == 1  # exactly one Slurm job ever ran
@@ -272,6 +273,28 @@ def test_out_of_memory_resubmits_with_doubled_memory_then_gives_up(slurm_setup, 
     assert not os.path.exists(os.path.join(never, "finished"))
     assert f"{states.RETRY_ERROR}: {never}" in res.stderr  # the error names the job
     assert "out of memory (mem=2.0 GB)" in res.stderr
+
+
+def test_worker_that_never_starts_is_an_error_not_a_resubmission_loop(slurm_setup, slurm):
+    """Jobs that die before the worker writes its log (e.g. no usable Python on the nodes)."""
+    s = slurm_setup
+    s.write("settings.py", _read(s.path("settings.py")) + """
+MAX_SUBMIT_RETRIES = 1
+
+def worker_wrapper(job, task_name, call):
+    return ["sh", "-c", "echo no python here >&2; exit 3"]
+""")
+    s.write("config/toy.py", COUNTERS.format(steps=[4], sleep=0.1, cpu=1))
+    res = s.sis("manager", "-r", "config/toy.py", timeout=60)
+    assert res.returncode != 0
+    (job_dir,) = s.job_dirs("SlowCounter")
+    log = s.submit_log(job_dir)
+    assert len(log) == 2  # the first try, one retry, then a clear error instead of a loop
+    last_job = log[-1][1]["engine_info"][0][1]
+    assert f"task run.1 was submitted 2 times but its worker never started; the last Slurm job {last_job}_1 " \
+           "ended FAILED" in res.stderr
+    assert "Exited with exit code 3" in res.stderr  # the batch log's tail
+    assert _read(os.path.join(job_dir, "engine", f"{s.job_name(job_dir)}.{last_job}.1")).strip() == "no python here"
 
 
 def test_controller_down_keeps_state_and_continues_when_back(slurm_setup, slurm):
