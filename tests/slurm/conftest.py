@@ -75,11 +75,8 @@ class SlurmCluster:
         }
 
     # ------------------------------------------------------------------ helpers
-    def env(self, **extra):
-        env = dict(os.environ)
-        env["SLURM_CONF"] = self.conf
-        env.update(extra)
-        return env
+    def env(self):
+        return {**os.environ, "SLURM_CONF": self.conf}
 
     def run(self, *cmd, check=True, timeout=30):
         res = subprocess.run(list(cmd), env=self.env(), capture_output=True, text=True, timeout=timeout)
@@ -111,11 +108,11 @@ class SlurmCluster:
                     out.append(f"--- {name}\n" + "".join(f.readlines()[-15:]))
         return "\n".join(out)
 
-    def jobs(self, name_part):
-        """``[(array job id, array task id, state, name)]`` of queued jobs whose name contains ``name_part``."""
+    def jobs(self, name):
+        """``[(array job id, array task id, state, name)]`` of the queued jobs called ``name``."""
         out = self.run("squeue", "-h", "--array", "-o", "%F|%K|%T|%j")
         rows = [line.split("|", 3) for line in out.splitlines()]
-        return [(int(a), int(t) if t.isdigit() else 1, s, n) for a, t, s, n in rows if name_part in n]
+        return [(int(a), int(t) if t.isdigit() else 1, s, n) for a, t, s, n in rows if n == name]
 
     def completed_jobs(self, name):
         """Job completion records (``{field: value}``, one per array task that ended) of job ``name``."""
@@ -131,13 +128,12 @@ class SlurmCluster:
             os.makedirs(os.path.join(self.root, d), exist_ok=True)
         os.makedirs(self.munge_dir, mode=0o700, exist_ok=True)
         ctld_port, slurmd_port = _free_ports(2)
-        user = "root"
         with open(self.conf, "w") as f:
             f.write(f"""\
 ClusterName=sistest
 SlurmctldHost=localhost
-SlurmUser={user}
-SlurmdUser={user}
+SlurmUser=root
+SlurmdUser=root
 AuthType=auth/munge
 AuthInfo=socket={self.socket}
 MpiDefault=none

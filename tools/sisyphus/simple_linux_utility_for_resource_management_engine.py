@@ -239,7 +239,7 @@ class SimpleLinuxUtilityForResourceManagementEngine(EngineBase):
         self._reported_ends = set()
         self._warned_duplicates = set()
         self._backoff_until = 0.0
-        self._submitting_selector_key = None
+        self._submitting_selector_key = None  # of the submit() in progress, kept with an uncertain sbatch
 
     @property
     def poll_period(self) -> float:
