@@ -129,7 +129,7 @@ def _talk_ids(rng: random.Random, n: int) -> List[str]:
 
 def _segments(gen: SentenceGenerator, rng: random.Random, seconds: float, rate: int) -> List[Tuple[str, ...]]:
     segs, total = [], 0.0
-    while total < seconds or not segs:
+    while total < seconds or len(segs) < 2:  # a talk has several segments
         toks = gen.sentence()
         if rng.random() < 0.3:  # some segments hold two sentences, as in TED-LIUM's long segments
             toks = toks + gen.sentence()
