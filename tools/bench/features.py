@@ -12,7 +12,6 @@ import argparse
 import random
 import time
 
-import numpy as np
 import torch
 
 

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+from memristor_asr.corpus.lines import utf8_lines
 from memristor_asr.util import uopen
 
 __all__ = ["IGNORE_TOKEN", "StmSegment", "StmError", "normalize_text", "map_label", "parse_stm_line",
@@ -125,25 +126,19 @@ def read_stm(path) -> Tuple[List[StmSegment], Dict[str, List[str]]]:
     """
     segments: List[StmSegment] = []
     skipped: Dict[str, List[str]] = {"ignored": [], "empty_transcript": [], "zero_length": []}
-    with uopen(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            where = f"{path}:{lineno}"
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise StmError(f"{where}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1})") from None
-            if IGNORE_TOKEN in line:
-                skipped["ignored"].append(where)
-                continue
-            seg = parse_stm_line(line, where)
-            if seg is None:
-                continue
-            if not seg.text:
-                skipped["empty_transcript"].append(where)
-            elif seg.end == seg.start:
-                skipped["zero_length"].append(where)
-            else:
-                segments.append(seg)
+    for where, line in utf8_lines(path, StmError):
+        if IGNORE_TOKEN in line:
+            skipped["ignored"].append(where)
+            continue
+        seg = parse_stm_line(line, where)
+        if seg is None:
+            continue
+        if not seg.text:
+            skipped["empty_transcript"].append(where)
+        elif seg.end == seg.start:
+            skipped["zero_length"].append(where)
+        else:
+            segments.append(seg)
     return segments, skipped
 
 

@@ -16,7 +16,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from memristor_asr.corpus.manifest import Segment
 from memristor_asr.lexicon.lexicon import PHONEMES, add_eow
-from memristor_asr.util import uopen
+from memristor_asr.corpus.lines import utf8_lines
 
 __all__ = ["DictionaryError", "Dictionary", "read_tedlium_dic", "LexiconBuild", "build_lexicons", "oov_rate"]
 
@@ -54,35 +54,30 @@ def read_tedlium_dic(path) -> Dictionary:
         the 39-phoneme inventory (file, line, word and symbol named)
     """
     dic = Dictionary(prons={})
-    with uopen(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            where = f"{path}:{lineno}"
-            try:
-                fields = raw.decode("utf-8").split()
-            except UnicodeDecodeError as e:
-                raise DictionaryError(f"{where}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1})") from None
-            if not fields:
-                continue
-            word, pron = _VARIANT_INDEX.sub("", fields[0]), tuple(fields[1:])
-            if _SPECIAL_WORD.match(word):
-                dic.special_dropped.append(f"{where}: {fields[0]}")
-                continue
-            if not pron:
-                raise DictionaryError(f"{where}: word {fields[0]!r} has no pronunciation")
-            if word in _I6_DELETED_WORDS:
-                dic.fixes.append(f"{where}: deleted entry {word} {' '.join(pron)}")
-                continue
-            if (word, pron) in _I6_FIXES:
-                fixed = _I6_FIXES[(word, pron)]
-                dic.fixes.append(f"{where}: {word} {' '.join(pron)} -> {' '.join(fixed)}")
-                pron = fixed
-            for p in pron:
-                if p not in _PHONEME_SET:
-                    raise DictionaryError(f"{where}: unknown phoneme {p!r} in the pronunciation of {fields[0]!r}; "
-                                          f"allowed are the 39 ARPAbet phonemes without stress ({' '.join(PHONEMES)})")
-            variants = dic.prons.setdefault(word, [])
-            if pron not in variants:
-                variants.append(pron)
+    for where, line in utf8_lines(path, DictionaryError):
+        fields = line.split()
+        if not fields:
+            continue
+        word, pron = _VARIANT_INDEX.sub("", fields[0]), tuple(fields[1:])
+        if _SPECIAL_WORD.match(word):
+            dic.special_dropped.append(f"{where}: {fields[0]}")
+            continue
+        if not pron:
+            raise DictionaryError(f"{where}: word {fields[0]!r} has no pronunciation")
+        if word in _I6_DELETED_WORDS:
+            dic.fixes.append(f"{where}: deleted entry {word} {' '.join(pron)}")
+            continue
+        if (word, pron) in _I6_FIXES:
+            fixed = _I6_FIXES[(word, pron)]
+            dic.fixes.append(f"{where}: {word} {' '.join(pron)} -> {' '.join(fixed)}")
+            pron = fixed
+        for p in pron:
+            if p not in _PHONEME_SET:
+                raise DictionaryError(f"{where}: unknown phoneme {p!r} in the pronunciation of {fields[0]!r}; "
+                                      f"allowed are the 39 ARPAbet phonemes without stress ({' '.join(PHONEMES)})")
+        variants = dic.prons.setdefault(word, [])
+        if pron not in variants:
+            variants.append(pron)
     return dic
 
 

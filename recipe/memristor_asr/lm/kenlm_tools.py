@@ -7,7 +7,6 @@ its result. Real corpora do not need it.
 """
 from __future__ import annotations
 
-import gzip
 import os
 import re
 import shutil
@@ -15,6 +14,7 @@ import subprocess
 import threading
 from typing import Dict, Iterable, Optional, Sequence
 
+from memristor_asr.corpus.lines import deterministic_gzip
 from memristor_asr.util import find_tool, uopen
 
 __all__ = ["KenLMError", "estimate_arpa", "build_binary", "arpa_ngram_counts", "perplexity", "iter_text_lines"]
@@ -87,8 +87,7 @@ def estimate_arpa(texts: Sequence, out_arpa: str, *, order: int = 4, memory: str
         tail = "\n".join(res.stderr.strip().splitlines()[-8:])
         raise KenLMError(f"lmplz failed (exit {res.returncode}): {' '.join(res.args)}\n{tail}")
     if out_arpa.endswith(".gz"):
-        with open(tmp_arpa, "rb") as src, open(out_arpa, "wb") as raw, \
-                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as dst:
+        with open(tmp_arpa, "rb") as src, deterministic_gzip(out_arpa) as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
         os.remove(tmp_arpa)
     else:

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import glob
-import gzip
 import os
 from typing import Dict, Sequence
 
 from memristor_asr.corpus.manifest import read_manifest
+from memristor_asr.corpus.lines import deterministic_gzip, utf8_lines
 from memristor_asr.corpus.stm import normalize_text
-from memristor_asr.util import uopen
 
 __all__ = ["lm_source_files", "write_lm_text", "write_manifest_text"]
 
@@ -25,12 +24,6 @@ def lm_source_files(corpus_root) -> list:
     return files
 
 
-def _gz_writer(path):
-    # fixed mtime and no file name in the gzip header: same text -> same bytes
-    raw = open(path, "wb")
-    return raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
-
-
 def write_lm_text(out_path, sources: Sequence = (), manifests: Sequence = (), normalize: bool = True) -> Dict[str, int]:
     """Write the LM training text: ``sources`` (plain/gzipped text files) then the transcripts of
     ``manifests``, one sentence per line, gzipped.
@@ -40,21 +33,14 @@ def write_lm_text(out_path, sources: Sequence = (), manifests: Sequence = (), no
     :return: line counts per input
     """
     counts: Dict[str, int] = {}
-    raw, out = _gz_writer(out_path)
-    with raw, out:
+    with deterministic_gzip(out_path) as out:
         for src in sources:
             n = 0
-            with uopen(src, "rb") as f:
-                for lineno, raw_line in enumerate(f, 1):
-                    try:
-                        line = raw_line.decode("utf-8")
-                    except UnicodeDecodeError as e:
-                        raise ValueError(f"{src}:{lineno}: not valid UTF-8 (byte 0x{raw_line[e.start]:02x} "
-                                         f"at column {e.start + 1})") from None
-                    text = normalize_text(line) if normalize else " ".join(line.split())
-                    if text:
-                        out.write((text + "\n").encode("utf-8"))
-                        n += 1
+            for _, line in utf8_lines(src):
+                text = normalize_text(line) if normalize else " ".join(line.split())
+                if text:
+                    out.write((text + "\n").encode("utf-8"))
+                    n += 1
             counts[os.fspath(src)] = n
         for man in manifests:
             n = 0

@@ -14,7 +14,6 @@ talk is the segments with pauses between them (sometimes an "applause" noise bur
 """
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import os
@@ -26,9 +25,9 @@ import numpy as np
 import soundfile
 
 from memristor_asr.corpus.embedded import words as W
+from memristor_asr.corpus.lines import deterministic_gzip
 from memristor_asr.corpus.embedded.grammar import SentenceGenerator, spoken_text
 from memristor_asr.corpus.embedded.plan import SPLITS, CorpusPlan, Speaker, Talk, make_plan
-from memristor_asr.lexicon.cmu import load_cmu_dict
 from memristor_asr.util import find_tool
 
 __all__ = ["ESPEAK_RATE", "SAMPLE_RATE", "espeak", "synthesize_talk", "synthesize_talks", "write_dictionary",
@@ -187,8 +186,7 @@ def write_dictionary(plan: CorpusPlan, root: str) -> int:
 
 
 def _write_gz_lines(path: str, lines: Iterable[str]) -> None:
-    # mtime=0 and no file name in the header: byte-identical output for the same content
-    with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+    with deterministic_gzip(path) as gz:
         for line in lines:
             gz.write((line + "\n").encode("utf-8"))
 
