@@ -323,7 +323,7 @@ class SentenceGenerator:
 
     def _embedded(self) -> List[str]:
         subj, person = _pick(self.rng, [((["i"], "1"), 5), ((["we"], "p"), 4), ((["you"], "p"), 2),
-                                         ((["people"], "p"), 1), ((["it"], "3"), 0)])
+                                         ((["people"], "p"), 1)])
         v = self.clause_verbs(self.rng)
         that = ["that"] if self.rng.random() < 0.5 else []
         return subj + [self._tensed(v, person, self.rng.random() < 0.3)] + that + self._clause(1)
