@@ -18,7 +18,7 @@ import numpy as np
 
 from memristor_asr.lexicon.lexicon import BLANK, read_labels, read_lexicon
 
-__all__ = ["SearchConfig", "LexiconSearch", "decode_parallel", "LexiconMismatchError"]
+__all__ = ["SearchConfig", "LexiconSearch", "decode_parallel", "apply_prior", "LexiconMismatchError"]
 
 UNK_WORD = "<unk>"
 
@@ -163,11 +163,4 @@ def apply_prior(log_probs: np.ndarray, log_prior: Optional[np.ndarray], prior_sc
     if log_prior is None or prior_scale == 0.0:
         return log_probs
     return log_probs - prior_scale * log_prior[None, :]
-
-
-def read_prior(path) -> np.ndarray:
-    """A ``prior.txt`` (one log prior per label)."""
-    return np.loadtxt(os.fspath(path), dtype=np.float32).reshape(-1)
-
-
 
