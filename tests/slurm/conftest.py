@@ -30,10 +30,6 @@ NODE_CPUS = 4  # more than the machine's cores (config_overrides): the toy tasks
 NODE_MEMORY_MB = 6000
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: takes more than ~20 s")
-
-
 def _free_ports(n):
     socks = [socket.socket() for _ in range(n)]
     try:
