@@ -166,15 +166,26 @@ class MemristorLinear(nn.Module):
             y = y + self.bias
         return self.out_quant(y) if self.out_quant is not None else y
 
-    def crossbar_values(self, volts: torch.Tensor, noise: Optional[str] = None) -> torch.Tensor:
-        """Normalised pre-ADC column values c·ΔI per (plane, input tile), exact path.
+    def crossbar_values(self, volts: torch.Tensor, path: Optional[str] = None, noise: Optional[str] = None
+                        ) -> torch.Tensor:
+        """Normalised pre-ADC column values c·ΔI per (plane, input tile), for validation.
 
         :param volts: ``[..., in]`` DAC output in V
-        :return: ``[N−1, T_in, ..., out]`` (for validation and tests)
+        :param path: ``exact`` or ``fast`` (default: the configured one)
+        :param noise: noise mode (default: the configured one)
+        :return: ``[N−1, T_in, ..., out]``
         """
+        path = self.config.read_path if path is None else path
         noise = self.config.noise if noise is None else noise
-        return torch.stack([torch.stack([self._exact_tile(volts, p, j, noise) for j in range(self.num_input_tiles)])
-                            for p in range(self.num_planes)])
+        if path == "exact":
+            return torch.stack([torch.stack([self._exact_tile(volts, p, j, noise) for j in range(self.num_input_tiles)])
+                                for p in range(self.num_planes)])
+        flat = volts.reshape(-1, self.in_features)
+        inputs = self._fast_inputs(flat, noise)
+        val = self._fast_values(inputs, 0, flat.shape[0], noise)  # [T_in, R, P*out] in ADC steps
+        val = val.view(self.num_input_tiles, flat.shape[0], self.num_planes, self.out_features).permute(2, 0, 1, 3)
+        return val.reshape(self.num_planes, self.num_input_tiles, *volts.shape[:-1], self.out_features) / (
+            2.0 ** self.config.output_precision_bits)
 
     def _exact_tile(self, volts: torch.Tensor, plane: int, tile: int, noise: str) -> torch.Tensor:
         """c·(Σ_i I_pos − Σ_i I_neg) for one (plane, input tile), per-cell currents and noise: ``[..., out]``."""
@@ -221,39 +232,51 @@ class MemristorLinear(nn.Module):
             self._fast_cache = (arrange(self.r_pos - self.r_neg), arrange(self.r_pos + self.r_neg))
         return self._fast_cache
 
-    def _fast(self, volts: torch.Tensor) -> torch.Tensor:
-        """Matmul read path for ``volts`` ``[R, in]`` → recombined ADC output ``[R, out]``."""
+    def _fast_inputs(self, volts: torch.Tensor, noise: str):
+        """Per-input factors of the fast path for ``volts`` ``[R, in]``, tiled to ``[T_in, R, ti]``.
+
+        Returns (mean factor (I_HHRS − I_LLRS)(V), variance factor w(V)·sign(V)·(I_HHRS − I_LLRS)(V),
+        r-independent variance Σ_i 2·w·sign·I_LLRS per tile ``[T_in, R, 1]``), all scaled to ADC steps.
+        """
         c = self.config
-        r_diff, r_sum = self._fast_matrices()
-        t_in, ti = r_diff.shape[0], r_diff.shape[1]
-        n_rows, n_planes, n_out = volts.shape[0], self.num_planes, self.out_features
-        lsb = c.current_scaling * 2.0 ** c.output_precision_bits  # A -> ADC integer units
-        lim = 2.0 ** (c.output_precision_bits + c.output_range_bits - 1)
-        pad = t_in * ti - self.in_features
+        t_in, ti = self.num_input_tiles, c.tile_inputs
+        n_rows = volts.shape[0]
+        lsb = c.current_scaling * 2.0 ** c.output_precision_bits  # A -> ADC steps
 
         def tiles(t: torch.Tensor) -> torch.Tensor:  # [R, in] -> [T_in, R, ti]
-            return torch.nn.functional.pad(t, (0, pad)).view(n_rows, t_in, ti).transpose(0, 1)
+            t = torch.nn.functional.pad(t, (0, t_in * ti - self.in_features))
+            return t.view(n_rows, t_in, ti).transpose(0, 1).contiguous()
 
         i_l = polyval(self.llrs_poly, volts)
         d = polyval(self.hhrs_poly, volts) - i_l
-        mean_in = tiles(d * lsb)
-        noisy = c.noise != "off"
-        if noisy:
-            w = noise_weight(volts, c.noise) * torch.sign(volts) * (lsb * lsb)
-            var_in = tiles(w * d)
-            var_base = tiles(2.0 * w * i_l).sum(-1, keepdim=True)  # [T_in, R, 1]: the r-independent part
-            gen = self.generator(volts.device)
-        plane_w = torch.tensor(self.plane_weights, device=volts.device).view(1, 1, n_planes, 1)
+        if noise == "off":
+            return tiles(d * lsb), None, None
+        w = noise_weight(volts, noise) * torch.sign(volts) * (lsb * lsb)
+        return tiles(d * lsb), tiles(w * d), tiles(2.0 * w * i_l).sum(-1, keepdim=True)
+
+    def _fast_values(self, inputs, start: int, stop: int, noise: str) -> torch.Tensor:
+        """Pre-ADC values in ADC steps ``[T_in, stop − start, P·out]`` for rows start:stop, noise included."""
+        mean_in, var_in, var_base = inputs
+        r_diff, r_sum = self._fast_matrices()
+        val = torch.matmul(mean_in[:, start:stop], r_diff)
+        if noise != "off":
+            std = torch.baddbmm(var_base[:, start:stop], var_in[:, start:stop], r_sum).clamp_(min=0.0).sqrt_()
+            z = torch.randn(val.shape, generator=self.generator(val.device), device=val.device)
+            val.addcmul_(std, z)
+        return val
+
+    def _fast(self, volts: torch.Tensor) -> torch.Tensor:
+        """Matmul read path for ``volts`` ``[R, in]`` → recombined ADC output ``[R, out]``."""
+        c = self.config
+        t_in, n_rows, n_planes, n_out = self.num_input_tiles, volts.shape[0], self.num_planes, self.out_features
+        lim = 2.0 ** (c.output_precision_bits + c.output_range_bits - 1)
+        inputs = self._fast_inputs(volts, c.noise)
+        plane_w = torch.tensor(self.plane_weights, device=volts.device).view(1, n_planes, 1)
         out = torch.empty(n_rows, n_out, device=volts.device)
         block = max(1, FAST_BLOCK_ELEMENTS // (t_in * n_planes * n_out))
-        for s in range(0, n_rows, block):
+        for s in range(0, n_rows, block):  # blocks of rows keep the pre-ADC chain in cache
             e = min(s + block, n_rows)
-            val = torch.matmul(mean_in[:, s:e], r_diff)  # [T_in, b, P*out]
-            if noisy:
-                std = torch.baddbmm(var_base[:, s:e], var_in[:, s:e], r_sum).clamp_(min=0.0).sqrt_()
-                z = torch.randn(val.shape, generator=gen, device=val.device)
-                val.addcmul_(std, z)
-            val.round_().clamp_(-lim, lim)
+            val = self._fast_values(inputs, s, e, c.noise).round_().clamp_(-lim, lim)  # ADC
             val = val.view(t_in, e - s, n_planes, n_out).sum(0)  # digital sum over input tiles
-            out[s:e] = (val * plane_w[0]).sum(1)
+            out[s:e] = (val * plane_w).sum(1)  # shifts by 2^b
         return out / 2.0 ** c.output_precision_bits
