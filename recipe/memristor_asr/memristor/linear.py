@@ -35,13 +35,15 @@ from .params import SynaptogenParams, cached_default_params
 
 __all__ = ["dac", "adc", "MemristorLinear"]
 
-FAST_BLOCK_ELEMENTS = 2 ** 20  # pre-ADC values per fast-path block: keeps the chain in cache
+# pre-ADC values per fast-path block: on CPU small enough to keep the chain in cache, on an
+# accelerator large enough to amortise kernel launches
+FAST_BLOCK_ELEMENTS = {"cpu": 2 ** 20, "other": 2 ** 25}
 
 
 def dac(x: torch.Tensor, input_factor: float, config: HardwareConfig) -> torch.Tensor:
     """Input voltages in V: 2^B + 1 levels in [−Vmax, Vmax]; inputs beyond ±1/input_factor clip."""
     half = 2 ** (config.input_bits - 1)
-    q = torch.round(x * (input_factor * half)).clamp_(-half, half)
+    q = torch.round((x * input_factor) * half).clamp_(-half, half)  # normalise to ±1 first, as the paper's DAC
     return q * (config.input_vmax / half)
 
 
@@ -273,7 +275,8 @@ class MemristorLinear(nn.Module):
         inputs = self._fast_inputs(volts, c.noise)
         plane_w = torch.tensor(self.plane_weights, device=volts.device).view(1, n_planes, 1)
         out = torch.empty(n_rows, n_out, device=volts.device)
-        block = max(1, FAST_BLOCK_ELEMENTS // (t_in * n_planes * n_out))
+        budget = FAST_BLOCK_ELEMENTS["cpu" if volts.device.type == "cpu" else "other"]
+        block = max(1, budget // (t_in * n_planes * n_out))
         for s in range(0, n_rows, block):  # blocks of rows keep the pre-ADC chain in cache
             e = min(s + block, n_rows)
             val = self._fast_values(inputs, s, e, c.noise).round_().clamp_(-lim, lim)  # ADC
