@@ -201,3 +201,15 @@ def test_fast_and_exact_on_cuda(layer):
         y_gpu = m.to("cuda")(layer["x"].cuda()).cpu()
         lsb = layer["s_w"] * layer["s_a"] * 127 / 2 ** 12
         assert torch.allclose(y_cpu, y_gpu, atol=2 * lsb + 1e-5)
+
+
+def test_fast_noise_does_not_depend_on_the_thread_count(layer):
+    before = torch.get_num_threads()
+    outs = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            outs.append(make(layer)(layer["x"]))
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(outs[0], outs[1])

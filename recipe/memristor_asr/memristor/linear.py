@@ -23,21 +23,53 @@ Two read paths give the same distribution:
 from __future__ import annotations
 
 import math
-from typing import Dict, Optional
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, List, Optional
 
 import torch
 from torch import nn
 
 from .cells import noise_weight, polyval, read_noise
 from .config import HardwareConfig
-from .crossbar import ProgrammedLayer, check_bits
+from .crossbar import ProgrammedLayer, derive_seed
 from .params import SynaptogenParams, cached_default_params
 
-__all__ = ["dac", "adc", "MemristorLinear"]
+__all__ = ["dac", "adc", "standard_normal", "MemristorLinear"]
 
 # pre-ADC values per fast-path block: on CPU small enough to keep the chain in cache, on an
 # accelerator large enough to amortise kernel launches
 FAST_BLOCK_ELEMENTS = {"cpu": 2 ** 20, "other": 2 ** 25}
+# The fast path's per-column noise on CPU comes from this many generators, filled in parallel
+# (torch's CPU normal sampler is sequential and otherwise costs more than the matmuls at N = 8).
+# Fixed, so that the numbers do not depend on the thread count.
+CPU_NOISE_STREAMS = 4
+_POOL: Optional[ThreadPoolExecutor] = None
+_POOL_LOCK = threading.Lock()
+
+
+def _noise_pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=CPU_NOISE_STREAMS - 1, thread_name_prefix="memristor-noise")
+        return _POOL
+
+
+def standard_normal(shape, generators: List[torch.Generator], device: torch.device) -> torch.Tensor:
+    """N(0, 1) samples of ``shape``: split into ``len(generators)`` contiguous parts, each drawn from its
+    own generator; on CPU the parts are drawn in parallel threads when torch has several threads."""
+    out = torch.empty(shape, device=device)
+    parts = out.view(-1).tensor_split(len(generators))
+    if len(parts) == 1 or device.type != "cpu" or torch.get_num_threads() < 2:
+        for part, gen in zip(parts, generators):
+            part.normal_(generator=gen)
+        return out
+    futures = [_noise_pool().submit(part.normal_, generator=gen) for part, gen in zip(parts[1:], generators[1:])]
+    parts[0].normal_(generator=generators[0])
+    for f in futures:
+        f.result()
+    return out
 
 
 def dac(x: torch.Tensor, input_factor: float, config: HardwareConfig) -> torch.Tensor:
@@ -101,7 +133,7 @@ class MemristorLinear(nn.Module):
         params = params or cached_default_params()
         self.register_buffer("llrs_poly", params.llrs_poly.float(), persistent=False)
         self.register_buffer("hhrs_poly", params.hhrs_poly.float(), persistent=False)
-        self._generators: Dict[str, torch.Generator] = {}
+        self._generators: Dict[str, List[torch.Generator]] = {}
         self._fast_cache: Optional[tuple] = None
 
     # ------------------------------------------------------------------ helpers
@@ -129,11 +161,14 @@ class MemristorLinear(nn.Module):
         """2^b for plane 0 (MSB, b = N−2) … plane N−2 (LSB, b = 0)."""
         return [2.0 ** (self.num_planes - 1 - p) for p in range(self.num_planes)]
 
-    def generator(self, device: torch.device) -> torch.Generator:
-        """The read-noise generator on ``device`` (created from ``noise_seed`` on first use)."""
+    def generators(self, device: torch.device) -> List[torch.Generator]:
+        """The read-noise generators on ``device`` (created from ``noise_seed`` on first use): one for the
+        exact path and on accelerators, ``CPU_NOISE_STREAMS`` for the fast path on CPU."""
         key = str(device)
         if key not in self._generators:
-            self._generators[key] = torch.Generator(device=device).manual_seed(self.noise_seed)
+            n = CPU_NOISE_STREAMS if torch.device(device).type == "cpu" else 1
+            seeds = [self.noise_seed] + [derive_seed(self.noise_seed, f"stream{s}") for s in range(1, n)]
+            self._generators[key] = [torch.Generator(device=device).manual_seed(seed) for seed in seeds]
         return self._generators[key]
 
     def reset_noise(self, seed: Optional[int] = None) -> None:
@@ -198,7 +233,7 @@ class MemristorLinear(nn.Module):
         d = polyval(self.hhrs_poly, v).unsqueeze(-1) - i_l
         lead = volts.dim() - 1
         drop = min(c.noise_broadcast_dims, lead)
-        gen = self.generator(volts.device)
+        gen = self.generators(volts.device)[0]
         out = []
         for k in range(0, self.out_features, c.tile_outputs):
             cols = slice(k, min(k + c.tile_outputs, self.out_features))
@@ -263,7 +298,7 @@ class MemristorLinear(nn.Module):
         val = torch.matmul(mean_in[:, start:stop], r_diff)
         if noise != "off":
             std = torch.baddbmm(var_base[:, start:stop], var_in[:, start:stop], r_sum).clamp_(min=0.0).sqrt_()
-            z = torch.randn(val.shape, generator=self.generator(val.device), device=val.device)
+            z = standard_normal(val.shape, self.generators(val.device), val.device)
             val.addcmul_(std, z)
         return val
 
