@@ -218,3 +218,18 @@ def test_conversion_needs_a_quantised_model():
     del model.encoder.blocks[1].conv.pointwise_conv2
     with pytest.raises(ValueError, match="encoder.blocks.1 has no module 'conv.pointwise_conv2'"):
         memristor_layer_names(model)
+
+
+def test_load_refuses_another_parameter_file(tmp_path):
+    import json
+
+    from memristor_asr.memristor.params import default_params_path, load_params
+
+    state = program_model(make_model(), CFG, seed=0, num_cycles=0)
+    with open(default_params_path(), encoding="utf-8") as f:
+        data = json.load(f)
+    data["Umax"] = 1.5
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(ValueError, match="another Synaptogen parameter file than .*other.json"):
+        load_programmed(make_model(), state, params=load_params(other))

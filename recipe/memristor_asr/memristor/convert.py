@@ -158,13 +158,17 @@ def load_programmed(model: nn.Module, state: ProgrammedModel, config: Optional[H
         tile sizes and pulse settings must equal the programmed ones.
     :param noise_seed: base seed of the read noise (default: the device seed); layer ``name`` uses
         ``derive_seed(noise_seed, name, "read")``
-    :raises ValueError: if a layer is missing from ``state`` or was programmed for other weights
+    :raises ValueError: if a layer is missing from ``state``, was programmed for other weights or with
+        another parameter file
     """
     config = config or state.config
     for f in _PROGRAMMING_FIELDS:
         if getattr(config, f) != getattr(state.config, f):
             raise ValueError(f"read config {f} = {getattr(config, f)} differs from the programmed "
                              f"{getattr(state.config, f)}")
+    params = params or cached_default_params()
+    if _file_sha256(params.source) != state.params_sha256:
+        raise ValueError(f"the crossbars were programmed with another Synaptogen parameter file than {params.source}")
     noise_seed = state.seed if noise_seed is None else int(noise_seed)
     names = memristor_layer_names(model)
     absent = [n for n in names if n not in state.layers]

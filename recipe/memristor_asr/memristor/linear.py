@@ -219,8 +219,8 @@ class MemristorLinear(nn.Module):
                                 for p in range(self.num_planes)])
         flat = volts.reshape(-1, self.in_features)
         inputs = self._fast_inputs(flat, noise)
-        val = self._fast_values(inputs, 0, flat.shape[0], noise)  # [T_in, R, P*out] in ADC steps
-        val = val.view(self.num_input_tiles, flat.shape[0], self.num_planes, self.out_features).permute(2, 0, 1, 3)
+        val = self._fast_values(inputs, 0, flat.shape[0], noise)  # [T_in, R, out*P] in ADC steps
+        val = val.view(self.num_input_tiles, flat.shape[0], self.out_features, self.num_planes).permute(3, 0, 1, 2)
         return val.reshape(self.num_planes, self.num_input_tiles, *volts.shape[:-1], self.out_features) / (
             2.0 ** self.config.output_precision_bits)
 
@@ -256,15 +256,18 @@ class MemristorLinear(nn.Module):
         return acc
 
     def _fast_matrices(self):
-        """``[T_in, ti, P·out]`` matrices of r_pos − r_neg and r_pos + r_neg (zero rows pad the last tile)."""
+        """``[T_in, ti, out·P]`` matrices of r_pos − r_neg and r_pos + r_neg (zero rows pad the last tile).
+
+        Planes are the fastest axis of the columns, so the recombination Σ_b 2^b q is one matrix-vector product.
+        """
         if self._fast_cache is None:
             ti, t_in = self.config.tile_inputs, self.num_input_tiles
             pad = t_in * ti - self.in_features
 
-            def arrange(r: torch.Tensor) -> torch.Tensor:  # [P, in, out] -> [T_in, ti, P*out]
+            def arrange(r: torch.Tensor) -> torch.Tensor:  # [P, in, out] -> [T_in, ti, out*P]
                 r = torch.nn.functional.pad(r, (0, 0, 0, pad))
-                return r.view(self.num_planes, t_in, ti, self.out_features).permute(1, 2, 0, 3).reshape(
-                    t_in, ti, self.num_planes * self.out_features).contiguous()
+                return r.view(self.num_planes, t_in, ti, self.out_features).permute(1, 2, 3, 0).reshape(
+                    t_in, ti, self.out_features * self.num_planes).contiguous()
 
             self._fast_cache = (arrange(self.r_pos - self.r_neg), arrange(self.r_pos + self.r_neg))
         return self._fast_cache
@@ -292,7 +295,7 @@ class MemristorLinear(nn.Module):
         return tiles(d * lsb), tiles(w * d), tiles(2.0 * w * i_l).sum(-1, keepdim=True)
 
     def _fast_values(self, inputs, start: int, stop: int, noise: str) -> torch.Tensor:
-        """Pre-ADC values in ADC steps ``[T_in, stop − start, P·out]`` for rows start:stop, noise included."""
+        """Pre-ADC values in ADC steps ``[T_in, stop − start, out·P]`` for rows start:stop, noise included."""
         mean_in, var_in, var_base = inputs
         r_diff, r_sum = self._fast_matrices()
         val = torch.matmul(mean_in[:, start:stop], r_diff)
@@ -308,13 +311,13 @@ class MemristorLinear(nn.Module):
         t_in, n_rows, n_planes, n_out = self.num_input_tiles, volts.shape[0], self.num_planes, self.out_features
         lim = 2.0 ** (c.output_precision_bits + c.output_range_bits - 1)
         inputs = self._fast_inputs(volts, c.noise)
-        plane_w = torch.tensor(self.plane_weights, device=volts.device).view(1, n_planes, 1)
+        plane_w = torch.tensor(self.plane_weights, device=volts.device)
         out = torch.empty(n_rows, n_out, device=volts.device)
         budget = FAST_BLOCK_ELEMENTS["cpu" if volts.device.type == "cpu" else "other"]
         block = max(1, budget // (t_in * n_planes * n_out))
         for s in range(0, n_rows, block):  # blocks of rows keep the pre-ADC chain in cache
             e = min(s + block, n_rows)
             val = self._fast_values(inputs, s, e, c.noise).round_().clamp_(-lim, lim)  # ADC
-            val = val.view(t_in, e - s, n_planes, n_out).sum(0)  # digital sum over input tiles
-            out[s:e] = (val * plane_w).sum(1)  # shifts by 2^b
+            val = torch.matmul(val.view(t_in, e - s, n_out, n_planes), plane_w)  # shifts by 2^b
+            torch.sum(val, 0, out=out[s:e])  # digital sum over input tiles
         return out / 2.0 ** c.output_precision_bits
