@@ -1,6 +1,7 @@
 """The paper's single-cell table (Table 1) by the §3 procedure."""
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -50,10 +51,14 @@ def test_json_command_line(capsys):
 
 
 def test_module_runs_as_a_script():
-    res = subprocess.run([sys.executable, "-m", "memristor_asr.memristor.cells_table", "--pairs", "200"],
-                         capture_output=True, text=True, timeout=120)
+    import memristor_asr
+
+    # the package as imported here, also when it comes from a source tree rather than an install
+    root = os.path.dirname(os.path.dirname(os.path.abspath(memristor_asr.__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    cmd = [sys.executable, "-m", "memristor_asr.memristor.cells_table"]
+    res = subprocess.run(cmd + ["--pairs", "200"], capture_output=True, text=True, timeout=120, env=env)
     assert res.returncode == 0, res.stderr
     assert "1 x 1" in res.stdout and "u_0.5" in res.stdout
-    bad = subprocess.run([sys.executable, "-m", "memristor_asr.memristor.cells_table", "--pairs", "0"],
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(cmd + ["--pairs", "0"], capture_output=True, text=True, timeout=120, env=env)
     assert bad.returncode != 0 and "--pairs must be >= 1" in bad.stderr
