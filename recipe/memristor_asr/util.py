@@ -6,9 +6,10 @@ import os
 import random
 import shutil
 import sys
+import time
 from typing import IO, Optional
 
-__all__ = ["uopen", "find_tool", "seed_everything", "atomic_write_text"]
+__all__ = ["uopen", "find_tool", "seed_everything", "atomic_write_text", "ProgressFile"]
 
 
 def uopen(path, mode: str = "rt", encoding: Optional[str] = "utf-8") -> IO:
@@ -83,3 +84,32 @@ def atomic_write_text(path, text: str) -> None:
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
     os.replace(tmp, path)
+
+
+class ProgressFile:
+    """A one-line progress file: written by a running task, read by ``Job.info()`` in the manager
+    (the manager's job object is not the worker's, so progress has to go through the file system).
+
+    :param path: file to write (normally in the job's ``work/`` directory)
+    :param interval: minimum seconds between writes (``write(..., force=True)`` always writes)
+    """
+
+    def __init__(self, path: str, interval: float = 2.0):
+        self.path = path
+        self.interval = interval
+        self._last = float("-inf")
+
+    def write(self, line: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last >= self.interval:
+            atomic_write_text(self.path, line.strip() + "\n")
+            self._last = now
+
+    @staticmethod
+    def read(path: str) -> Optional[str]:
+        """The current line, or None while there is none."""
+        try:
+            with open(path, encoding="utf-8") as f:
+                return f.read().strip() or None
+        except OSError:
+            return None
