@@ -213,3 +213,15 @@ def test_fast_noise_does_not_depend_on_the_thread_count(layer):
     finally:
         torch.set_num_threads(before)
     assert torch.equal(outs[0], outs[1])
+
+
+@pytest.mark.parametrize("mode", ["no_grad", "inference_mode"])
+def test_runs_under_no_grad_and_inference_mode(layer, mode):
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # the noise is then drawn in worker threads
+    try:
+        with getattr(torch, mode)():
+            y = make(layer)(layer["x"])
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(y, make(layer)(layer["x"]))

@@ -65,7 +65,13 @@ def standard_normal(shape, generators: List[torch.Generator], device: torch.devi
         for part, gen in zip(parts, generators):
             part.normal_(generator=gen)
         return out
-    futures = [_noise_pool().submit(part.normal_, generator=gen) for part, gen in zip(parts[1:], generators[1:])]
+    inference = torch.is_inference_mode_enabled()  # thread-local: carry it into the workers
+
+    def fill(part: torch.Tensor, gen: torch.Generator) -> None:
+        with torch.inference_mode(inference):
+            part.normal_(generator=gen)
+
+    futures = [_noise_pool().submit(fill, part, gen) for part, gen in zip(parts[1:], generators[1:])]
     parts[0].normal_(generator=generators[0])
     for f in futures:
         f.result()
