@@ -225,3 +225,18 @@ def test_runs_under_no_grad_and_inference_mode(layer, mode):
     finally:
         torch.set_num_threads(before)
     assert torch.equal(y, make(layer)(layer["x"]))
+
+
+def test_copies_restart_the_noise_from_the_seed(layer):
+    import copy
+    import io
+
+    m = make(layer)
+    y = m(layer["x"])  # generators and cached matrices exist now
+    twin = copy.deepcopy(m)
+    buf = io.BytesIO()
+    torch.save(m, buf)
+    buf.seek(0)
+    loaded = torch.load(buf, weights_only=False)
+    for other in (twin, loaded):
+        assert torch.equal(other(layer["x"]), y)

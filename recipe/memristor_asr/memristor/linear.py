@@ -23,6 +23,7 @@ Two read paths give the same distribution:
 from __future__ import annotations
 
 import math
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional
@@ -54,6 +55,16 @@ def _noise_pool() -> ThreadPoolExecutor:
         if _POOL is None:
             _POOL = ThreadPoolExecutor(max_workers=CPU_NOISE_STREAMS - 1, thread_name_prefix="memristor-noise")
         return _POOL
+
+
+def _forget_pool_in_child() -> None:
+    """A forked child has none of the parent's worker threads: let it start its own pool."""
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
 def standard_normal(shape, generators: List[torch.Generator], device: torch.device) -> torch.Tensor:
@@ -182,6 +193,12 @@ class MemristorLinear(nn.Module):
         if seed is not None:
             self.noise_seed = int(seed)
         self._generators.clear()
+
+    def __getstate__(self):
+        # generators cannot be pickled; a copy restarts its read noise from noise_seed
+        state = self.__dict__.copy()
+        state["_generators"], state["_fast_cache"] = {}, None
+        return state
 
     def _apply(self, fn, *args, **kwargs):
         self._fast_cache = None  # device / dtype moves invalidate the derived matrices
