@@ -3,9 +3,9 @@ pulses and noisy reads, float32 on any device, seeded through a ``torch.Generato
 
 State layout: the cycle features y are a feature-major ``[4, M]`` tensor (HRS Ω, US V, LRS Ω,
 UR V), so the per-pulse threshold comparisons read contiguous rows. The latent VAR history and the
-device-to-device vectors are cell-major, ``latent[M, 4p + 8] = [x_{n−p} … x_{n−1} | μ | σ]`` (oldest
-lag first, as in the reference ``Xhat``), so a new cycle gathers and rewrites whole rows and
-``history @ [B1 | … | Bp]ᵀ`` is the AR part of the next draw.
+device-to-device vectors are cell-major, ``latent[M, 4p + 8] = [x_{n−p+1} … x_n | μ | σ]`` (the last
+p latent vectors, oldest first, as in the reference ``Xhat``), so a new cycle gathers and rewrites whole
+rows and ``history @ [B1 | … | Bp]ᵀ`` is the AR part of the next draw x_{n+1}.
 
 Choices where the reference implementations differ (§1.7), documented once here:
 
