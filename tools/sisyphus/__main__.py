@@ -1,4 +1,167 @@
-def main():
-    print("sis")
+"""Command line: ``sis manager|console|worker|shortcut`` (SISYPHUS_API.md §5)."""
+import argparse
+import logging
+import os
+import sys
+
+from sisyphus import global_settings as gs
+
+
+def _setup_logging(level):
+    logging.basicConfig(level=level, format="[%(asctime)s] %(levelname)s: %(message)s", stream=sys.stderr)
+
+
+def _load_configs(entries):
+    from sisyphus.loader import ConfigError, config_manager
+
+    try:
+        config_manager.load_configs(entries)
+    except ConfigError as e:
+        logging.error("%s", e)
+        sys.exit(2)
+    return config_manager
+
+
+def cmd_manager(args) -> int:
+    from sisyphus import toolkit as tk
+    from sisyphus.manager import Manager, ManagerLock, ManagerLockError, confirm
+
+    work = os.path.join(gs.BASE_DIR, gs.WORK_DIR)
+    if not os.path.isdir(work):
+        if args.run or confirm(f"The work directory {work} does not exist. Create it? [y/N] "):
+            logging.info("creating work directory %s", work)
+            os.makedirs(work, exist_ok=True)
+        else:
+            logging.error("no work directory %s; create it (or a link to big storage) or start with -r", work)
+            return 2
+    lock = ManagerLock(work)
+    try:
+        lock.acquire()
+    except ManagerLockError as e:
+        logging.error("%s", e)
+        return 3
+    try:
+        tk.set_running_in_manager(True)
+        config_manager = _load_configs(args.config + args.argv)
+        engine = tk.cached_engine()
+        start = True
+        if not args.run:
+            start = confirm("Start manager (y) or exit (n)? ")
+            if not start:
+                return 0
+        manager = Manager(tk.sis_graph, engine, config_manager, start_computations=start,
+                          clear_errors_once=args.clear_errors_once,
+                          clear_interrupts_once=args.clear_interrupts_once,
+                          ignore_once=args.ignore_once, interactive=args.interactive)
+        return manager.run()
+    finally:
+        lock.release()
+
+
+def cmd_worker(args) -> int:
+    from sisyphus.worker import worker
+
+    return worker(args.jobdir, args.task_name, args.task_id, engine_key=args.engine,
+                  redirect_output=args.redirect_output)
+
+
+def cmd_console(args) -> int:
+    from sisyphus import toolkit as tk
+    from sisyphus.worker import load_job
+
+    ns = {"tk": tk, "gs": gs}
+    if not args.skip_config:
+        ns["config_manager"] = _load_configs(args.config + args.argv)
+        ns["config_files"] = ns["config_manager"].loaded
+    if args.load:
+        ns["jobs"] = [load_job(p) for p in args.load]
+    for cmd in args.commands:
+        exec(compile(cmd, "<sis console -c>", "exec"), ns)  # noqa: S102 (the user's own commands)
+    if args.script:
+        return 0
+    try:
+        from IPython import embed
+
+        embed(user_ns=ns, colors="neutral")
+    except ImportError:
+        import code
+
+        code.interact(local=ns, banner="sis console (tk, gs)")
+    return 0
+
+
+def cmd_shortcut(args) -> int:
+    from sisyphus import cleaner
+    from sisyphus import toolkit as tk
+
+    _load_configs(args.config + args.argv)
+    if args.action == "clean_unused":
+        cleaner.cleanup_unused(mode="remove" if args.force else "dryrun")
+    elif args.action == "clean_by_keep_value":
+        cleaner.cleanup_keep_value(args.keep_value, mode="remove" if args.force else "dryrun")
+    elif args.action == "import_from_dir":
+        tk.import_work_directory(args.dir, mode=args.mode, use_alias=args.use_alias)
+    elif args.action == "remove_job_and_descendants":
+        jobs = tk.find_job(args.job)
+        tk.remove_job_and_descendants(jobs, mode="remove" if args.force else "dryrun")
+    return 0
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="sis", description="Sisyphus-compatible workflow manager")
+    p.add_argument("--log_level", type=int, default=20)
+    p.add_argument("--config", action="append", default=[], help="config entry (repeatable)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    m = sub.add_parser("manager", aliases=["m"], help="run the graph")
+    m.add_argument("-r", dest="run", action="store_true", help="start without asking")
+    m.add_argument("-co", dest="clear_errors_once", action="store_true", help="clear jobs in error once")
+    m.add_argument("-cio", dest="clear_interrupts_once", action="store_true",
+                   help="clear interrupted_not_resumable jobs once")
+    m.add_argument("-io", dest="ignore_once", action="store_true", help="ignore error jobs at start (no prompt)")
+    m.add_argument("-i", "--interactive", action="store_true", help="ask before each submission")
+    m.add_argument("--ui", action="store_true", help="(not supported; accepted for compatibility)")
+    m.add_argument("--http", type=int, default=None, help="(not supported; accepted for compatibility)")
+    m.add_argument("--fs", default=None, help="(deprecated; ignored)")
+    m.add_argument("argv", nargs="*", help="config entries, e.g. config/memristor_ted.py")
+    m.set_defaults(func=cmd_manager)
+
+    c = sub.add_parser("console", aliases=["c"], help="interactive console with the graph loaded")
+    c.add_argument("--load", action="append", default=[], help="job dir or job.save to load into `jobs`")
+    c.add_argument("--skip_config", action="store_true")
+    c.add_argument("-c", dest="commands", action="append", default=[], help="command to run (repeatable)")
+    c.add_argument("--script", "-s", action="store_true", help="run the commands and exit")
+    c.add_argument("argv", nargs="*")
+    c.set_defaults(func=cmd_console)
+
+    w = sub.add_parser("worker", help="run one task of a job (internal)")
+    w.add_argument("jobdir")
+    w.add_argument("task_name")
+    w.add_argument("task_id", nargs="?", default=None, type=int)
+    w.add_argument("--engine", default=None)
+    w.add_argument("--redirect_output", action="store_true")
+    w.add_argument("--force_resume", "--fr", action="store_true")
+    w.set_defaults(func=cmd_worker)
+
+    s = sub.add_parser("shortcut", aliases=["s"], help="maintenance shortcuts")
+    s.add_argument("action", choices=["clean_unused", "clean_by_keep_value", "import_from_dir",
+                                      "remove_job_and_descendants"])
+    s.add_argument("--dir", action="append", default=[])
+    s.add_argument("--mode", default="dryrun")
+    s.add_argument("--use_alias", action="store_true")
+    s.add_argument("--job", default="")
+    s.add_argument("--keep_value", type=int, default=50)
+    s.add_argument("--force", action="store_true", help="really delete (default: dry run)")
+    s.add_argument("argv", nargs="*")
+    s.set_defaults(func=cmd_shortcut)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.log_level)
+    sys.exit(args.func(args) or 0)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,234 @@
+"""Paths and Variables: the edges of the job graph.
+
+A ``Path`` is a file either given as input (``creator is None``; ``path`` hashed verbatim) or
+produced by a job (``path`` relative to the creator's ``output/`` directory). A ``Variable`` is a
+job output that holds a Python value.
+"""
+import copy
+import gzip
+import logging
+import math
+import os
+import pickle
+
+from sisyphus import global_settings as gs
+from sisyphus.delayed_ops import DelayedBase
+
+__all__ = ["AbstractPath", "Path", "Variable", "VariableNotSet", "NoBackup"]
+
+_in_worker = False  # set by the worker: enables file caching of cached inputs
+
+
+class VariableNotSet(Exception):
+    """Raised when reading a Variable whose file does not exist (and no backup was given)."""
+
+
+class NoBackup:
+    """Sentinel: a Variable without a backup value."""
+
+
+class AbstractPath(DelayedBase):
+    """Common base of :class:`Path` and :class:`Variable`."""
+
+    __sis_is_path__ = True
+
+    def __init__(self, path, creator=None, cached=False, hash_overwrite=None, tags=None, available=None):
+        """
+        :param str path: output name relative to the creator's output dir, or an input file path
+        :param Job|None creator: the job producing this path (None for input files)
+        :param bool cached: use ``gs.file_caching`` when a worker reads this input
+        :param str|tuple|None hash_overwrite: hash as this path string / (creator, path) pair instead
+        :param set|None tags: tags propagated to jobs using this path
+        :param callable|None available: custom availability check ``available(path) -> bool``
+        """
+        if hasattr(path, "__fspath__") and not isinstance(path, AbstractPath):
+            path = os.fspath(path)
+        assert isinstance(path, str), f"path must be a str, got {type(path).__name__}: {path!r}"
+        self.path = path
+        self.creator = creator
+        self.cached = cached
+        if isinstance(hash_overwrite, str):
+            hash_overwrite = (None, hash_overwrite)
+        self.hash_overwrite = hash_overwrite
+        self.users = set()
+        self._tags = set(tags) if tags else None
+        self._available = available
+        if creator is None and gs.WARNING_ABSPATH and os.path.isabs(path):
+            base = gs.BASE_DIR.rstrip("/") + "/"
+            if path.startswith(base):
+                logging.warning("absolute path inside the setup directory used as input: %s "
+                                "(its hash depends on where the setup lives; use a relative path)", path)
+
+    # ------------------------------------------------------------------ locations
+    def rel_path(self) -> str:
+        if self.creator is None:
+            return self.path
+        return os.path.join(self.creator._sis_path(gs.JOB_OUTPUT), self.path)
+
+    def get_path(self) -> str:
+        p = self.rel_path()
+        return p if os.path.isabs(p) else os.path.join(gs.BASE_DIR, p)
+
+    def get_cached_path(self) -> str:
+        p = self.get_path()
+        if _in_worker and self.cached and not getattr(self, "_sis_own_output", False):
+            return gs.file_caching(p)
+        return p
+
+    def get(self) -> str:
+        return self.get_path()
+
+    def __str__(self):
+        return self.get_cached_path()
+
+    def __fspath__(self):
+        return self.get_cached_path()
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.get_path()}>"
+
+    # ------------------------------------------------------------------ availability
+    def available(self, debug_info=None) -> bool:
+        if self._available is not None:
+            return bool(self._available(self))
+        if self.creator is None:
+            return os.path.isfile(self.get_path()) or os.path.isdir(self.get_path())
+        return self.creator.path_available(self)
+
+    def is_set(self) -> bool:
+        return self.available()
+
+    @property
+    def tags(self):
+        if self._tags is not None:
+            return self._tags
+        if self.creator is not None:
+            return self.creator.tags
+        return set()
+
+    def keep_value(self, value=None):
+        if self.creator is not None:
+            self.creator.keep_value(value)
+        return self
+
+    # ------------------------------------------------------------------ derived paths
+    def _derived(self, new_path: str, new_overwrite_path):
+        new = copy.copy(self)
+        new.users = set()
+        new.path = new_path
+        if self.hash_overwrite is not None:
+            new.hash_overwrite = (self.hash_overwrite[0], new_overwrite_path)
+        return new
+
+    def copy(self):
+        return self._derived(self.path, self.hash_overwrite[1] if self.hash_overwrite else None)
+
+    def copy_append(self, suffix: str):
+        return self._derived(self.path + suffix, self.hash_overwrite[1] + suffix if self.hash_overwrite else None)
+
+    def join_right(self, name: str):
+        ov = os.path.join(self.hash_overwrite[1], name) if self.hash_overwrite else None
+        return self._derived(os.path.join(self.path, name), ov)
+
+    # ------------------------------------------------------------------ identity
+    def _sis_hash(self) -> bytes:
+        from sisyphus.hash import sis_hash_helper
+
+        if self.hash_overwrite is not None:
+            creator, path = self.hash_overwrite
+        else:
+            creator, path = self.creator, self.path
+        if creator is not None and not isinstance(creator, str):
+            creator = creator._sis_id() + "/" + gs.JOB_OUTPUT
+        return b"(Path, " + sis_hash_helper((creator, path)) + b")"
+
+    def _key(self):
+        return type(self), self.creator, self.path
+
+    def __eq__(self, other):
+        if not isinstance(other, AbstractPath):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self):
+        return hash((self.creator, self.path))
+
+    def _sort_key(self) -> str:
+        return f"{self.creator._sis_id() if self.creator is not None else None} {self.path}"
+
+    def __lt__(self, other):
+        return self._sort_key() < other._sort_key()
+
+    # ------------------------------------------------------------------ copying / pickling
+    def __deepcopy__(self, memo):
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for k, v in self.__dict__.items():
+            if k == "users":
+                v = set()
+            elif k != "creator":  # jobs are singletons: keep the very same creator
+                v = copy.deepcopy(v, memo)
+            new.__dict__[k] = v
+        return new
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("users", None)
+        if not gs.INCLUDE_CREATOR_STATE and self.creator is not None:
+            # job.save must be self-contained: a worker needs only the file location
+            state["path"] = self.get_path()
+            state["creator"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.users = set()
+
+
+class Path(AbstractPath):
+    """A file or directory: an input of the setup or an output of a job."""
+
+
+class Variable(AbstractPath):
+    """A job output holding a Python value (text ``repr`` or gzip'ed pickle)."""
+
+    def __init__(self, path, creator=None, pickle=False, backup=NoBackup):
+        super().__init__(path, creator)
+        self.pickle = pickle
+        self.backup = backup
+
+    def set(self, value) -> None:
+        fn = self.get_path()
+        tmp = f"{fn}.tmp.{os.getpid()}"
+        if self.pickle:
+            with gzip.open(tmp, "wb") as f:
+                pickle.dump(value, f)
+        else:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(f"{value!r}\n")
+        os.replace(tmp, fn)
+
+    def get(self):
+        fn = self.get_path()
+        if not os.path.isfile(fn):
+            if self.backup is not NoBackup:
+                return self.backup
+            if gs.RAISE_VARIABLE_NOT_SET_EXCEPTION:
+                raise VariableNotSet(f"variable not set: {fn}")
+            return None
+        if self.pickle:
+            with gzip.open(fn, "rb") as f:
+                return pickle.load(f)
+        with open(fn, encoding="utf-8") as f:
+            text = f.read()
+        return eval(text, {"__builtins__": {}, "nan": math.nan, "inf": math.inf})  # noqa: S307 (our own repr)
+
+    def is_set(self) -> bool:
+        return os.path.isfile(self.get_path())
+
+    def __str__(self):
+        return str(self.get())
+
+    def __repr__(self):
+        value = f" {self.get()!r}" if self.is_set() else ""
+        return f"<Variable {self.rel_path()}{value}>"

@@ -1,0 +1,303 @@
+"""``sis manager``: compute job states, submit what can run, link outputs, write reports."""
+import fcntl
+import logging
+import os
+import signal
+import sys
+import time
+
+from sisyphus import global_settings as gs
+from sisyphus import states
+from sisyphus.engine import DeferSubmission, SubmissionError
+from sisyphus.job import JobCreationError
+
+__all__ = ["Manager", "ManagerLock", "ManagerLockError"]
+
+ACTIVE = (states.RUNNABLE, states.RUNNING, states.QUEUE, states.INTERRUPTED_RESUMABLE, states.UNKNOWN)
+FAILED = (states.ERROR, states.QUEUE_ERROR, states.RETRY_ERROR, states.INTERRUPTED_NOT_RESUMABLE)
+
+
+class ManagerLockError(Exception):
+    """Another manager already runs on this setup's work directory."""
+
+
+class ManagerLock:
+    """An exclusive ``flock`` on ``work/.sis_manager.lock``: one manager per work directory.
+
+    The kernel drops the lock when its holder dies, so a killed manager never blocks the next.
+    """
+
+    def __init__(self, work_dir):
+        self.path = os.path.join(work_dir, ".sis_manager.lock")
+        self.fd = None
+
+    def acquire(self):
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            with open(self.path, encoding="utf-8", errors="replace") as f:
+                holder = f.read().strip() or "unknown process"
+            os.close(self.fd)
+            self.fd = None
+            raise ManagerLockError(f"another manager is already running on {os.path.dirname(self.path)} "
+                                   f"({holder}); wait for it to finish or stop it first") from None
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, f"pid {os.getpid()} on {gs.HOSTNAME} since {time.ctime()}\n".encode())
+
+    def release(self):
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+def _job_line(job, state):
+    name = job.get_one_alias()
+    label = f"alias/{name}" if name else job._sis_path()
+    parts = [f"{state}: Job<{label}>"]
+    if gs.SHOW_VIS_NAME_IN_MANAGER and job.get_vis_name():
+        parts.append(f"[{job.get_vis_name()}]")
+    if state == states.RUNNING:
+        try:
+            info = job.info()
+        except Exception:  # noqa: BLE001 (info() is cosmetic)
+            info = None
+        if info:
+            parts.append(f"{{{info}}}")
+    return " ".join(parts)
+
+
+class Manager:
+    """The manager loop (SISYPHUS_API.md §5.7)."""
+
+    def __init__(self, graph, engine, config_manager, start_computations=True, clear_errors_once=False,
+                 clear_interrupts_once=False, ignore_once=False, interactive=False):
+        self.graph = graph
+        self.engine = engine
+        self.config_manager = config_manager
+        self.write_output = start_computations
+        self.clear_errors_once = clear_errors_once
+        self.clear_interrupts_once = clear_interrupts_once
+        self.ignore_once = ignore_once
+        self.interactive = interactive
+        self.never_submit = set()
+        self.submit_failed = {}  # sis_id -> message
+        self._last_overview = None
+        self._last_overview_time = 0.0
+        self._printed_errors = set()
+        self._stop = False
+
+    # ------------------------------------------------------------------ helpers
+    def _clear_job(self, job):
+        d = job._sis_path(abspath=True)
+        n = 1
+        while os.path.exists(f"{d}.cleared.{n:04d}"):
+            n += 1
+        os.rename(d, f"{d}.cleared.{n:04d}")
+        job._sis_finished_cache = False
+        logging.info("cleared %s (moved to %s.cleared.%04d)", job._sis_path(), job._sis_path(), n)
+
+    def _retry_with_tries(self, job) -> bool:
+        """Consume one of a task's ``tries``: keep the old log, delete the error marker."""
+        d = job._sis_path(abspath=True)
+        retried = False
+        for task in job._sis_tasks():
+            if task.tries() <= 1:
+                continue
+            for i in task.task_ids():
+                marker = os.path.join(d, f"error.{task.name()}.{i}")
+                if not os.path.exists(marker):
+                    continue
+                log = os.path.join(d, f"log.{task.name()}.{i}")
+                used = sum(1 for f in os.listdir(d) if f.startswith(f"log.{task.name()}.{i}.error."))
+                if used + 1 >= task.tries():
+                    continue
+                if os.path.exists(log):
+                    os.rename(log, f"{log}.error.{used + 1:02d}")
+                os.unlink(marker)
+                logging.warning("%s: task %s.%d failed; retrying (try %d of %d)", job._sis_path(), task.name(), i,
+                                used + 2, task.tries())
+                retried = True
+        return retried
+
+    def _print_overview(self, by_state):
+        lines = []
+        for st in sorted(by_state):
+            if st == states.FINISHED:
+                continue
+            if st == states.HOLD and not gs.PRINT_HOLD:
+                continue
+            for job in sorted(by_state[st]):
+                lines.append(_job_line(job, st))
+        summary = " ".join(f"{st}({len(jobs)})" for st, jobs in sorted(by_state.items()))
+        overview = (tuple(lines), summary)
+        stale = gs.PRINT_STALE_STATE_OVERVIEW_PERIOD
+        if overview != self._last_overview or (stale and time.time() - self._last_overview_time > stale):
+            for line in lines:
+                level = logging.ERROR if line.split(":", 1)[0] in FAILED else logging.INFO
+                logging.log(level, line)
+            logging.info(summary)
+            self._last_overview = overview
+            self._last_overview_time = time.time()
+        for job in by_state.get(states.ERROR, [])[: gs.PRINT_ERROR_TASKS]:
+            if gs.PRINT_ERROR and job._sis_id() not in self._printed_errors:
+                self._printed_errors.add(job._sis_id())
+                logging.error("job %s failed (created at %s); log tail:\n%s", job._sis_path(abspath=True),
+                              job._sis_creation_site, job._sis_print_error())
+
+    def _update_targets(self):
+        done = True
+        for target in list(self.graph.targets):
+            try:
+                if not target.update(self.write_output):
+                    done = False
+            except Exception:  # noqa: BLE001 (targets must never stop the manager)
+                logging.exception("updating target %s failed", target.name)
+                done = False
+        return done
+
+    def _submit(self, job, resubmit=False) -> bool:
+        if job._sis_id() in self.never_submit or job._sis_id() in self.submit_failed:
+            return False
+        try:
+            task = job._sis_next_task(self.engine)
+            if task is None:
+                return False
+            if self.interactive:
+                ans = input(f"submit {job._sis_path()} task {task.name()}? [y]es/[s]kip/[n]ever: ").strip().lower()
+                if ans.startswith("n"):
+                    self.never_submit.add(job._sis_id())
+                    return False
+                if ans.startswith("s"):
+                    return False
+            job._sis_setup_directory()
+            self.engine.submit(task)
+            logging.info("%s: %s", "resubmit" if resubmit else "submit", _job_line(job, task.name()).split(": ", 1)[1])
+            return True
+        except DeferSubmission:
+            return False
+        except (SubmissionError, JobCreationError, OSError) as e:
+            self.submit_failed[job._sis_id()] = str(e)
+            logging.error("cannot submit %s: %s", job._sis_path(), e)
+            return False
+
+    def _create_aliases(self):
+        for job in self.graph.jobs():
+            for prefix in job._sis_alias_prefixes:
+                for alias in job.get_aliases() or ():
+                    link = os.path.join(gs.BASE_DIR, gs.ALIAS_DIR, prefix, alias)
+                    target = os.path.realpath(job._sis_path(abspath=True))
+                    if os.path.islink(link):
+                        if os.readlink(link) == target:
+                            continue
+                        os.unlink(link)
+                    elif os.path.exists(link):
+                        logging.warning("alias %s exists and is not a link", link)
+                        continue
+                    os.makedirs(os.path.dirname(link), exist_ok=True)
+                    os.symlink(target, link)
+
+    # ------------------------------------------------------------------ main loop
+    def run(self) -> int:
+        """Run until all targets are done or nothing can progress; returns the exit code."""
+        self.engine.start_engine()
+        previous = signal.getsignal(signal.SIGINT)
+
+        def on_sigint(signum, frame):
+            logging.warning("interrupted: stopping the manager; submitted tasks keep running")
+            self._stop = True
+            self.engine.wakeup.set()
+
+        signal.signal(signal.SIGINT, on_sigint)
+        try:
+            if self.write_output:
+                self._create_aliases()
+            return self._loop()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            self.write_output and self._update_targets()
+            self.engine.stop_engine()
+
+    def _loop(self) -> int:
+        first = True
+        while not self._stop:
+            self.engine.reset_cache()
+            self.config_manager.step_readers()
+            by_state = self.graph.get_jobs_by_status(self.engine)
+
+            if first:
+                first = False
+                if self.clear_errors_once or self.clear_interrupts_once:
+                    kinds = ([states.ERROR] if self.clear_errors_once else []) + \
+                            ([states.INTERRUPTED_NOT_RESUMABLE] if self.clear_interrupts_once else [])
+                    for st in kinds:
+                        for job in by_state.get(st, []):
+                            self._clear_job(job)
+                    continue
+            if gs.CLEAR_ERROR and by_state.get(states.ERROR):
+                for job in by_state[states.ERROR]:
+                    self._clear_job(job)
+                continue
+            if any(self._retry_with_tries(job) for job in by_state.get(states.ERROR, [])):
+                continue
+            for job in by_state.get(states.ERROR, []):
+                try:
+                    gs.on_job_failure(job)
+                except Exception:  # noqa: BLE001
+                    logging.exception("on_job_failure hook failed for %s", job._sis_id())
+
+            self._print_overview(by_state)
+            targets_done = self._update_targets()
+            if targets_done and not self.config_manager.has_pending_readers():
+                logging.info("All output calculated")
+                return 1 if self._report_failures(by_state) else 0
+
+            submitted = False
+            for job in sorted(by_state.get(states.INTERRUPTED_RESUMABLE, [])):
+                submitted |= self._submit(job, resubmit=True)
+            for job in sorted(by_state.get(states.RUNNABLE, [])):
+                submitted |= self._submit(job)
+
+            active = [j for st in ACTIVE for j in by_state.get(st, []) if j._sis_id() not in self.submit_failed]
+            if not active and not submitted and not self.config_manager.has_pending_readers():
+                logging.info("There is nothing I can do, good bye!")
+                self._report_failures(by_state)
+                return 1
+            timeout = 0.05 if submitted else gs.WAIT_PERIOD_BETWEEN_CHECKS
+            self.engine.wakeup.wait(timeout)
+            self.engine.wakeup.clear()
+        return 130
+
+    def _report_failures(self, by_state) -> bool:
+        failed = False
+        for st in FAILED:
+            for job in by_state.get(st, []):
+                failed = True
+                logging.error("%s: %s (created at %s)", st, job._sis_path(abspath=True), job._sis_creation_site)
+                tail = job._sis_print_error()
+                if tail:
+                    logging.error("log tail of %s", tail)
+        for sis_id, msg in self.submit_failed.items():
+            failed = True
+            logging.error("not submitted: %s: %s", sis_id, msg)
+        missing = self.graph.missing_inputs()
+        for p in sorted(missing):
+            failed = True
+            logging.error("input missing: %s", p.get_path())
+        for job in by_state.get(states.HOLD, []):
+            failed = True
+            logging.warning("on hold: %s", job._sis_path())
+        if by_state.get(states.WAITING) and not missing:
+            failed = True
+        return failed
+
+
+def confirm(question: str) -> bool:
+    """Ask a yes/no question on the terminal (no terminal: no)."""
+    if not sys.stdin.isatty():
+        return False
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False

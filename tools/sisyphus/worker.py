@@ -1,0 +1,242 @@
+"""``sis worker JOBDIR TASK [ID]``: run one array task of a job (normally started by an engine)."""
+import fcntl
+import gzip
+import logging
+import os
+import pickle
+import string
+import subprocess
+import sys
+import threading
+import time
+import traceback
+
+from sisyphus import global_settings as gs
+from sisyphus import job_path
+
+__all__ = ["worker", "load_job", "UsageMonitor"]
+
+
+def load_job(path):
+    """Load a job from its ``job.save`` (or a job directory)."""
+    if os.path.isdir(path):
+        path = os.path.join(path, gs.JOB_SAVE)
+    try:
+        with gzip.open(path, "rb") as f:
+            return pickle.load(f)
+    except OSError:
+        with open(path, "rb") as f:
+            return pickle.load(f)
+
+
+def _read_proc_tree(root_pid):
+    """Sum of RSS/VMS (GB) over ``root_pid`` and its descendants, from /proc."""
+    children = {}
+    stats = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(d), int(fields[1])
+        children.setdefault(ppid, []).append(pid)
+        stats[pid] = (int(fields[20]) / 1024**3, int(fields[21]) * page / 1024**3,
+                      (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    rss = vms = cpu_s = 0.0
+    stack = [root_pid]
+    while stack:
+        p = stack.pop()
+        if p in stats:
+            v, r, c = stats[p]
+            vms, rss, cpu_s = vms + v, rss + r, cpu_s + c
+        stack.extend(children.get(p, []))
+    return rss, vms, cpu_s
+
+
+class UsageMonitor(threading.Thread):
+    """Writes ``usage.<task>.<id>``: pid, host, resource maxima; its mtime is the heartbeat."""
+
+    def __init__(self, path, rqmt):
+        super().__init__(name="UsageMonitor", daemon=True)
+        self.path = path
+        self.rqmt = rqmt
+        self.start_time = time.time()
+        self.max = {"rss": 0.0, "vms": 0.0, "cpu": 0.0}
+        self.current = dict(self.max)
+        self.out_of_memory = False
+        self._last_cpu = (time.time(), 0.0)
+        self._last_written = 0.0
+        self._written_rss = 0.0
+        self._stop = threading.Event()
+
+    def sample(self):
+        rss, vms, cpu_s = _read_proc_tree(os.getpid())
+        now = time.time()
+        t0, c0 = self._last_cpu
+        cpu = 100.0 * (cpu_s - c0) / max(now - t0, 1e-6)
+        self._last_cpu = (now, cpu_s)
+        self.current = {"rss": rss, "vms": vms, "cpu": cpu}
+        for k in self.max:
+            self.max[k] = max(self.max[k], self.current[k])
+
+    def write(self):
+        data = {
+            "max": dict(self.max), "current": dict(self.current), "pid": os.getpid(),
+            "user": os.environ.get("USER", ""), "used_time": (time.time() - self.start_time) / 3600,
+            "host": gs.HOSTNAME, "current_time": time.ctime(), "out_of_memory": self.out_of_memory,
+            "requested_resources": self.rqmt,
+        }
+        tmp = f"{self.path}.tmp.{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(repr(data) + "\n")
+        os.replace(tmp, self.path)
+        self._last_written = time.time()
+        self._written_rss = self.max["rss"]
+
+    def run(self):
+        while not self._stop.wait(gs.PLOGGING_INTERVAL):
+            try:
+                self.sample()
+                grown = self.max["rss"] > self._written_rss * (1 + gs.PLOGGING_MIN_CHANGE)
+                if grown or time.time() - self._last_written >= gs.PLOGGING_UPDATE_FILE_PERIOD:
+                    self.write()
+            except OSError:
+                pass
+
+    def stop(self):
+        self._stop.set()
+        try:
+            self.sample()
+        except OSError:
+            pass
+        self.write()
+
+
+def _cleanup_environment(job):
+    original = dict(os.environ)
+    if gs.CLEANUP_ENVIRONMENT:
+        for k in list(os.environ):
+            if k not in gs.DEFAULT_ENVIRONMENT_KEEP:
+                del os.environ[k]
+        for k, v in gs.DEFAULT_ENVIRONMENT_SET.items():
+            os.environ[k] = string.Template(v).safe_substitute(original) if isinstance(v, str) else str(v)
+    for k, (v, verbatim) in getattr(job, "_sis_environment", {}).items():
+        os.environ[k] = str(v) if verbatim else string.Template(str(v)).safe_substitute(original)
+
+
+def _wait_for_inputs(job, is_local: bool):
+    missing = [p for p in job._sis_inputs if not os.path.exists(p.get_path())]
+    deadline = time.time() + gs.WAIT_PERIOD_FOR_INPUTS_AVAILABLE
+    while missing and time.time() < deadline and not is_local:
+        time.sleep(1)
+        missing = [p for p in missing if not os.path.exists(p.get_path())]
+    if missing:
+        msg = "inputs missing: " + ", ".join(p.get_path() for p in missing)
+        if gs.TASK_INPUTS_MUST_BE_AVAILABLE:
+            raise FileNotFoundError(msg)
+        logging.warning(msg)
+    if is_local:
+        return  # same machine: files are complete when their job finished
+    newest = max((os.path.getmtime(p.get_path()) for p in job._sis_inputs if os.path.exists(p.get_path())), default=0)
+    wait = gs.WAIT_PERIOD_MTIME_OF_INPUTS - (time.time() - newest)
+    if wait > 0:
+        logging.info("waiting %.0f s for recently modified inputs to settle", wait)
+        time.sleep(wait)
+
+
+def _redirect_output(log_file):
+    first = not os.path.exists(log_file)
+    fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    if not first:
+        os.write(fd, f"\n{'#' * 20} RETRY OR CONTINUE TASK {time.ctime()} {'#' * 20}\n".encode())
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stderr.reconfigure(line_buffering=True)
+
+
+def worker(job_dir, task_name, task_id=None, engine_key=None, redirect_output=False) -> int:
+    """Run a task; returns the process exit code. Writes ``finished.*`` or ``error.*`` markers."""
+    from sisyphus.toolkit import set_running_in_worker
+
+    set_running_in_worker(True)
+    job_path._in_worker = True
+    job_dir = os.path.abspath(job_dir.rstrip("/"))
+    engine = gs.engine()
+    if engine_key is not None and hasattr(engine, "engines"):
+        engine = engine.engines[engine_key]
+    elif hasattr(engine, "engines"):
+        engine = engine.get_used_engine()
+    task_id = engine.get_task_id(task_id)
+    suffix = f"{task_name}.{task_id}"
+    log_file = os.path.join(job_dir, f"log.{suffix}")
+    if redirect_output:
+        _redirect_output(log_file)
+
+    # One worker per task at a time, even if two managers submitted it.
+    lock_fd = os.open(os.path.join(job_dir, f".lock.{suffix}"), os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"sis worker: {job_dir} {suffix} is already being run by another worker; exiting", flush=True)
+        return 0
+
+    job = load_job(os.path.join(job_dir, gs.JOB_SAVE))
+    task = job._sis_get_task(task_name)
+    for p in job._sis_outputs.values():
+        p._sis_own_output = True
+    monitor = UsageMonitor(os.path.join(job_dir, f"usage.{suffix}"), task.rqmt())
+    monitor.write()  # record pid and host at once: a restarted manager adopts us by them
+    monitor.start()
+    engine.init_worker(task)
+    _cleanup_environment(job)
+    is_local = getattr(engine, "engine_name", "") == "local"
+
+    print(f"sis worker: {job._sis_id()} task {task_name} id {task_id} pid {os.getpid()} on {gs.HOSTNAME}", flush=True)
+    exit_code = 0
+    try:
+        for p in sorted(job._sis_inputs):
+            print(f"input: {p.get_path()}", flush=True)
+        _wait_for_inputs(job, is_local)
+        work = job._sis_path(gs.JOB_WORK_DIR, abspath=True)
+        os.makedirs(work, exist_ok=True)
+        os.chdir(work)
+        start = time.time()
+        method = getattr(job, task_name)
+        for args in task.args_for(task_id):
+            method(*args)
+        print(f"sis worker: task finished after {time.time() - start:.1f} s", flush=True)
+        if not task.continuable():
+            open(os.path.join(job_dir, f"finished.{suffix}"), "w").close()
+    except subprocess.CalledProcessError as e:
+        if e.returncode in (137, -9):
+            traceback.print_exc()
+            print("sis worker: a command was killed (exit 137): treated as out of memory", flush=True)
+            monitor.out_of_memory = True
+            exit_code = 137
+        else:
+            exit_code = _mark_error(job_dir, suffix, log_file)
+    except BaseException:  # noqa: BLE001 (every failure, also KeyboardInterrupt, leaves a marker)
+        exit_code = _mark_error(job_dir, suffix, log_file)
+    finally:
+        monitor.stop()
+    return exit_code
+
+
+def _mark_error(job_dir, suffix, log_file) -> int:
+    traceback.print_exc()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    marker = os.path.join(job_dir, f"error.{suffix}")
+    try:
+        os.link(log_file, marker)
+    except OSError:
+        open(marker, "w").close()
+    return 1
