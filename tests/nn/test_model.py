@@ -106,3 +106,19 @@ def test_config_round_trip_and_unknown_keys():
         ModelConfig(weight_bits=1)
     q = SMALL.quantized_variant(4)
     assert q.weight_bits == 4 and q.att_weights_dropout == 0.0
+
+
+def test_feature_normalization_buffers_are_applied():
+    cfg = dataclasses.replace(SMALL, feature_normalization=True)
+    model = ConformerCTCModel(cfg).eval()
+    assert {"feature_mean", "feature_std"} <= set(model.state_dict())
+    x, lengths = torch.randn(1, 40, 80) * 3 + 7, torch.tensor([40])
+    with torch.no_grad():
+        model.set_feature_statistics(torch.full((80,), 7.0), torch.full((80,), 3.0))
+        normalised, _ = model(x, lengths)
+        plain = ConformerCTCModel(SMALL).eval()
+        plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("feature_")})
+        reference, _ = plain((x - 7.0) / 3.0, lengths)
+    torch.testing.assert_close(normalised, reference)
+    with pytest.raises(ValueError, match="feature_normalization=False"):
+        plain.set_feature_statistics(torch.zeros(80), torch.ones(80))

@@ -45,6 +45,10 @@ class ModelConfig:
     :param dropout: dropout in FF, MHSA output and conv module
     :param att_weights_dropout: dropout on the attention probabilities (0 in QAT models)
     :param final_dropout: dropout before the output layer
+    :param feature_normalization: subtract the training data's per-bin mean and divide by its
+        standard deviation (buffers ``feature_mean``/``feature_std``, set by the trainer). Not in the
+        paper (no normalisation there); it lets the small ``mini`` models leave the CTC blank
+        plateau several hundred steps sooner
     :param weight_bits: None for a float model; else the weight bit width N (2..8) of every
         quantised layer, also used for q, k, v and the attention probabilities
     :param activation_bits: bit width of the activation quantisers at layer inputs/outputs
@@ -64,6 +68,7 @@ class ModelConfig:
     dropout: float = 0.2
     att_weights_dropout: float = 0.2
     final_dropout: float = 0.2
+    feature_normalization: bool = False
     specaugment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
     weight_bits: Optional[int] = None
     activation_bits: int = 8

@@ -39,12 +39,16 @@ class ConformerCTCModel(nn.Module):
     """Conformer-CTC over ``cfg.num_labels`` outputs, blank last.
 
     SpecAugment is applied in training mode only. Output layer (``final_linear``) and frontend are
-    float in every variant.
+    float in every variant. With ``cfg.feature_normalization`` the input is first normalised with
+    the buffers ``feature_mean`` and ``feature_std`` [F] (see :meth:`set_feature_statistics`).
     """
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
+        if cfg.feature_normalization:
+            self.register_buffer("feature_mean", torch.zeros(cfg.feature_dim))
+            self.register_buffer("feature_std", torch.ones(cfg.feature_dim))
         self.encoder = ConformerEncoder(cfg)
         self.final_dropout = nn.Dropout(cfg.final_dropout)
         self.final_linear = nn.Linear(cfg.model_dim, cfg.num_labels)
@@ -55,11 +59,21 @@ class ConformerCTCModel(nn.Module):
         :param lengths: [B] valid frames per sequence
         :return: (log-probabilities [B, T//4, num_labels], [B] valid output frames)
         """
+        if self.cfg.feature_normalization:
+            features = (features - self.feature_mean) / self.feature_std
         if self.training and self.cfg.specaugment.enabled:
             features = spec_augment(features, lengths, self.cfg.specaugment)
         x, out_lengths = self.encoder(features, lengths)
         logits = self.final_linear(self.final_dropout(x))
         return torch.log_softmax(logits, dim=-1), out_lengths
+
+    def set_feature_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Set the input normalisation ([F] each; std is floored at 1e-5)."""
+        if not self.cfg.feature_normalization:
+            raise ValueError("this model config has feature_normalization=False")
+        with torch.no_grad():
+            self.feature_mean.copy_(mean)
+            self.feature_std.copy_(torch.clamp(std, min=1e-5))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -94,6 +94,19 @@ class CTCDataset:
     def total_seconds(self) -> float:
         return float(self.lengths.sum()) * self.frame_shift
 
+    def feature_statistics(self) -> Tuple[np.ndarray, np.ndarray]:
+        """Per-bin mean and standard deviation over all frames of the usable utterances (float64)."""
+        total = np.zeros(self.num_features)
+        squares = np.zeros(self.num_features)
+        frames = 0
+        for utt in self.utterances:
+            x = self.features[utt.index].astype(np.float64)
+            total += x.sum(axis=0)
+            squares += (x * x).sum(axis=0)
+            frames += len(x)
+        mean = total / max(frames, 1)
+        return mean, np.sqrt(np.maximum(squares / max(frames, 1) - mean * mean, 0.0))
+
     @classmethod
     def load(cls, *, features_path, manifest_path, lexicon_path, labels_path, skip_oov: bool = False,
              skip_missing_features: bool = False, name: Optional[str] = None) -> "CTCDataset":

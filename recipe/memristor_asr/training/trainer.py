@@ -200,7 +200,7 @@ def _write_csv(path: str, rows: List[Dict[str, Any]]) -> None:
 
 def _make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.RAdam(model.parameters(), lr=cfg.lr_start, eps=cfg.adam_eps, weight_decay=cfg.weight_decay,
-                             decoupled_weight_decay=True)
+                             decoupled_weight_decay=True, foreach=True)
 
 
 def _resume(checkpoint_dir: str, model_cfg: ModelConfig, train_cfg: TrainConfig, model, optimizer):
@@ -250,7 +250,11 @@ def train(*, model_cfg: ModelConfig, train_cfg: TrainConfig, train_data: CTCData
     learning_rates = train_cfg.learning_rates()
     torch.manual_seed(train_cfg.seed)
     random.seed(train_cfg.seed)
-    model = ConformerCTCModel(model_cfg).to(device)
+    model = ConformerCTCModel(model_cfg)
+    if model_cfg.feature_normalization:  # from the data; a resumed run loads the same values
+        mean, std = train_data.feature_statistics()
+        model.set_feature_statistics(torch.from_numpy(mean).float(), torch.from_numpy(std).float())
+    model.to(device)
     optimizer = _make_optimizer(model, train_cfg)
     done, history = _resume(checkpoint_dir, model_cfg, train_cfg, model, optimizer)
 
