@@ -1,0 +1,73 @@
+"""Sisyphus job of the quantisation area: :class:`PTQJob` (work in :mod:`memristor_asr.quantization.ptq`)."""
+from __future__ import annotations
+
+import os
+
+from sisyphus import Job, Task, tk
+
+from memristor_asr.quantization.ptq import quantize_checkpoint
+from memristor_asr.training.jobs import hash_without, setup_task, task_device
+from memristor_asr.training.progress import ProgressFile
+
+__all__ = ["PTQJob"]
+
+
+class PTQJob(Job):
+    """Post-training quantisation of a float checkpoint at ``weight_bits`` (8-bit activations),
+    calibrated on ``num_segments`` random training segments. Output ``model.pt`` loads as a
+    quantised model; ``calibration_segments.txt`` lists the segments used."""
+
+    def __init__(self, *, float_checkpoint: tk.Path, train_features: tk.Path, weight_bits: int,
+                 activation_bits: int = 8, num_segments: int = 100, seed: int = 0,
+                 quantize_depthwise_conv: bool = True, batch_seconds: float = 60.0,
+                 cpu_rqmt: int = 1, gpu_rqmt: int = 0, mem_rqmt: float = 4.0, time_rqmt: float = 1.0):
+        """
+        :param float_checkpoint: checkpoint of the float model (TrainJob.out_checkpoint)
+        :param train_features: HDF5 features of the training data (calibration pool)
+        :param weight_bits: N for weights, q, k, v and attention probabilities
+        :param activation_bits: layer input/output quantisers
+        :param num_segments: calibration segments (the paper: 100)
+        :param seed: calibration subset seed (the paper: 0)
+        :param quantize_depthwise_conv: also quantise the depthwise conv (as in QAT); False keeps it
+            float like the paper's ``v2_mem`` PTQ model
+        :param batch_seconds: padded audio per calibration batch (calibration runs with fake
+            quantisation on, so the batch split can change the statistics slightly: hashed)
+        :param cpu_rqmt: not hashed
+        :param gpu_rqmt: not hashed
+        :param mem_rqmt: not hashed
+        :param time_rqmt: not hashed
+        """
+        self.float_checkpoint = float_checkpoint
+        self.train_features = train_features
+        self.weight_bits = weight_bits
+        self.activation_bits = activation_bits
+        self.num_segments = num_segments
+        self.seed = seed
+        self.quantize_depthwise_conv = quantize_depthwise_conv
+        self.batch_seconds = batch_seconds
+        self.rqmt = {"cpu": cpu_rqmt, "gpu": gpu_rqmt, "mem": mem_rqmt, "time": time_rqmt}
+        self.out_checkpoint = self.output_path("model.pt")
+        self.out_calibration_segments = self.output_path("calibration_segments.txt")
+
+    def tasks(self):
+        yield Task("run", resume="run", rqmt=self.rqmt)
+
+    def run(self):
+        setup_task(self.rqmt["cpu"])
+        progress_file = ProgressFile(os.path.join(self.work_path(), "progress.txt"))
+        info = quantize_checkpoint(
+            tk.uncached_path(self.float_checkpoint), self.out_checkpoint.get_path(),
+            features=tk.uncached_path(self.train_features), weight_bits=self.weight_bits,
+            activation_bits=self.activation_bits, num_segments=self.num_segments, seed=self.seed,
+            quantize_depthwise_conv=self.quantize_depthwise_conv, batch_seconds=self.batch_seconds,
+            device=task_device(self.rqmt["gpu"]),
+            progress=lambda done, total: progress_file.write(f"calibrated {done}/{total} segments"))
+        with open(self.out_calibration_segments.get_path(), "w", encoding="utf-8") as f:
+            f.write("".join(s + "\n" for s in info["segment_ids"]))
+
+    def info(self):
+        return ProgressFile.read(os.path.join(self.work_path(), "progress.txt"))
+
+    @classmethod
+    def hash(cls, parsed_args):
+        return hash_without(PTQJob, parsed_args)

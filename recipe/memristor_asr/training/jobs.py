@@ -1,0 +1,163 @@
+"""Sisyphus jobs of the training area: :class:`TrainJob` (float or QAT) and :class:`PriorJob`.
+
+All work happens in :mod:`memristor_asr.training.trainer` and :mod:`memristor_asr.training.prior`.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import os
+
+import torch
+from sisyphus import Job, Task, tk
+
+from memristor_asr.features.hdf5 import FeatureReader
+from memristor_asr.nn.checkpoint import load_model
+from memristor_asr.nn.config import ModelConfig
+from memristor_asr.training.data import CTCDataset
+from memristor_asr.training.prior import compute_log_prior, write_prior
+from memristor_asr.training.progress import ProgressFile
+from memristor_asr.training.trainer import TrainConfig, TrainProgress, train
+
+__all__ = ["TrainJob", "PriorJob", "task_device", "setup_task", "hash_without"]
+
+RQMT_ARGS = ("cpu_rqmt", "gpu_rqmt", "mem_rqmt", "time_rqmt")
+
+
+def hash_without(job_cls, parsed_args, excluded=RQMT_ARGS):
+    """The job hash of ``parsed_args`` minus resource-only arguments."""
+    return super(job_cls, job_cls).hash({k: v for k, v in parsed_args.items() if k not in excluded})
+
+
+def task_device(gpu_rqmt: int) -> torch.device:
+    """CUDA when the task asked for a GPU and one is visible, else CPU."""
+    return torch.device("cuda" if gpu_rqmt > 0 and torch.cuda.is_available() else "cpu")
+
+
+def setup_task(cpu_rqmt: int) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True)
+    torch.set_num_threads(max(1, int(cpu_rqmt)))
+
+
+class TrainJob(Job):
+    """Train a Conformer-CTC acoustic model, float or QAT (``model_config["weight_bits"]``).
+
+    Resumable: checkpoints of every sub-epoch are kept in ``work/checkpoints``; a restarted task
+    continues after the newest one and ends with the same weights as an uninterrupted run.
+    Outputs: ``model.pt`` (the final checkpoint) and ``losses.csv`` (train/dev loss per sub-epoch).
+    """
+
+    def __init__(self, *, train_features: tk.Path, dev_features: tk.Path, train_manifest: tk.Path,
+                 dev_manifest: tk.Path, lexicon: tk.Path, labels: tk.Path, model_config: dict, train_config: dict,
+                 cpu_rqmt: int = 2, gpu_rqmt: int = 0, mem_rqmt: float = 8.0, time_rqmt: float = 24.0):
+        """
+        :param train_features: HDF5 features of the training segments
+        :param dev_features: HDF5 features of the dev segments (the CV set)
+        :param train_manifest: training segments (text) to train on, e.g. the lexicon job's filtered manifest
+        :param dev_manifest: dev segments; those with words outside the lexicon are skipped and counted
+        :param lexicon: training lexicon (first pronunciation per word)
+        :param labels: label inventory, blank last
+        :param model_config: :class:`~memristor_asr.nn.config.ModelConfig` as a dict
+        :param train_config: :class:`~memristor_asr.training.trainer.TrainConfig` as a dict
+        :param cpu_rqmt: CPU cores (also torch's thread count); resource only, not hashed
+        :param gpu_rqmt: GPUs; with one, training runs on CUDA; not hashed
+        :param mem_rqmt: memory in GB; not hashed
+        :param time_rqmt: hours; not hashed
+        """
+        self.train_features = train_features
+        self.dev_features = dev_features
+        self.train_manifest = train_manifest
+        self.dev_manifest = dev_manifest
+        self.lexicon = lexicon
+        self.labels = labels
+        self.model_config = model_config
+        self.train_config = train_config
+        # fail at graph construction, not hours later, on a bad config
+        self._model_cfg = ModelConfig.from_dict(model_config)
+        self._train_cfg = TrainConfig.from_dict(train_config)
+        self.rqmt = {"cpu": cpu_rqmt, "gpu": gpu_rqmt, "mem": mem_rqmt, "time": time_rqmt}
+        self.out_checkpoint = self.output_path("model.pt")
+        self.out_losses = self.output_path("losses.csv")
+
+    def tasks(self):
+        yield Task("run", resume="run", rqmt=self.rqmt)
+
+    def run(self):
+        setup_task(self.rqmt["cpu"])
+        load = dict(lexicon_path=tk.uncached_path(self.lexicon), labels_path=tk.uncached_path(self.labels))
+        train_data = CTCDataset.load(features_path=tk.uncached_path(self.train_features),
+                                     manifest_path=tk.uncached_path(self.train_manifest), name="train", **load)
+        dev_data = CTCDataset.load(features_path=tk.uncached_path(self.dev_features),
+                                   manifest_path=tk.uncached_path(self.dev_manifest), skip_oov=True, name="dev",
+                                   **load)
+        progress_file = ProgressFile(os.path.join(self.work_path(), "progress.txt"))
+
+        def progress(p: TrainProgress):
+            dev = f", dev loss {p.last_dev_loss:.3f}" if p.last_dev_loss is not None else ""
+            progress_file.write(f"sub-epoch {p.sub_epoch}/{p.num_sub_epochs} step {p.step}/{p.num_steps} "
+                                f"loss {p.loss:.3f}{dev}", force=p.step == p.num_steps)
+
+        train(model_cfg=self._model_cfg, train_cfg=self._train_cfg, train_data=train_data, dev_data=dev_data,
+              checkpoint_dir=os.path.join(self.work_path(), "checkpoints"),
+              losses_csv=self.out_losses.get_path(), final_checkpoint=self.out_checkpoint.get_path(),
+              device=task_device(self.rqmt["gpu"]), progress=progress)
+
+    def _sub_epochs_done(self) -> int:
+        try:
+            with open(self.out_losses.get_path(), encoding="utf-8") as f:
+                return sum(1 for _ in csv.DictReader(f))
+        except OSError:
+            return 0
+
+    def info(self):
+        return ProgressFile.read(os.path.join(self.work_path(), "progress.txt"))
+
+    def completed_fraction(self):
+        return self._sub_epochs_done() / self._train_cfg.num_sub_epochs
+
+    @classmethod
+    def hash(cls, parsed_args):
+        return hash_without(TrainJob, parsed_args)
+
+
+class PriorJob(Job):
+    """Average CTC posterior of a model over the training frames, stored as log (``prior.txt``)."""
+
+    def __init__(self, *, checkpoint: tk.Path, features: tk.Path, batch_seconds: float = 300.0,
+                 cpu_rqmt: int = 2, gpu_rqmt: int = 0, mem_rqmt: float = 8.0, time_rqmt: float = 4.0):
+        """
+        :param checkpoint: model checkpoint (float, QAT or PTQ)
+        :param features: HDF5 features of the training data
+        :param batch_seconds: padded audio per forward batch (does not change the result beyond rounding)
+        :param cpu_rqmt: CPU cores; not hashed
+        :param gpu_rqmt: GPUs; not hashed
+        :param mem_rqmt: GB; not hashed
+        :param time_rqmt: hours; not hashed
+        """
+        self.checkpoint = checkpoint
+        self.features = features
+        self.batch_seconds = batch_seconds
+        self.rqmt = {"cpu": cpu_rqmt, "gpu": gpu_rqmt, "mem": mem_rqmt, "time": time_rqmt}
+        self.out_prior = self.output_path("prior.txt")
+        self.out_num_frames = self.output_var("num_frames")
+
+    def tasks(self):
+        yield Task("run", resume="run", rqmt=self.rqmt)
+
+    def run(self):
+        setup_task(self.rqmt["cpu"])
+        device = task_device(self.rqmt["gpu"])
+        model, _ = load_model(tk.uncached_path(self.checkpoint))
+        progress_file = ProgressFile(os.path.join(self.work_path(), "progress.txt"))
+        log_prior, frames = compute_log_prior(
+            model.to(device), FeatureReader(tk.uncached_path(self.features)), batch_seconds=self.batch_seconds,
+            device=device, progress=lambda done, total: progress_file.write(f"{done}/{total} segments"))
+        write_prior(self.out_prior.get_path(), log_prior)
+        self.out_num_frames.set(frames)
+
+    def info(self):
+        return ProgressFile.read(os.path.join(self.work_path(), "progress.txt"))
+
+    @classmethod
+    def hash(cls, parsed_args):
+        return hash_without(PriorJob, parsed_args, RQMT_ARGS + ("batch_seconds",))

@@ -1,0 +1,109 @@
+"""Model and training sizes per pipeline profile, in one place.
+
+* ``paper``: the paper's 12×384 Conformer (≈42M parameters), 50 epochs of 5 sub-epochs, 300 s
+  batches, speed perturbation, GPU training (PAPER_SETUP §3).
+* ``mini``: a small Conformer and a few epochs, sized so that all seven trainings of the embedded
+  pipeline (float + QAT at 8, 6, 5, 4, 3, 2 bits) take a few minutes together on 2 CPU cores.
+* ``ci``: a tiny model and one pass-sized run, seconds per job (tests of the pipeline wiring).
+
+Everything else (the schedule shape, RAdam settings, quantisation scheme) is the same in all.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Tuple
+
+from memristor_asr.nn.config import ModelConfig
+from memristor_asr.training.trainer import TrainConfig
+
+__all__ = ["Profile", "PROFILES", "get_profile"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes for one profile.
+
+    :param model: the float model; QAT/PTQ variants derive from it
+    :param train: float training; QAT uses it with ``qat_seqs_per_bin``
+    :param qat_seqs_per_bin: laplace bin size of the QAT runs (the paper: 4000 vs 1000 float)
+    :param qat_bits: weight bit widths trained with QAT
+    :param ptq_bits: weight bit widths of the PTQ baselines
+    :param ptq_num_segments: calibration segments (the paper: 100)
+    :param ptq_seed: calibration subset seed (the paper: 0)
+    :param batch_seconds_eval: batch size for prior and PTQ forward passes, seconds of audio
+    :param train_rqmt: rqmt of a training task (cpu, gpu, mem in GB, time in hours)
+    :param eval_rqmt: rqmt of PTQ and prior tasks
+    """
+
+    name: str
+    model: ModelConfig
+    train: TrainConfig
+    qat_seqs_per_bin: int
+    qat_bits: Tuple[int, ...] = (8, 6, 5, 4, 3, 2)
+    ptq_bits: Tuple[int, ...] = (8, 6, 5, 4, 3, 2)
+    ptq_num_segments: int = 100
+    ptq_seed: int = 0
+    batch_seconds_eval: float = 300.0
+    train_rqmt: Dict[str, Any] = field(default_factory=dict)
+    eval_rqmt: Dict[str, Any] = field(default_factory=dict)
+
+    def model_config(self, weight_bits: Optional[int] = None) -> Dict[str, Any]:
+        """Model config dict for a float (None) or QAT model (attention-weight dropout off)."""
+        cfg = self.model if weight_bits is None else self.model.quantized_variant(weight_bits)
+        return cfg.to_dict()
+
+    def train_config(self, weight_bits: Optional[int] = None) -> Dict[str, Any]:
+        cfg = self.train if weight_bits is None else dataclasses.replace(self.train,
+                                                                         seqs_per_bin=self.qat_seqs_per_bin)
+        return cfg.to_dict()
+
+
+PROFILES: Dict[str, Profile] = {
+    "paper": Profile(
+        name="paper",
+        model=ModelConfig(),
+        train=TrainConfig(num_epochs=50, partition_epoch=5, batch_seconds=300.0, seqs_per_bin=1000,
+                          speed_factors=(0.9, 1.0, 1.1)),
+        qat_seqs_per_bin=4000,
+        batch_seconds_eval=300.0,
+        # the features of the 207 h train split are held in memory (~24 GB float32)
+        train_rqmt={"cpu": 8, "gpu": 1, "mem": 48, "time": 168},
+        eval_rqmt={"cpu": 4, "gpu": 1, "mem": 32, "time": 12},
+    ),
+    "mini": Profile(
+        name="mini",
+        # no dropout and normalised input: the runs are far too short to overfit, and both make
+        # the small model leave the CTC blank plateau sooner (measured on espeak speech)
+        model=ModelConfig(frontend_channels=(4, 8, 8, 4), model_dim=128, ff_dim=256, num_heads=4, num_blocks=3,
+                          conv_kernel_size=15, dropout=0.0, att_weights_dropout=0.0, final_dropout=0.0,
+                          feature_normalization=True),
+        train=TrainConfig(num_epochs=2, partition_epoch=3, batch_seconds=6.0, seqs_per_bin=100,
+                          lr_start=1e-3, lr_peak=3e-3, lr_after_decay=1e-3, lr_final=1e-4,
+                          speed_factors=(0.9, 1.0, 1.1)),
+        qat_seqs_per_bin=400,
+        batch_seconds_eval=60.0,
+        train_rqmt={"cpu": 1, "gpu": 0, "mem": 4, "time": 1},
+        eval_rqmt={"cpu": 1, "gpu": 0, "mem": 2, "time": 1},
+    ),
+    "ci": Profile(
+        name="ci",
+        model=ModelConfig(frontend_channels=(2, 4, 4, 2), model_dim=32, ff_dim=64, num_heads=2, num_blocks=2,
+                          conv_kernel_size=7),
+        train=TrainConfig(num_epochs=3, partition_epoch=1, batch_seconds=10.0, seqs_per_bin=50,
+                          lr_start=1e-4, lr_peak=3e-3, lr_after_decay=1e-3, lr_final=1e-4, speed_factors=()),
+        qat_seqs_per_bin=50,
+        ptq_num_segments=20,
+        batch_seconds_eval=30.0,
+        train_rqmt={"cpu": 1, "gpu": 0, "mem": 2, "time": 0.5},
+        eval_rqmt={"cpu": 1, "gpu": 0, "mem": 2, "time": 0.5},
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    """:raises KeyError: naming the known profiles"""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise KeyError(f"unknown profile {name!r}; known: {sorted(PROFILES)}") from None

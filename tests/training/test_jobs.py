@@ -1,0 +1,77 @@
+"""TrainJob (float and QAT), PTQJob and PriorJob run through the Sisyphus engine (`tk.run`)."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+SCRIPT = '''
+import json, sys
+from sisyphus import tk
+tk.setup_script_mode()
+from memristor_asr.quantization.jobs import PTQJob
+from memristor_asr.training.jobs import PriorJob, TrainJob
+from memristor_asr.training.profiles import get_profile
+
+corpus = {k: tk.Path(v) for k, v in json.load(open("corpus.json")).items()}
+profile = get_profile("ci")
+data = dict(train_features=corpus["train_features"], dev_features=corpus["dev_features"],
+            train_manifest=corpus["train_manifest"], dev_manifest=corpus["dev_manifest"],
+            lexicon=corpus["lexicon"], labels=corpus["labels"])
+float_train = TrainJob(model_config=profile.model_config(), train_config=profile.train_config(), **data)
+qat = TrainJob(model_config=profile.model_config(3), train_config=profile.train_config(3), cpu_rqmt=1, **data)
+ptq = PTQJob(float_checkpoint=float_train.out_checkpoint, train_features=corpus["train_features"], weight_bits=4,
+             num_segments=profile.ptq_num_segments)
+prior = PriorJob(checkpoint=qat.out_checkpoint, features=corpus["train_features"], batch_seconds=20.0)
+# resources are not part of the hash
+assert TrainJob(model_config=profile.model_config(3), train_config=profile.train_config(3), cpu_rqmt=4,
+                gpu_rqmt=1, **data) is qat
+tk.run([float_train.out_losses, qat.out_checkpoint, ptq.out_checkpoint, prior.out_prior], quiet=True)
+print(json.dumps({"float": float_train.out_checkpoint.get_path(), "losses": float_train.out_losses.get_path(),
+                  "qat": qat.out_checkpoint.get_path(), "ptq": ptq.out_checkpoint.get_path(),
+                  "calib": ptq.out_calibration_segments.get_path(), "prior": prior.out_prior.get_path(),
+                  "info": float_train.info(), "fraction": float_train.completed_fraction()}))
+'''
+
+
+@pytest.mark.slow
+def test_jobs_through_the_engine(tmp_path):
+    from memristor_asr.nn import load_model
+    from memristor_asr.training.prior import read_prior
+    from memristor_asr.training.synthetic import make_synthetic_corpus
+
+    corpus = make_synthetic_corpus(tmp_path / "corpus", num_train=40, num_dev=8, seed=4)
+    setup = tmp_path / "setup"
+    setup.mkdir()
+    (setup / "corpus.json").write_text(json.dumps(corpus))
+    (setup / "settings.py").write_text(textwrap.dedent("""
+        from sisyphus.localengine import LocalEngine
+
+        def engine():
+            return LocalEngine(cpus=2, mem=8)
+    """))
+    (setup / "script.py").write_text(SCRIPT)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([os.path.join(REPO, "tools"), os.path.join(REPO, "recipe"),
+                                         env.get("PYTHONPATH", "")])
+    env.pop("SIS_GLOBAL_SETTINGS_FILE", None)
+    res = subprocess.run([sys.executable, "script.py"], cwd=setup, env=env, capture_output=True, text=True,
+                         timeout=900)
+    assert res.returncode == 0, res.stdout + res.stderr
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+
+    assert "/memristor_asr/training/jobs/TrainJob." in out["float"]
+    float_model, data = load_model(out["float"])
+    assert data["epoch"] == 3 and not float_model.cfg.quantized
+    qat_model, _ = load_model(out["qat"])
+    assert qat_model.cfg.weight_bits == 3 and qat_model.cfg.att_weights_dropout == 0.0
+    ptq_model, data = load_model(out["ptq"])
+    assert ptq_model.cfg.weight_bits == 4 and data["ptq"]["num_segments"] == 20
+    assert len(open(out["calib"]).read().split()) == 20
+    assert read_prior(out["prior"], 79).shape == (79,)
+    assert len(open(out["losses"]).read().splitlines()) == 4  # header + 3 sub-epochs
+    assert out["info"].startswith("sub-epoch 3/3 step ") and out["fraction"] == 1.0
