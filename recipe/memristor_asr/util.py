@@ -9,7 +9,8 @@ import sys
 import time
 from typing import IO, Optional
 
-__all__ = ["uopen", "find_tool", "seed_everything", "atomic_write_text", "ProgressFile"]
+__all__ = ["uopen", "find_tool", "seed_everything", "atomic_write_text", "ProgressFile", "RQMT_ARGS", "hash_without",
+           "task_device", "setup_task"]
 
 
 def uopen(path, mode: str = "rt", encoding: Optional[str] = "utf-8") -> IO:
@@ -113,3 +114,29 @@ class ProgressFile:
                 return f.read().strip() or None
         except OSError:
             return None
+
+
+# Resource-only job arguments (i6 naming): they never enter a job's hash.
+RQMT_ARGS = ("cpu_rqmt", "gpu_rqmt", "mem_rqmt", "time_rqmt")
+
+
+def hash_without(job_cls, parsed_args, excluded=RQMT_ARGS):
+    """The job hash of ``parsed_args`` minus resource-only arguments (use in ``hash()``)."""
+    return super(job_cls, job_cls).hash({k: v for k, v in parsed_args.items() if k not in excluded})
+
+
+def task_device(gpu_rqmt: int):
+    """``torch.device``: CUDA when the task asked for a GPU and one is visible, else CPU."""
+    import torch
+
+    return torch.device("cuda" if gpu_rqmt > 0 and torch.cuda.is_available() else "cpu")
+
+
+def setup_task(cpu_rqmt: int) -> None:
+    """Start of a task: INFO logging to the task log, torch threads = the task's CPU cores."""
+    import logging
+
+    import torch
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True)
+    torch.set_num_threads(max(1, int(cpu_rqmt)))

@@ -122,7 +122,7 @@ def run_memristor_ted(*, profile: str, corpus_root: Optional[tk.Path] = None, pr
     eval_rqmt = _rqmt({k: train_p.eval_rqmt[k] for k in ("cpu", "gpu", "mem", "time")})
     recog_common = dict(features=dev_features.out_features, segments=dev_segments, labels=lexicon.out_labels,
                         lexicon=lexicon.out_decoding_lexicon, lm=lm, search=exp.search,
-                        **{k.replace("_rqmt", ""): v for k, v in _rqmt(exp.recog_rqmt).items()})
+                        **_rqmt(exp.recog_rqmt))
 
     def recognize(name: str, checkpoint, prior, lm_scales, prior_scales, **extra) -> List[tk.Variable]:
         recog = RecognitionJob(checkpoint=checkpoint, prior=prior, lm_scales=lm_scales, prior_scales=prior_scales,
@@ -166,8 +166,7 @@ def run_memristor_ted(*, profile: str, corpus_root: Optional[tk.Path] = None, pr
             continue
         devices[bits] = []
         for k in range(exp.num_devices):
-            device = ProgramCrossbarsJob(checkpoint=ckpt, device_index=k, **{
-                key.replace("_rqmt", ""): v for key, v in _rqmt(exp.program_rqmt).items()})
+            device = ProgramCrossbarsJob(checkpoint=ckpt, device_index=k, **_rqmt(exp.program_rqmt))
             device.add_alias(f"{prefix}/devices/qat{bits}/device{k}")
             devices[bits] += recognize(f"memristor{bits}/device{k}", ckpt, prior, (lm_s,), (pr_s,),
                                        programmed_device=device.out_device, noise_seed=k)

@@ -3,6 +3,8 @@ import os
 
 from sisyphus import Job, Task, tk
 
+from memristor_asr.util import ProgressFile, hash_without, setup_task, task_device
+
 __all__ = ["ProgramCrossbarsJob", "SingleCellTableJob"]
 
 
@@ -13,21 +15,21 @@ class ProgramCrossbarsJob(Job):
     array). The device is stored compactly (the final cell state r of each pair, float16).
     """
 
-    def __init__(self, *, checkpoint: tk.Path, device_index: int, hardware: dict = None, cpu: int = 1,
-                 mem: float = 4.0, time: float = 1.0, gpu: int = 0):
+    def __init__(self, *, checkpoint: tk.Path, device_index: int, hardware: dict = None, cpu_rqmt: int = 1,
+                 mem_rqmt: float = 6.0, time_rqmt: float = 1.0, gpu_rqmt: int = 0):
         """
         :param checkpoint: a quantised (QAT) model checkpoint with observer statistics
         :param device_index: k: seed k, num_cycles k + 1
         :param hardware: HardwareConfig fields overriding the paper defaults (tiles, pulses, ADC, ...)
-        :param cpu: threads (resource only)
-        :param mem: GB (resource only)
-        :param time: hours (resource only)
-        :param gpu: GPUs (resource only; programming runs on the GPU when there is one)
+        :param cpu_rqmt: threads (resource only, not hashed)
+        :param mem_rqmt: GB (not hashed)
+        :param time_rqmt: hours (not hashed)
+        :param gpu_rqmt: GPUs (not hashed; with one, the cells are simulated on the GPU)
         """
         self.checkpoint = checkpoint
         self.device_index = device_index
         self.hardware = hardware
-        self.rqmt = {"cpu": cpu, "mem": mem, "time": time, "gpu": gpu}
+        self.rqmt = {"cpu": cpu_rqmt, "mem": mem_rqmt, "time": time_rqmt, "gpu": gpu_rqmt}
         self.out_device = self.output_path("crossbars.pt")
         self.out_num_cells = self.output_var("num_cells")
 
@@ -35,19 +37,13 @@ class ProgramCrossbarsJob(Job):
         yield Task("run", resume="run", rqmt=self.rqmt)
 
     def info(self):
-        from memristor_asr.util import ProgressFile
-
         return ProgressFile.read(os.path.join(self.work_path(), "progress.txt"))
 
     def run(self):
-        import torch
-
         from memristor_asr.memristor.config import HardwareConfig, device_programming
         from memristor_asr.memristor.convert import program_model, save_programmed
         from memristor_asr.nn.checkpoint import load_model
-        from memristor_asr.util import ProgressFile
-
-        torch.set_num_threads(self.rqmt["cpu"])
+        setup_task(self.rqmt["cpu"])
         path = tk.uncached_path(self.checkpoint)
         model, _ = load_model(path)
         if not model.cfg.quantized:
@@ -55,7 +51,7 @@ class ProgramCrossbarsJob(Job):
                              "integer weights and the observers' scales")
         config = HardwareConfig.from_dict({**HardwareConfig().to_dict(), **(self.hardware or {})})
         progress = ProgressFile(os.path.join(self.work_path(), "progress.txt"))
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = task_device(self.rqmt["gpu"])
         state = program_model(model.to(device), config, **device_programming(self.device_index), device=device,
                               progress=lambda line: (print(line, flush=True), progress.write(line)))
         save_programmed(state, self.out_device.get_path())
@@ -63,10 +59,7 @@ class ProgramCrossbarsJob(Job):
 
     @classmethod
     def hash(cls, parsed_args):
-        d = dict(parsed_args)
-        for k in ("cpu", "mem", "time", "gpu"):
-            d.pop(k)
-        return super().hash(d)
+        return hash_without(ProgramCrossbarsJob, parsed_args)
 
 
 class SingleCellTableJob(Job):

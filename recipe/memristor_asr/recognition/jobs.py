@@ -6,6 +6,7 @@ from typing import Optional, Sequence
 from sisyphus import Job, Task, tk
 
 from memristor_asr.recognition.search import SearchConfig
+from memristor_asr.util import ProgressFile, hash_without, setup_task
 
 __all__ = ["RecognitionJob", "grid_key"]
 
@@ -29,7 +30,7 @@ class RecognitionJob(Job):
                  lm_scales: Sequence[float] = (2.0,), prior_scales: Sequence[float] = (0.5,),
                  search: SearchConfig = SearchConfig(), programmed_device: Optional[tk.Path] = None,
                  hardware: Optional[dict] = None, noise_seed: int = 0, batch_seconds: float = 60.0,
-                 cpu: int = 2, mem: float = 4.0, time: float = 2.0, gpu: int = 0):
+                 cpu_rqmt: int = 2, mem_rqmt: float = 4.0, time_rqmt: float = 2.0, gpu_rqmt: int = 0):
         """
         :param checkpoint: model checkpoint (float, QAT or PTQ)
         :param features: HDF5 features of the split
@@ -45,10 +46,10 @@ class RecognitionJob(Job):
         :param hardware: read settings overriding the programmed ones (noise, read_path, ADC, DAC)
         :param noise_seed: seed of the crossbar read noise
         :param batch_seconds: audio per forward batch, seconds
-        :param cpu: decoding processes (resource only)
-        :param mem: GB (resource only)
-        :param time: hours (resource only)
-        :param gpu: GPUs for the forward pass (resource only)
+        :param cpu_rqmt: decoding processes (resource only, not hashed)
+        :param mem_rqmt: GB (not hashed)
+        :param time_rqmt: hours (not hashed)
+        :param gpu_rqmt: GPUs for the forward pass (not hashed)
         """
         self.checkpoint = checkpoint
         self.features = features
@@ -64,7 +65,7 @@ class RecognitionJob(Job):
         self.hardware = hardware
         self.noise_seed = noise_seed
         self.batch_seconds = batch_seconds
-        self.rqmt = {"cpu": cpu, "mem": mem, "time": time, "gpu": gpu}
+        self.rqmt = {"cpu": cpu_rqmt, "mem": mem_rqmt, "time": time_rqmt, "gpu": gpu_rqmt}
         if prior is None and any(p != 0 for p in self.prior_scales):
             raise ValueError("prior scales other than 0 need a prior")
         self.out_ctm = {grid_key(lm_s, pr_s): self.output_path(f"{grid_key(lm_s, pr_s)}.ctm")
@@ -76,14 +77,12 @@ class RecognitionJob(Job):
         yield Task("run", resume="run", rqmt=self.rqmt)
 
     def info(self):
-        from memristor_asr.util import ProgressFile
-
         return ProgressFile.read(os.path.join(self.work_path(), "progress.txt"))
 
     def run(self):
         from memristor_asr.recognition.run import recognize
-        from memristor_asr.util import ProgressFile
 
+        setup_task(1)  # decoding parallelises over processes; the forward pass uses one thread each
         progress_file = ProgressFile(os.path.join(self.work_path(), "progress.txt"))
 
         def progress(line, force=False):
@@ -99,12 +98,9 @@ class RecognitionJob(Job):
             search=self.search,
             programmed_device=tk.uncached_path(self.programmed_device) if self.programmed_device else None,
             hardware=self.hardware, noise_seed=self.noise_seed, batch_seconds=self.batch_seconds,
-            num_workers=self.rqmt["cpu"], hypotheses_path=self.out_hypotheses.get_path(),
+            num_workers=self.rqmt["cpu"], gpu=self.rqmt["gpu"], hypotheses_path=self.out_hypotheses.get_path(),
             report_path=self.out_report.get_path(), progress=progress)
 
     @classmethod
     def hash(cls, parsed_args):
-        d = dict(parsed_args)
-        for k in ("cpu", "mem", "time", "gpu"):
-            d.pop(k)
-        return super().hash(d)
+        return hash_without(RecognitionJob, parsed_args)

@@ -18,6 +18,7 @@ from memristor_asr.recognition.forward import compute_log_probs
 from memristor_asr.recognition.search import SearchConfig, apply_prior, decode_parallel
 from memristor_asr.scoring.sclite import write_ctm
 from memristor_asr.training.prior import read_prior
+from memristor_asr.util import task_device
 
 __all__ = ["recognize", "load_recognition_model"]
 
@@ -50,14 +51,14 @@ def load_recognition_model(checkpoint: str, *, programmed_device: Optional[str],
 def recognize(*, checkpoint: str, features: str, segments: str, labels: str, lexicon: str, lm: str,
               prior: Optional[str], grid: Sequence[Tuple[float, float, str]], search: SearchConfig,
               programmed_device: Optional[str] = None, hardware: Optional[dict] = None, noise_seed: int = 0,
-              batch_seconds: float = 60.0, num_workers: int = 1, hypotheses_path: Optional[str] = None,
+              batch_seconds: float = 60.0, num_workers: int = 1, gpu: int = 0, hypotheses_path: Optional[str] = None,
               report_path: Optional[str] = None, progress: Callable[..., None] = lambda line, force=False: None):
     """Forward ``features`` through the model once, then decode with every (lm_scale, prior_scale)
     of ``grid`` and write each grid point's CTM (third tuple element).
 
     :raises ValueError: naming the file when labels, model, features and manifest do not fit
     """
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = task_device(gpu)
     torch.manual_seed(noise_seed)
     label_list = read_labels(labels)
     model, mode = load_recognition_model(checkpoint, programmed_device=programmed_device, hardware=hardware,
