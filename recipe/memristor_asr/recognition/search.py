@@ -57,8 +57,9 @@ class LexiconSearch:
     """
 
     def __init__(self, labels_file, lexicon_file, lm_file, config: SearchConfig):
-        from flashlight.lib.text.decoder import (CriterionType, KenLM, LexiconDecoder, LexiconDecoderOptions,
-                                                 SmearingMode, Trie)
+        from flashlight.lib.text.decoder import (CriterionType, LexiconDecoder, LexiconDecoderOptions, SmearingMode,
+                                                 Trie)
+        from flashlight.lib.text.decoder.kenlm import KenLM
         from flashlight.lib.text.dictionary import Dictionary, create_word_dict
 
         self.labels = read_labels(labels_file)
