@@ -43,11 +43,13 @@ def test_reference_pronunciations_decode_to_the_reference(data):
             homophones.setdefault(tuple(pron), set()).add(word)
     search = LexiconSearch(data["labels"], data["lexicon"], data["lm"], SearchConfig(beam_size=64))
     checked = 0
-    for seg in list(read_manifest(data["dev"]))[:20]:
-        # only words whose spelled pronunciation is theirs alone (e.g. "is" vs "'s" [IH Z#] is not)
-        if not all(w in lexicon and len(homophones[tuple(lexicon[w][0])]) == 1 for w in seg.words):
+    for seg in list(read_manifest(data["dev"]))[:8]:
+        if not all(w in lexicon for w in seg.words):
             continue
-        assert search.decode(_peaky_scores(seg.words, lexicon, labels)) == seg.words
+        out = search.decode(_peaky_scores(seg.words, lexicon, labels))
+        # the spelled pronunciations come back; the LM picks among homophones (e.g. "is"/"'s": IH Z#)
+        assert len(out) == len(seg.words), (out, seg.words)
+        assert all(o in homophones[tuple(lexicon[w][0])] for o, w in zip(out, seg.words)), (out, seg.words)
         checked += 1
     assert checked >= 3
 
