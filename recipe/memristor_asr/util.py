@@ -6,9 +6,11 @@ import os
 import random
 import shutil
 import sys
+import time
 from typing import IO, Optional
 
-__all__ = ["uopen", "find_tool", "seed_everything", "atomic_write_text"]
+__all__ = ["uopen", "find_tool", "seed_everything", "atomic_write_text", "ProgressFile", "RQMT_ARGS", "hash_without",
+           "task_device", "setup_task"]
 
 
 def uopen(path, mode: str = "rt", encoding: Optional[str] = "utf-8") -> IO:
@@ -83,3 +85,58 @@ def atomic_write_text(path, text: str) -> None:
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
     os.replace(tmp, path)
+
+
+class ProgressFile:
+    """A one-line progress file: written by a running task, read by ``Job.info()`` in the manager
+    (the manager's job object is not the worker's, so progress has to go through the file system).
+
+    :param path: file to write (normally in the job's ``work/`` directory)
+    :param interval: minimum seconds between writes (``write(..., force=True)`` always writes)
+    """
+
+    def __init__(self, path: str, interval: float = 2.0):
+        self.path = path
+        self.interval = interval
+        self._last = float("-inf")
+
+    def write(self, line: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last >= self.interval:
+            atomic_write_text(self.path, line.strip() + "\n")
+            self._last = now
+
+    @staticmethod
+    def read(path: str) -> Optional[str]:
+        """The current line, or None while there is none."""
+        try:
+            with open(path, encoding="utf-8") as f:
+                return f.read().strip() or None
+        except OSError:
+            return None
+
+
+# Resource-only job arguments (i6 naming): they never enter a job's hash.
+RQMT_ARGS = ("cpu_rqmt", "gpu_rqmt", "mem_rqmt", "time_rqmt")
+
+
+def hash_without(job_cls, parsed_args, excluded=RQMT_ARGS):
+    """The job hash of ``parsed_args`` minus resource-only arguments (use in ``hash()``)."""
+    return super(job_cls, job_cls).hash({k: v for k, v in parsed_args.items() if k not in excluded})
+
+
+def task_device(gpu_rqmt: int):
+    """``torch.device``: CUDA when the task asked for a GPU and one is visible, else CPU."""
+    import torch
+
+    return torch.device("cuda" if gpu_rqmt > 0 and torch.cuda.is_available() else "cpu")
+
+
+def setup_task(cpu_rqmt: int) -> None:
+    """Start of a task: INFO logging to the task log, torch threads = the task's CPU cores."""
+    import logging
+
+    import torch
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True)
+    torch.set_num_threads(max(1, int(cpu_rqmt)))

@@ -106,17 +106,24 @@ class EngineBase:
             rqmt = self.task_rqmt(task, task_id, st == states.INTERRUPTED_RESUMABLE)
             key = repr(sorted(rqmt.items()))
             groups.setdefault(key, (rqmt, []))[1].append(task_id)
-        fraction = job.completed_fraction()
         for rqmt, ids in groups.values():
             logpath = task.path("log")
             engine_name, engine_info = self.submit_call(call, logpath, rqmt, task.task_name().replace("/", "."),
                                                         task.task_name(), ids)
-            entry = dict(rqmt)
-            entry.update({"engine": engine_selector_key, "engine_info": engine_info, "engine_name": engine_name,
-                          "completed_fraction": fraction})
-            with open(task.path("submit_log"), "a", encoding="utf-8") as f:
-                f.write(repr((ids, entry)) + "\n")
+            self.record_submission(task, ids, rqmt, engine_selector_key, engine_name, engine_info)
             logging.debug("submitted %s %s via %s", task.task_name(), ids, engine_name)
+
+    @staticmethod
+    def record_submission(task, ids, rqmt, engine_selector_key, engine_name, engine_info):
+        """Append one line to ``submit_log.<task>`` (one write, so concurrent readers never see half a line).
+
+        Engines also call this for a submission they learn about later (e.g. a Slurm job found in the
+        queue after ``sbatch`` timed out)."""
+        entry = dict(rqmt)
+        entry.update({"engine": engine_selector_key, "engine_info": engine_info, "engine_name": engine_name,
+                      "completed_fraction": task._job.completed_fraction()})
+        with open(task.path("submit_log"), "a", encoding="utf-8") as f:
+            f.write(repr((list(ids), entry)) + "\n")
 
 
 class EngineSelector(EngineBase):

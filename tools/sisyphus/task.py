@@ -193,6 +193,8 @@ class Task:
             return states.RUNNABLE
         usage = self.read_usage(task_id)
         if usage is not None and usage.get("out_of_memory"):
+            if self.submissions(task_id) > gs.MAX_SUBMIT_RETRIES:
+                return states.RETRY_ERROR
             return states.INTERRUPTED_RESUMABLE if self.resumeable() else states.INTERRUPTED_NOT_RESUMABLE
         grace = sub_engine.interrupted_grace_period(self, task_id) if sub_engine is not None else 0
         if grace > 0:

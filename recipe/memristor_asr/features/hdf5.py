@@ -9,12 +9,12 @@ Layout::
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import h5py
 import numpy as np
 
-__all__ = ["write_features", "FeatureReader"]
+__all__ = ["write_features", "FeatureReader", "iter_features", "merge_features"]
 
 
 def write_features(path, items: Iterable[Tuple[str, np.ndarray]], attrs: Optional[Dict] = None) -> int:
@@ -31,6 +31,9 @@ def write_features(path, items: Iterable[Tuple[str, np.ndarray]], attrs: Optiona
             if dset is None:
                 dset = f.create_dataset("features", shape=(0, feats.shape[1]), maxshape=(None, feats.shape[1]),
                                         dtype="float32", chunks=(4096, feats.shape[1]))
+            elif feats.shape[1] != dset.shape[1]:
+                raise ValueError(f"{path}: {seg_id} has {feats.shape[1]} features per frame, earlier "
+                                 f"sequences {dset.shape[1]}")
             dset.resize(offset + feats.shape[0], axis=0)
             dset[offset:offset + feats.shape[0]] = feats
             offset += feats.shape[0]
@@ -45,27 +48,74 @@ def write_features(path, items: Iterable[Tuple[str, np.ndarray]], attrs: Optiona
     return len(ids)
 
 
-class FeatureReader:
-    """Random access to the sequences of a feature file (loads everything into memory)."""
+def _ids(dset) -> List[str]:
+    return [s.decode() if isinstance(s, bytes) else str(s) for s in dset[()]]
 
-    def __init__(self, path):
+
+class FeatureReader:
+    """Random access to the sequences of a feature file.
+
+    :param in_memory: load all features at once (default); False reads each sequence from the
+        file on access, for files larger than memory (TED-LIUM train is about 24 GB)
+    """
+
+    def __init__(self, path, in_memory: bool = True):
         self.path = str(path)
+        self._file = None
         with h5py.File(self.path, "r") as f:
-            self.features = f["features"][()]
             self.lengths = f["lengths"][()].astype(np.int64)
-            self.segment_ids = [s.decode() if isinstance(s, bytes) else str(s) for s in f["segment_ids"][()]]
+            self.segment_ids = _ids(f["segment_ids"])
             self.attrs = dict(f.attrs)
+            num_frames = f["features"].shape[0]
+            self.features = f["features"][()] if in_memory else None
         self.offsets = np.concatenate([[0], np.cumsum(self.lengths)])
         self.index = {s: i for i, s in enumerate(self.segment_ids)}
-        if self.offsets[-1] != len(self.features):
-            raise ValueError(f"{self.path}: lengths sum to {self.offsets[-1]} but there are {len(self.features)} frames")
+        if self.offsets[-1] != num_frames:
+            raise ValueError(f"{self.path}: lengths sum to {self.offsets[-1]} but there are {num_frames} frames")
 
     def __len__(self) -> int:
         return len(self.segment_ids)
 
     def __getitem__(self, i: int) -> np.ndarray:
         """Features of sequence ``i``, float32 [T, F]."""
-        return self.features[self.offsets[i]:self.offsets[i + 1]]
+        if self.features is not None:
+            return self.features[self.offsets[i]:self.offsets[i + 1]]
+        if self._file is None:  # opened lazily so that a reader can be handed to worker processes
+            self._file = h5py.File(self.path, "r")
+        return self._file["features"][self.offsets[i]:self.offsets[i + 1]]
+
+    def __getstate__(self):
+        return {k: (None if k == "_file" else v) for k, v in self.__dict__.items()}
 
     def get(self, segment_id: str) -> np.ndarray:
         return self[self.index[segment_id]]
+
+
+def iter_features(path) -> Iterator[Tuple[str, np.ndarray]]:
+    """Stream ``(segment_id, features[T, F])`` from a feature file without loading it whole."""
+    with h5py.File(path, "r") as f:
+        lengths = f["lengths"][()].astype(np.int64)
+        ids = _ids(f["segment_ids"])
+        dset = f["features"]
+        offset = 0
+        for seg_id, n in zip(ids, lengths):
+            yield seg_id, dset[offset:offset + n]
+            offset += n
+
+
+def merge_features(path, inputs: Sequence, attrs: Optional[Dict] = None) -> int:
+    """Concatenate feature files (in the given order) into ``path``; returns the sequence count.
+
+    :raises ValueError: if the inputs disagree in feature dimension or repeat a segment id
+    """
+    seen = set()
+
+    def items():
+        for p in inputs:
+            for seg_id, feats in iter_features(p):
+                if seg_id in seen:
+                    raise ValueError(f"{p}: segment {seg_id} appears in more than one input file")
+                seen.add(seg_id)
+                yield seg_id, feats
+
+    return write_features(path, items(), attrs)

@@ -15,9 +15,26 @@ from typing import Dict, List, Sequence
 
 from memristor_asr.util import uopen
 
-__all__ = ["BLANK", "read_labels", "write_labels", "read_lexicon", "write_lexicon", "words_to_label_ids"]
+__all__ = ["BLANK", "PHONEMES", "EOW", "eow_labels", "add_eow", "read_labels", "write_labels", "read_lexicon",
+           "write_lexicon", "words_to_label_ids"]
 
 BLANK = "[blank]"
+# The 39 ARPAbet phonemes (no stress) of TEDLIUM.152k.dic and the CMU dictionary.
+PHONEMES = tuple("AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH "
+                 "UH UW V W Y Z ZH".split())
+EOW = "#"  # suffix of the end-of-word copy of a phoneme
+
+
+def eow_labels(phonemes=PHONEMES) -> List[str]:
+    """The output inventory: every phoneme and its end-of-word copy, sorted, then the blank (79 for 39)."""
+    return sorted(list(phonemes) + [p + EOW for p in phonemes]) + [BLANK]
+
+
+def add_eow(pron: Sequence[str]) -> List[str]:
+    """Mark the last phoneme of a pronunciation as word-final: ``[K, AE, T]`` -> ``[K, AE, T#]``."""
+    if not pron:
+        raise ValueError("empty pronunciation")
+    return list(pron[:-1]) + [pron[-1] + EOW]
 
 
 def write_labels(path, labels: Sequence[str]) -> None:

@@ -1,0 +1,182 @@
+"""What the embedded corpus contains: talks, speakers, sentences, dictionary gaps (no audio yet).
+
+The plan is a pure function of (profile, seed), cheap to compute (well under a second plus the
+CMU dictionary load), so every parallel synthesis task recomputes it instead of passing it around.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import random
+from dataclasses import dataclass
+from typing import Dict, FrozenSet, List, Sequence, Tuple, Union
+
+from memristor_asr.corpus.embedded import words as W
+from memristor_asr.corpus.embedded.grammar import Inventory, SentenceGenerator, build_inventory
+from memristor_asr.lexicon.cmu import load_cmu_dict
+
+__all__ = ["Profile", "PROFILES", "Speaker", "Talk", "CorpusPlan", "make_plan", "SPLITS"]
+
+SPLITS = ("train", "dev", "test")
+
+# espeak-ng English voices (accents) and voice variants (timbre), by gender of the variant.
+ESPEAK_VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd",
+                 "en-029", "en-us-nyc")
+MALE_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "adam", "Andy", "david", "ed", "john",
+                 "max", "paul", "rob", "robert", "Michael", "Mike", "Lee")
+FEMALE_VARIANTS = ("f1", "f2", "f3", "f4", "f5", "Alicia", "Andrea", "Annie", "belinda", "linda", "steph",
+                   "steph2", "anika", "aunty")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Size of an embedded corpus (audio durations are targets; the synthesis reports actual ones)."""
+
+    train_seconds: float
+    dev_seconds: float
+    test_seconds: float
+    talk_seconds: Tuple[float, float]   # range of talk lengths
+    lm_sentences: int                   # sentences of LM text (besides the train transcripts)
+    train_oov_words: int                # train words left out of the dic (found in the CMU dictionary)
+    invented_rate: float                # share of train sentences with a word no dictionary knows
+    reserved_words: int                 # rare words that occur in dev/test (and the LM text) but never in train
+
+
+PROFILES: Dict[str, Profile] = {
+    "mini": Profile(train_seconds=40 * 60, dev_seconds=5 * 60, test_seconds=5 * 60, talk_seconds=(60, 150),
+                    lm_sentences=40000, train_oov_words=8, invented_rate=0.01, reserved_words=40),
+    "ci": Profile(train_seconds=80, dev_seconds=25, test_seconds=25, talk_seconds=(12, 25),
+                  lm_sentences=3000, train_oov_words=3, invented_rate=0.08, reserved_words=20),
+}
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """A synthetic speaker: espeak-ng voice + variant, speaking rate and pitch."""
+
+    voice: str          # accent, e.g. "en-gb-scotland"
+    variant: str        # timbre, e.g. "f2"
+    gender: str         # "male" | "female"
+    rate: int           # words per minute (espeak -s)
+    pitch: int          # 0..99 (espeak -p)
+    word_gap: int       # extra pause between words in units of 10 ms (espeak -g)
+
+    @property
+    def espeak_voice(self) -> str:
+        return f"{self.voice}+{self.variant}"
+
+
+@dataclass(frozen=True)
+class Talk:
+    """One recording: a speaker reading segments (each a token list in TED-LIUM tokenisation)."""
+
+    talk_id: str
+    split: str
+    speaker: Speaker
+    segments: Tuple[Tuple[str, ...], ...]
+    f0_labels: bool     # write the old <F0_M>/<F0_F> labels instead of <o,f0,male|female>
+    seed: int           # seeds the pauses, noise and raw-text quirks of this talk
+
+
+@dataclass(frozen=True)
+class CorpusPlan:
+    profile: Profile
+    seed: int
+    talks: Tuple[Talk, ...]
+    reserved_words: FrozenSet[str]      # never in train
+    train_oov_words: FrozenSet[str]     # in train, left out of the dic, in the CMU dictionary
+    inventory: Inventory = dataclasses.field(repr=False, compare=False)
+
+    def split_talks(self, split: str) -> List[Talk]:
+        return [t for t in self.talks if t.split == split]
+
+    def sentences(self, splits: Sequence[str]) -> List[Tuple[str, ...]]:
+        return [seg for t in self.talks if t.split in splits for seg in t.segments]
+
+
+def _estimated_seconds(tokens: Sequence[str], rate: int) -> float:
+    # espeak-ng's speech lasts about 0.8 x the nominal words/rate, plus ~0.4 s of edge silence
+    # (fitted on the synthesised mini corpus)
+    return 0.8 * len(tokens) * 60.0 / rate + 0.4
+
+
+def _speakers(rng: random.Random, counts: Dict[str, int]) -> Dict[str, List[Speaker]]:
+    """Speakers per split; a (voice, variant) pair belongs to one split only (speaker-disjoint)."""
+    pools = {}
+    for gender, variants in (("male", MALE_VARIANTS), ("female", FEMALE_VARIANTS)):
+        pairs = [(v, x) for v in ESPEAK_VOICES for x in variants]
+        rng.shuffle(pairs)
+        pools[gender] = pairs
+    out: Dict[str, List[Speaker]] = {}
+    for split in ("dev", "test", "train"):  # dev/test first so that they always get their own pairs
+        speakers = []
+        for i in range(counts[split]):
+            gender = ("female", "male")[i % 2]
+            voice, variant = pools[gender].pop()
+            speakers.append(Speaker(voice, variant, gender, rate=rng.randint(135, 185), pitch=rng.randint(25, 75),
+                                    word_gap=rng.choice((0, 0, 0, 1, 2))))
+        out[split] = speakers
+    return out
+
+
+def _talk_ids(rng: random.Random, n: int) -> List[str]:
+    ids: List[str] = []
+    while len(ids) < n:
+        tid = (rng.choice(W.SPEAKER_FIRST_NAMES) + rng.choice(W.SPEAKER_LAST_NAMES) + "_"
+               + str(rng.randint(2006, 2014)) + rng.choice(("", "", "X", "P", "G", "S", "U")))
+        if tid not in ids:
+            ids.append(tid)
+    return ids
+
+
+def _segments(gen: SentenceGenerator, rng: random.Random, seconds: float, rate: int) -> List[Tuple[str, ...]]:
+    segs, total = [], 0.0
+    while total < seconds or len(segs) < 2:  # a talk has several segments
+        toks = gen.sentence()
+        if rng.random() < 0.3:  # some segments hold two sentences, as in TED-LIUM's long segments
+            toks = toks + gen.sentence()
+        segs.append(tuple(toks))
+        total += _estimated_seconds(toks, rate) + 0.6
+    return segs
+
+
+def make_plan(profile: Union[str, Profile] = "mini", seed: int = 0) -> CorpusPlan:
+    """Decide every talk, speaker and sentence of the embedded corpus for ``profile`` and ``seed``."""
+    prof = PROFILES[profile] if isinstance(profile, str) else profile
+    inv = build_inventory(load_cmu_dict())
+    rng = random.Random(f"embedded-tedlium/{seed}/plan")
+
+    # Rare words of dev/test: drawn from the tails of the noun and adjective lists.
+    tail = [n.singular for n in inv.nouns[len(inv.nouns) // 2:]] + inv.adjectives[len(inv.adjectives) // 2:]
+    reserved = frozenset(rng.sample(tail, prof.reserved_words))
+    reserved_forms = set(reserved) | {n.plural for n in inv.nouns if n.singular in reserved and n.plural}
+
+    # Talk layout: how many talks per split, each of random length within the profile's range.
+    lengths: Dict[str, List[float]] = {}
+    for split, target in zip(SPLITS, (prof.train_seconds, prof.dev_seconds, prof.test_seconds)):
+        lens: List[float] = []
+        while sum(lens) < target:
+            lens.append(min(rng.uniform(*prof.talk_seconds), max(target - sum(lens), prof.talk_seconds[0] / 2)))
+        lengths[split] = lens
+    speakers = _speakers(rng, {s: len(v) for s, v in lengths.items()})
+    ids = _talk_ids(rng, sum(len(v) for v in lengths.values()))
+
+    talks: List[Talk] = []
+    for split in SPLITS:
+        text_rng = random.Random(f"embedded-tedlium/{seed}/{split}/text")
+        if split == "train":
+            gen = SentenceGenerator(inv, text_rng, exclude=frozenset(reserved_forms), invented_rate=prof.invented_rate)
+        else:
+            gen = SentenceGenerator(inv, text_rng, boost={w: 25.0 for w in reserved})
+        for i, (seconds, spk) in enumerate(zip(lengths[split], speakers[split])):
+            segs = _segments(gen, text_rng, seconds, spk.rate)
+            talks.append(Talk(talk_id=ids[len(talks)], split=split, speaker=spk, segments=tuple(segs),
+                              f0_labels=(split == "dev" and i % 2 == 0), seed=rng.randrange(2**31)))
+
+    # Train words to leave out of the dic: rare content words of train that the CMU dictionary has.
+    counts = collections.Counter(w for t in talks if t.split == "train" for seg in t.segments for w in seg)
+    content = {n.singular for n in inv.nouns} | {n.plural for n in inv.nouns if n.plural} | set(inv.adjectives)
+    candidates = sorted(w for w, c in counts.items() if c <= 3 and w in content and w not in W.INVENTED_NAMES)
+    oov = frozenset(rng.sample(candidates, min(prof.train_oov_words, len(candidates))))
+    return CorpusPlan(profile=prof, seed=seed, talks=tuple(talks), reserved_words=frozenset(reserved_forms),
+                      train_oov_words=oov, inventory=inv)

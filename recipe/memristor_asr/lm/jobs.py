@@ -1,0 +1,149 @@
+"""LM jobs: LM text, 4-gram estimation with lmplz, binary conversion, perplexity."""
+from __future__ import annotations
+
+import json
+from typing import Optional, Sequence, Union
+
+from sisyphus import Job, Task, tk
+
+__all__ = ["TedliumLmTextJob", "ManifestTextJob", "KenLMEstimateJob", "KenLMBinaryJob", "KenLMPerplexityJob"]
+
+
+class TedliumLmTextJob(Job):
+    """The LM training text: the corpus's ``LM/*.gz`` plus (optionally) train transcripts."""
+
+    def __init__(self, *, corpus_root: tk.Path, train_segments: Optional[tk.Path] = None, normalize: bool = True):
+        """
+        :param corpus_root: TEDLIUM_release2 directory with an ``LM/`` folder of gzipped text
+        :param train_segments: manifest whose transcripts are appended
+        :param normalize: apply the STM text normalisation to the LM/ text as well
+        """
+        self.corpus_root = corpus_root
+        self.train_segments = train_segments
+        self.normalize = normalize
+        self.out_text = self.output_path("lm_text.txt.gz")
+        self.out_line_counts = self.output_var("line_counts")
+
+    def tasks(self):
+        yield Task("run", rqmt={"cpu": 1, "mem": 1, "time": 2})
+
+    def run(self):
+        from memristor_asr.lm.text import lm_source_files, write_lm_text
+
+        sources = lm_source_files(tk.uncached_path(self.corpus_root))
+        manifests = [tk.uncached_path(self.train_segments)] if self.train_segments is not None else []
+        counts = write_lm_text(self.out_text.get_path(), sources, manifests, normalize=self.normalize)
+        self.out_line_counts.set(counts)
+
+
+class ManifestTextJob(Job):
+    """The transcripts of a manifest, one per line (e.g. dev text for a perplexity)."""
+
+    def __init__(self, *, segments: tk.Path):
+        """:param segments: manifest (segments.jsonl.gz)"""
+        self.segments = segments
+        self.out_text = self.output_path("text.txt.gz")
+
+    def tasks(self):
+        yield Task("run", mini_task=True)
+
+    def run(self):
+        from memristor_asr.lm.text import write_manifest_text
+
+        write_manifest_text(self.out_text.get_path(), tk.uncached_path(self.segments))
+
+
+class KenLMEstimateJob(Job):
+    """Estimate an n-gram ARPA LM with KenLM ``lmplz`` (interpolated modified Kneser-Ney, no
+    pruning by default). ``--discount_fallback`` is used only when lmplz reports that the text is
+    too small or artificial for its discount estimation (``out_used_discount_fallback``)."""
+
+    def __init__(self, *, text: Union[tk.Path, Sequence[tk.Path]], order: int = 4,
+                 vocabulary: Optional[tk.Path] = None, prune: Optional[Sequence[int]] = None,
+                 discount_fallback: str = "auto", mem_rqmt: float = 2.0, time_rqmt: float = 1.0):
+        """
+        :param text: one or more plain/gzipped text files, one sentence per line
+        :param order: n-gram order
+        :param vocabulary: optional word list; n-grams with other words are dropped (``--limit_vocab_file``)
+        :param prune: optional count thresholds per order (``--prune``)
+        :param discount_fallback: "auto" (only when lmplz asks for it), "always" or "never"
+        :param mem_rqmt: memory in GB; lmplz's ``-S`` is set to 75 % of it (resource only, not hashed)
+        :param time_rqmt: hours (resource only, not hashed)
+        """
+        self.text = text
+        self.order = order
+        self.vocabulary = vocabulary
+        self.prune = prune
+        self.discount_fallback = discount_fallback
+        self.rqmt = {"cpu": 1, "mem": mem_rqmt, "time": time_rqmt}
+        self.out_arpa = self.output_path("lm.arpa.gz")
+        self.out_used_discount_fallback = self.output_var("used_discount_fallback")
+        self.out_ngram_counts = self.output_var("ngram_counts")
+
+    def tasks(self):
+        yield Task("run", rqmt=self.rqmt)
+
+    def run(self):
+        from memristor_asr.lm.kenlm_tools import estimate_arpa
+
+        texts = [self.text] if isinstance(self.text, (tk.Path, str)) else list(self.text)
+        memory = f"{max(64, int(self.rqmt['mem'] * 1024 * 0.75))}M"
+        result = estimate_arpa([tk.uncached_path(t) for t in texts], self.out_arpa.get_path(), order=self.order,
+                               memory=memory, tmp_dir=".", discount_fallback=self.discount_fallback,
+                               vocab_file=tk.uncached_path(self.vocabulary) if self.vocabulary is not None else None,
+                               prune=self.prune, log_path="lmplz.log")
+        self.out_used_discount_fallback.set(result["discount_fallback"])
+        self.out_ngram_counts.set(result["ngrams"])
+
+    @classmethod
+    def hash(cls, parsed_args):
+        d = dict(parsed_args)
+        for k in ("mem_rqmt", "time_rqmt"):
+            d.pop(k)
+        return super().hash(d)
+
+
+class KenLMBinaryJob(Job):
+    """Convert an ARPA LM to a KenLM binary (``build_binary``, default flags as in i6's CreateBinaryLMJob)."""
+
+    def __init__(self, *, arpa: tk.Path, kind: str = "probing"):
+        """
+        :param arpa: ARPA file, plain or gzipped
+        :param kind: "probing" (fastest) or "trie" (smallest)
+        """
+        self.arpa = arpa
+        self.kind = kind
+        self.out_binary = self.output_path("lm.bin")
+
+    def tasks(self):
+        yield Task("run", rqmt={"cpu": 1, "mem": 2, "time": 1})
+
+    def run(self):
+        from memristor_asr.lm.kenlm_tools import build_binary
+
+        build_binary(tk.uncached_path(self.arpa), self.out_binary.get_path(), self.kind, log_path="build_binary.log")
+
+
+class KenLMPerplexityJob(Job):
+    """Perplexity of a text under a KenLM model (ARPA or binary) through the ``kenlm`` Python module."""
+
+    def __init__(self, *, lm: tk.Path, text: tk.Path):
+        """
+        :param lm: ARPA (plain/gzipped) or KenLM binary
+        :param text: plain or gzipped text, one sentence per line
+        """
+        self.lm = lm
+        self.text = text
+        self.out_perplexity = self.output_var("perplexity")
+        self.out_report = self.output_path("perplexity.json")
+
+    def tasks(self):
+        yield Task("run", rqmt={"cpu": 1, "mem": 2, "time": 1})
+
+    def run(self):
+        from memristor_asr.lm.kenlm_tools import perplexity
+
+        result = perplexity(tk.uncached_path(self.lm), [tk.uncached_path(self.text)])
+        with open(self.out_report.get_path(), "w") as f:
+            json.dump(result, f, indent=1, sort_keys=True)
+        self.out_perplexity.set(result["perplexity"])

@@ -1,0 +1,253 @@
+"""Put a quantised Conformer on simulated crossbars (MEMRISTOR_MODEL.md §2.9, docs/INTERFACES.md).
+
+Every linear weight multiply inside an encoder block — ``ff1/ff2.linear_ff``, ``ff1/ff2.linear_out``,
+``mhsa.in_proj``, ``mhsa.out_proj``, ``conv.pointwise_conv1``, ``conv.pointwise_conv2`` — is a
+``QuantLinear`` and becomes a :class:`~memristor_asr.memristor.linear.MemristorLinear` built from
+(round(W/s_w), s_w, s_a, bias), keeping its output quantiser. The depthwise conv, the frontend, the
+norms, the attention products and the output layer stay digital.
+
+Programming is separate from the model so that a "device" can be stored and reused:
+
+- :func:`program_model` draws and programs the cells of all those layers → :class:`ProgrammedModel`;
+- :func:`save_programmed` / :func:`load_programmed_file`: one ``torch.save`` file (r in float16 by
+  default: |error| ≤ 2.5e-4 in r, ≈ 4e-4 normalised current per cell, far below the read noise);
+- :func:`load_programmed` swaps the layers of a model for ``MemristorLinear``s holding those states;
+- :func:`convert_model` does both in one go.
+
+Seeds: layer ``name`` of device ``seed`` uses ``derive_seed(seed, name)``, so layers are independent
+and do not depend on processing order. The paper's device k is ``seed=k, num_cycles=k+1``
+(:func:`~memristor_asr.memristor.config.device_programming`).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Tuple, Union
+
+import torch
+from torch import nn
+
+from .config import HardwareConfig
+from .crossbar import (ProgrammedLayer, check_bits, default_cells_per_chunk, derive_seed, integer_weights,
+                       program_layer, weight_digest)
+from .linear import MemristorLinear
+from .params import SynaptogenParams, cached_default_params
+
+__all__ = [
+    "MEMRISTOR_LAYERS",
+    "memristor_layer_names",
+    "ProgrammedModel",
+    "program_model",
+    "load_programmed",
+    "convert_model",
+    "save_programmed",
+    "load_programmed_file",
+]
+
+# module names inside model.encoder.blocks[i] that run on crossbars (docs/INTERFACES.md)
+MEMRISTOR_LAYERS = ("ff1.linear_ff", "ff1.linear_out", "mhsa.in_proj", "mhsa.out_proj",
+                    "conv.pointwise_conv1", "conv.pointwise_conv2", "ff2.linear_ff", "ff2.linear_out")
+FILE_FORMAT = "memristor_asr.programmed_crossbars"
+FILE_VERSION = 1
+# settings that define the programmed cells; the read settings (DAC, ADC, noise, path) may change later
+_PROGRAMMING_FIELDS = ("tile_inputs", "tile_outputs", "pulses_per_cycle", "pulse_vmax", "reset_voltage", "set_voltage")
+
+
+def memristor_layer_names(model: nn.Module) -> List[str]:
+    """Names (as in ``model.named_modules()``) of the layers that go on crossbars, in block order.
+
+    :raises ValueError: if the model has no ``encoder.blocks`` or a block lacks one of the layers
+    """
+    blocks = getattr(getattr(model, "encoder", None), "blocks", None)
+    if blocks is None:
+        raise ValueError(f"{type(model).__name__} has no encoder.blocks: not a Conformer of memristor_asr.nn")
+    names = []
+    for i, block in enumerate(blocks):
+        for suffix in MEMRISTOR_LAYERS:
+            try:
+                block.get_submodule(suffix)
+            except AttributeError as e:
+                raise ValueError(f"encoder.blocks.{i} has no module '{suffix}'") from e
+            names.append(f"encoder.blocks.{i}.{suffix}")
+    return names
+
+
+def _quant_parts(name: str, module: nn.Module) -> Tuple[torch.Tensor, int, float, float, int]:
+    """(W_int, bits, s_w, s_a, q_a) of a QuantLinear, with clear errors for anything else."""
+    if isinstance(module, MemristorLinear):
+        raise ValueError(f"{name}: already a MemristorLinear (convert a fresh copy of the quantised model)")
+    missing = [a for a in ("weight", "weight_bits", "weight_quant", "in_quant", "out_quant") if not hasattr(module, a)]
+    if missing:
+        raise ValueError(f"{name}: {type(module).__name__} is not a QuantLinear (lacks {', '.join(missing)}); "
+                         "memristor conversion needs a quantised (QAT/PTQ) model")
+    bits = module.weight_bits
+    check_bits(bits, name)
+    qmax = module.weight_quant.quant_max
+    if qmax != 2 ** (bits - 1) - 1:
+        raise ValueError(f"{name}: weight_quant.quant_max = {qmax} does not match weight_bits = {bits}")
+    for qname in ("weight_quant", "in_quant"):
+        if getattr(getattr(module, qname), "observed", True) is False:
+            raise ValueError(f"{name}: {qname} has not observed any data (train or calibrate the model first)")
+    s_w = float(module.weight_quant.scale)
+    s_a = float(module.in_quant.scale)
+    w_int = integer_weights(module.weight, s_w, bits, name=name)
+    return w_int, bits, s_w, s_a, int(module.in_quant.quant_max)
+
+
+@dataclass
+class ProgrammedModel:
+    """The programmed crossbars of one "device": cell states of every converted layer."""
+
+    seed: int
+    num_cycles: int
+    config: HardwareConfig
+    cells_per_chunk: int
+    device_type: str  # where it was programmed ("cpu", "cuda"): the random streams differ
+    params_sha256: str
+    layers: Dict[str, ProgrammedLayer] = field(default_factory=dict)
+
+    @property
+    def num_cells(self) -> int:
+        """Cells kept (padding cells of partial tiles are programmed but not stored)."""
+        return sum(2 * lay.r_pos.numel() for lay in self.layers.values())
+
+
+def _file_sha256(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def program_model(model: nn.Module, config: HardwareConfig = HardwareConfig(), *, seed: int, num_cycles: int,
+                  device: Union[str, torch.device, None] = None, params: Optional[SynaptogenParams] = None,
+                  cells_per_chunk: Optional[int] = None,
+                  progress: Optional[Callable[[str], None]] = None) -> ProgrammedModel:
+    """Program fresh crossbars for every encoder-block linear of a quantised model.
+
+    :param seed: device seed; each layer draws from ``derive_seed(seed, layer_name)``
+    :param num_cycles: pre-cycling steps (× ``config.pulses_per_cycle`` pulses per array)
+    :param device: where to simulate the cells (default: the model's device)
+    :param progress: optional callable receiving one line per programmed layer
+    """
+    params = params or cached_default_params()
+    if device is None:
+        device = next(model.parameters()).device
+    device = torch.device(device)
+    chunk = cells_per_chunk or default_cells_per_chunk(device)
+    state = ProgrammedModel(seed=int(seed), num_cycles=int(num_cycles), config=config, cells_per_chunk=chunk,
+                            device_type=device.type, params_sha256=_file_sha256(params.source))
+    names = memristor_layer_names(model)
+    for n, name in enumerate(names):
+        w_int, bits, _, _, _ = _quant_parts(name, model.get_submodule(name))
+        t0 = time.perf_counter()
+        state.layers[name] = program_layer(w_int, bits, config=config, seed=derive_seed(seed, name),
+                                           num_cycles=num_cycles, device=device, params=params,
+                                           cells_per_chunk=chunk)
+        if progress is not None:
+            progress(f"programmed {name} ({n + 1}/{len(names)}, {bits} bit, {tuple(w_int.shape)}) "
+                     f"in {time.perf_counter() - t0:.1f} s")
+    return state
+
+
+def load_programmed(model: nn.Module, state: ProgrammedModel, config: Optional[HardwareConfig] = None, *,
+                    noise_seed: Optional[int] = None, params: Optional[SynaptogenParams] = None) -> nn.Module:
+    """Replace the model's encoder-block QuantLinears by MemristorLinears holding ``state`` (in place).
+
+    :param config: read settings (DAC, ADC, noise, read path); default: the programming config. Its
+        tile sizes and pulse settings must equal the programmed ones.
+    :param noise_seed: base seed of the read noise (default: the device seed); layer ``name`` uses
+        ``derive_seed(noise_seed, name, "read")``
+    :raises ValueError: if a layer is missing from ``state``, was programmed for other weights or with
+        another parameter file
+    """
+    config = config or state.config
+    for f in _PROGRAMMING_FIELDS:
+        if getattr(config, f) != getattr(state.config, f):
+            raise ValueError(f"read config {f} = {getattr(config, f)} differs from the programmed "
+                             f"{getattr(state.config, f)}")
+    params = params or cached_default_params()
+    if _file_sha256(params.source) != state.params_sha256:
+        raise ValueError(f"the crossbars were programmed with another Synaptogen parameter file than {params.source}")
+    noise_seed = state.seed if noise_seed is None else int(noise_seed)
+    names = memristor_layer_names(model)
+    absent = [n for n in names if n not in state.layers]
+    if absent:
+        raise ValueError(f"programmed state lacks layer(s) {', '.join(absent[:4])}{' …' if len(absent) > 4 else ''}")
+    for name in names:
+        module = model.get_submodule(name)
+        w_int, bits, s_w, s_a, q_a = _quant_parts(name, module)
+        lay = state.layers[name]
+        if lay.weight_bits != bits or tuple(lay.r_pos.shape[1:]) != (w_int.shape[1], w_int.shape[0]):
+            raise ValueError(f"{name}: programmed for {lay.weight_bits} bit {tuple(lay.r_pos.shape[1:])} (in, out), "
+                             f"model layer is {bits} bit {tuple(w_int.shape[::-1])}")
+        if lay.weight_digest != weight_digest(w_int):
+            raise ValueError(f"{name}: the programmed crossbars hold other weights than this model "
+                             "(weight digest differs): program this checkpoint")
+        new = MemristorLinear(lay, weight_scale=s_w, input_scale=s_a, input_quant_max=q_a, bias=module.bias,
+                              config=config, out_quant=module.out_quant,
+                              noise_seed=derive_seed(noise_seed, name, "read"), params=params, name=name)
+        new.to(module.weight.device)
+        parent_name, _, child = name.rpartition(".")
+        setattr(model.get_submodule(parent_name), child, new)
+    return model
+
+
+def convert_model(model: nn.Module, config: HardwareConfig = HardwareConfig(), *, seed: int, num_cycles: int,
+                  device: Union[str, torch.device, None] = None, params: Optional[SynaptogenParams] = None,
+                  noise_seed: Optional[int] = None, progress: Optional[Callable[[str], None]] = None) -> nn.Module:
+    """Program and load in one step (in place); returns the model."""
+    state = program_model(model, config, seed=seed, num_cycles=num_cycles, device=device, params=params,
+                          progress=progress)
+    return load_programmed(model, state, config, noise_seed=noise_seed, params=params)
+
+
+def save_programmed(state: ProgrammedModel, path: Union[str, os.PathLike], dtype: torch.dtype = torch.float16) -> None:
+    """Write a programmed device to one ``torch.save`` file (r stored as ``dtype``, on CPU)."""
+    if dtype not in (torch.float16, torch.float32):
+        raise ValueError(f"r can be stored as float16 or float32, not {dtype}")
+    payload = {
+        "format": FILE_FORMAT,
+        "version": FILE_VERSION,
+        "seed": state.seed,
+        "num_cycles": state.num_cycles,
+        "config": state.config.to_dict(),
+        "cells_per_chunk": state.cells_per_chunk,
+        "device_type": state.device_type,
+        "params_sha256": state.params_sha256,
+        "layers": {name: {"r_pos": lay.r_pos.detach().to("cpu", dtype), "r_neg": lay.r_neg.detach().to("cpu", dtype),
+                          "weight_bits": lay.weight_bits, "weight_digest": lay.weight_digest}
+                   for name, lay in state.layers.items()},
+    }
+    tmp = f"{os.fspath(path)}.tmp"
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_programmed_file(path: Union[str, os.PathLike]) -> ProgrammedModel:
+    """Read a file written by :func:`save_programmed` (r back as float32).
+
+    :raises ValueError: naming the file if it is not such a file or is malformed
+    """
+    path = os.fspath(path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a truncated / foreign file: say which
+        raise ValueError(f"{path}: cannot read programmed crossbars: {e}") from e
+    if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
+        raise ValueError(f"{path}: not a programmed-crossbar file (format {FILE_FORMAT} expected)")
+    if payload.get("version") != FILE_VERSION:
+        raise ValueError(f"{path}: file version {payload.get('version')}, this code reads {FILE_VERSION}")
+    try:
+        layers = {}
+        for name, d in payload["layers"].items():
+            lay = ProgrammedLayer(r_pos=d["r_pos"].float(), r_neg=d["r_neg"].float(), weight_bits=int(d["weight_bits"]),
+                                  weight_digest=str(d["weight_digest"]))
+            lay.validate(f"{path}: {name}")
+            layers[name] = lay
+        return ProgrammedModel(seed=int(payload["seed"]), num_cycles=int(payload["num_cycles"]),
+                               config=HardwareConfig.from_dict(payload["config"]),
+                               cells_per_chunk=int(payload["cells_per_chunk"]), device_type=str(payload["device_type"]),
+                               params_sha256=str(payload["params_sha256"]), layers=layers)
+    except KeyError as e:
+        raise ValueError(f"{path}: programmed-crossbar file lacks {e}") from e

@@ -1,0 +1,202 @@
+"""Mapping an integer weight matrix onto stacked binary crossbars of paired cells, and programming
+them (MEMRISTOR_MODEL.md §2.3–§2.5).
+
+An N-bit weight W_int ∈ [−(2^(N−1)−1), 2^(N−1)−1] becomes N−1 signed bit planes
+S_b = sign(W_int)·bit_b(|W_int|) ∈ {−1, 0, 1} (MSB first). Each plane is cut into tiles of
+``tile_inputs × tile_outputs`` (zero-padded) and every tile is a pair of cell arrays: the positive
+line holds the cells with S_b = +1 in LRS, the negative line those with S_b = −1; all other cells
+stay in HRS. Every array is made of fresh cells, pre-cycled by num_cycles × pulses_per_cycle pulses
+(one Uniform(−2, 2) V draw per array and pulse), fully RESET at +2 V and SET at −2 V where the
+target bit is 1. Only the final state r of each cell is kept.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Optional, Union
+
+import torch
+
+from .cells import CellArray
+from .config import HardwareConfig
+from .params import SynaptogenParams
+
+__all__ = [
+    "integer_weights",
+    "bit_planes",
+    "planes_to_integers",
+    "weight_digest",
+    "derive_seed",
+    "default_cells_per_chunk",
+    "program_arrays",
+    "ProgrammedLayer",
+    "program_layer",
+]
+
+
+def integer_weights(weight: torch.Tensor, scale: Union[float, torch.Tensor], bits: int, *,
+                    name: str = "weight") -> torch.Tensor:
+    """W_int = round(fake_quant(W) / s_w), int64 ``[out, in]`` (the integers the QAT forward uses).
+
+    :raises ValueError: for non-finite weights or scale, a non-2-D weight, bits outside 2..8
+    """
+    check_bits(bits, name)
+    if not isinstance(weight, torch.Tensor) or weight.dim() != 2 or not weight.is_floating_point():
+        raise ValueError(f"{name}: expected a 2-D float weight tensor [out, in], got "
+                         f"{type(weight).__name__} {tuple(getattr(weight, 'shape', ()))}")
+    w = weight.detach().float()
+    if not torch.isfinite(w).all():
+        bad = (~torch.isfinite(w)).sum().item()
+        raise ValueError(f"{name}: weight contains {bad} NaN/inf value(s)")
+    s = torch.as_tensor(scale, dtype=torch.float32, device=w.device).detach().reshape(())
+    if not torch.isfinite(s) or s <= 0:
+        raise ValueError(f"{name}: weight scale must be finite and > 0, got {s.item()}")
+    qmax = 2 ** (bits - 1) - 1
+    w_fq = torch.fake_quantize_per_tensor_affine(w, s, torch.zeros((), dtype=torch.int32, device=w.device), -qmax, qmax)
+    return torch.round(w_fq / s).to(torch.int64).clamp_(-qmax, qmax)
+
+
+def check_bits(bits, name: str = "layer") -> None:
+    """Weight precision N must be an int in 2..8 (N = 2 is the paper's ternary "1.5 bit")."""
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 8:
+        raise ValueError(f"{name}: weight bits must be an int in 2..8, got {bits!r}")
+
+
+def bit_planes(w_int: torch.Tensor, bits: int) -> torch.Tensor:
+    """Signed bit planes ``[N−1, in, out]`` int8, MSB (b = N−2) first: Σ_b 2^b S_b = W_intᵀ.
+
+    The expansion is done on |W_int| so negative values need no two's-complement care.
+    """
+    check_bits(bits)
+    qmax = 2 ** (bits - 1) - 1
+    if w_int.dtype.is_floating_point or w_int.dim() != 2:
+        raise ValueError(f"bit_planes: expected a 2-D integer tensor, got {w_int.dtype} {tuple(w_int.shape)}")
+    if w_int.numel() and int(w_int.abs().max()) > qmax:
+        raise ValueError(f"bit_planes: |W_int| up to {int(w_int.abs().max())} exceeds {qmax} for {bits} bits")
+    sign = torch.sign(w_int).to(torch.int8)
+    mag = w_int.abs()
+    planes = [(sign * ((mag >> b) & 1).to(torch.int8)).T for b in range(bits - 2, -1, -1)]
+    return torch.stack(planes).contiguous()
+
+
+def planes_to_integers(planes: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`bit_planes`: ``[N−1, in, out]`` → W_int ``[out, in]`` (int64)."""
+    n_planes = planes.shape[0]
+    weights = torch.tensor([2 ** (n_planes - 1 - p) for p in range(n_planes)], dtype=torch.int64, device=planes.device)
+    return (planes.to(torch.int64) * weights.view(-1, 1, 1)).sum(0).T
+
+
+def weight_digest(w_int: torch.Tensor) -> str:
+    """sha256 of W_int (as int8, row-major): ties a programmed crossbar to the weights it holds."""
+    return hashlib.sha256(w_int.detach().to(torch.int8).cpu().contiguous().numpy().tobytes()).hexdigest()
+
+
+def derive_seed(seed: int, *names: str) -> int:
+    """A 63-bit seed from a base seed and names (e.g. a layer), independent of processing order."""
+    h = hashlib.sha256(":".join([str(int(seed)), *names]).encode()).digest()
+    return int.from_bytes(h[:8], "little") & (2 ** 63 - 1)
+
+
+def default_cells_per_chunk(device: torch.device) -> int:
+    """Cells programmed at once (≈ 240 B of state each): 2^21 on CPU, 2^24 on an accelerator."""
+    return 2 ** 21 if torch.device(device).type == "cpu" else 2 ** 24
+
+
+def program_arrays(targets: torch.Tensor, *, num_cycles: int, config: HardwareConfig, generator: torch.Generator,
+                   params: Optional[SynaptogenParams] = None, cells_per_chunk: Optional[int] = None,
+                   progress=None) -> torch.Tensor:
+    """Program independent cell arrays and return their final r.
+
+    :param targets: bool ``[A, S]``: A arrays of S cells; True = SET to LRS
+    :param num_cycles: pre-cycling steps (num_cycles × config.pulses_per_cycle pulses per array)
+    :param generator: on the device to program on; chunks are drawn from it in order
+    :param cells_per_chunk: whole arrays are processed together up to this many cells (the random
+        stream depends on it)
+    :param progress: optional callable(num_arrays_done, num_arrays_total)
+    :return: float32 ``[A, S]`` on the generator's device
+    """
+    if targets.dtype != torch.bool or targets.dim() != 2:
+        raise ValueError(f"program_arrays: targets must be a bool [arrays, cells] tensor, got {targets.dtype} "
+                         f"{tuple(targets.shape)}")
+    if isinstance(num_cycles, bool) or not isinstance(num_cycles, int) or num_cycles < 0:
+        raise ValueError(f"num_cycles must be an int >= 0, got {num_cycles!r}")
+    device = generator.device
+    num_arrays, cells_per_array = targets.shape
+    chunk = max(1, (cells_per_chunk or default_cells_per_chunk(device)) // max(cells_per_array, 1))
+    num_pulses = num_cycles * config.pulses_per_cycle
+    out = torch.empty(num_arrays, cells_per_array, device=device)
+    for start in range(0, num_arrays, chunk):
+        stop = min(start + chunk, num_arrays)
+        cells = CellArray((stop - start, cells_per_array), generator=generator, params=params, device=device)
+        pulses = torch.empty(num_pulses, stop - start, device=device).uniform_(
+            -config.pulse_vmax, config.pulse_vmax, generator=generator)
+        for t in range(num_pulses):  # one voltage per array and pulse
+            cells.apply_voltage(pulses[t].unsqueeze(1))
+        cells.apply_voltage(config.reset_voltage)
+        on = targets[start:stop].to(device)
+        cells.apply_voltage(torch.where(on, torch.tensor(config.set_voltage, device=device),
+                                        torch.tensor(0.0, device=device)))
+        out[start:stop] = cells.state
+        if progress is not None:
+            progress(stop, num_arrays)
+    return out
+
+
+@dataclass
+class ProgrammedLayer:
+    """Final cell states of one layer's crossbars (padding cells dropped).
+
+    ``r_pos`` / ``r_neg``: float ``[N−1, in, out]``, plane 0 = MSB; row i is input i, column o output o.
+    """
+
+    r_pos: torch.Tensor
+    r_neg: torch.Tensor
+    weight_bits: int
+    weight_digest: str
+
+    @property
+    def in_features(self) -> int:
+        return self.r_pos.shape[1]
+
+    @property
+    def out_features(self) -> int:
+        return self.r_pos.shape[2]
+
+    def validate(self, name: str = "layer") -> None:
+        check_bits(self.weight_bits, name)
+        want = (self.weight_bits - 1,)
+        for which in ("r_pos", "r_neg"):
+            r = getattr(self, which)
+            if not isinstance(r, torch.Tensor) or r.dim() != 3 or r.shape[:1] != want or not r.is_floating_point():
+                raise ValueError(f"{name}: {which} must be a float [{want[0]}, in, out] tensor, got "
+                                 f"{getattr(r, 'dtype', type(r).__name__)} {tuple(getattr(r, 'shape', ()))}")
+            if not torch.isfinite(r).all():
+                raise ValueError(f"{name}: {which} contains NaN/inf cell states")
+        if self.r_pos.shape != self.r_neg.shape:
+            raise ValueError(f"{name}: r_pos {tuple(self.r_pos.shape)} and r_neg {tuple(self.r_neg.shape)} differ")
+
+
+def program_layer(w_int: torch.Tensor, bits: int, *, config: HardwareConfig, seed: int, num_cycles: int,
+                  device: Union[str, torch.device, None] = None, params: Optional[SynaptogenParams] = None,
+                  cells_per_chunk: Optional[int] = None, progress=None) -> ProgrammedLayer:
+    """Program the crossbars of one integer weight matrix ``[out, in]`` (fresh cells for every array).
+
+    Array order (and so the random stream): tile t = plane·(T_in·T_out) + j·T_out + k as in the
+    paper's code, positive then negative line per tile.
+    """
+    device = torch.device(device) if device is not None else w_int.device
+    planes = bit_planes(w_int, bits).to(device)  # [P, in, out]
+    n_planes, n_in, n_out = planes.shape
+    ti, to = config.tile_inputs, config.tile_outputs
+    t_in, t_out = math.ceil(n_in / ti), math.ceil(n_out / to)
+    padded = torch.zeros(n_planes, t_in * ti, t_out * to, dtype=torch.int8, device=device)
+    padded[:, :n_in, :n_out] = planes
+    tiles = padded.view(n_planes, t_in, ti, t_out, to).permute(0, 1, 3, 2, 4)  # [P, T_in, T_out, ti, to]
+    targets = torch.stack([tiles == 1, tiles == -1], dim=3).reshape(-1, ti * to)
+    gen = torch.Generator(device=device).manual_seed(int(seed))
+    r = program_arrays(targets, num_cycles=num_cycles, config=config, generator=gen, params=params,
+                       cells_per_chunk=cells_per_chunk, progress=progress)
+    r = r.view(n_planes, t_in, t_out, 2, ti, to).permute(3, 0, 1, 4, 2, 5).reshape(2, n_planes, t_in * ti, t_out * to)
+    r = r[:, :, :n_in, :n_out].contiguous()
+    return ProgrammedLayer(r_pos=r[0], r_neg=r[1], weight_bits=bits, weight_digest=weight_digest(w_int))

@@ -1,0 +1,100 @@
+"""Memristor jobs: programming a QAT model's crossbars ("a device"), and the single-cell table."""
+import os
+
+from sisyphus import Job, Task, tk
+
+from memristor_asr.util import ProgressFile, hash_without, setup_task, task_device
+
+__all__ = ["ProgramCrossbarsJob", "SingleCellTableJob"]
+
+
+class ProgramCrossbarsJob(Job):
+    """Program every encoder-block linear of a QAT model onto fresh simulated crossbars.
+
+    Device k of the paper's 10 uses seed k and k + 1 pre-cycling steps (× 50 random pulses per
+    array). The device is stored compactly (the final cell state r of each pair, float16).
+    """
+
+    def __init__(self, *, checkpoint: tk.Path, device_index: int, hardware: dict = None, cpu_rqmt: int = 1,
+                 mem_rqmt: float = 6.0, time_rqmt: float = 1.0, gpu_rqmt: int = 0):
+        """
+        :param checkpoint: a quantised (QAT) model checkpoint with observer statistics
+        :param device_index: k: seed k, num_cycles k + 1
+        :param hardware: HardwareConfig fields overriding the paper defaults (tiles, pulses, ADC, ...)
+        :param cpu_rqmt: threads (resource only, not hashed)
+        :param mem_rqmt: GB (not hashed)
+        :param time_rqmt: hours (not hashed)
+        :param gpu_rqmt: GPUs (not hashed; with one, the cells are simulated on the GPU)
+        """
+        self.checkpoint = checkpoint
+        self.device_index = device_index
+        self.hardware = hardware
+        self.rqmt = {"cpu": cpu_rqmt, "mem": mem_rqmt, "time": time_rqmt, "gpu": gpu_rqmt}
+        self.out_device = self.output_path("crossbars.pt")
+        self.out_num_cells = self.output_var("num_cells")
+
+    def tasks(self):
+        yield Task("run", resume="run", rqmt=self.rqmt)
+
+    def info(self):
+        return ProgressFile.read(os.path.join(self.work_path(), "progress.txt"))
+
+    def run(self):
+        from memristor_asr.memristor.config import HardwareConfig, device_programming
+        from memristor_asr.memristor.convert import program_model, save_programmed
+        from memristor_asr.nn.checkpoint import load_model
+        setup_task(self.rqmt["cpu"])
+        path = tk.uncached_path(self.checkpoint)
+        model, _ = load_model(path)
+        if not model.cfg.quantized:
+            raise ValueError(f"{self._sis_id()}: {path} is not a quantised (QAT) model; crossbars need "
+                             "integer weights and the observers' scales")
+        config = HardwareConfig.from_dict({**HardwareConfig().to_dict(), **(self.hardware or {})})
+        progress = ProgressFile(os.path.join(self.work_path(), "progress.txt"))
+        device = task_device(self.rqmt["gpu"])
+        state = program_model(model.to(device), config, **device_programming(self.device_index), device=device,
+                              progress=lambda line: (print(line, flush=True), progress.write(line)))
+        save_programmed(state, self.out_device.get_path())
+        self.out_num_cells.set(state.num_cells)
+
+    @classmethod
+    def hash(cls, parsed_args):
+        return hash_without(ProgramCrossbarsJob, parsed_args)
+
+
+class SingleCellTableJob(Job):
+    """Table 1: pairs of single cells multiplying input × weight (MEMRISTOR_MODEL.md §3)."""
+
+    def __init__(self, *, pairs: int = 5000, seed: int = 0, noise: str = "physical"):
+        """
+        :param pairs: cell pairs per row (the paper: 5000)
+        :param seed: generator seed
+        :param noise: read noise mode (the paper's table: physical)
+        """
+        self.pairs = pairs
+        self.seed = seed
+        self.noise = noise
+        self.out_json = self.output_path("table1.json")
+        self.out_markdown = self.output_path("table.md")
+        self.out_latex = self.output_path("table.tex")
+        self.out_csv = self.output_path("table.csv")
+
+    def tasks(self):
+        yield Task("run", mini_task=True)
+
+    def run(self):
+        import json
+
+        from memristor_asr.memristor.cells_table import cell_table
+        from memristor_asr.report.jobs import write_table
+        from memristor_asr.report.tables import Table
+
+        rows, u_half = cell_table(pairs=self.pairs, seed=self.seed, noise=self.noise)
+        with open(self.out_json.get_path(), "w", encoding="utf-8") as f:
+            json.dump({"u_half": u_half, "pairs": self.pairs, "seed": self.seed, "noise": self.noise,
+                       "rows": [r.__dict__ for r in rows]}, f, indent=1)
+        table = Table("Table 1: single memristor pairs, input × weight (normalised)",
+                      ["input × weight", "mean", "std", "min", "max"],
+                      [[f"{r.input:g} × {r.weight:g}", r.mean, r.std, r.min, r.max] for r in rows], digits=[0, 3, 3, 3, 3],
+                      note=f"{self.pairs} pairs, {self.noise} read noise, c = 8020 A⁻¹, u₀.₅ = {u_half:.2f} V")
+        write_table(table, self)

@@ -1,0 +1,346 @@
+"""A quantised linear layer computed on simulated paired binary crossbars (MEMRISTOR_MODEL.md §2.6–§2.10).
+
+Forward pass of :class:`MemristorLinear` for an input x ``[..., in]``:
+
+1. DAC: x_n = x / (s_a · q_a) (q_a = 127), V = clamp(round(x_n · 2^(B−1)), ±2^(B−1)) / 2^(B−1) · Vmax.
+2. Crossbar read of every (bit plane b, input tile j): column current ΔI_o = Σ_i (I_pos − I_neg)_io
+   with I(r, V) = (1 − r)·I_LLRS(V) + r·I_HHRS(V) and read noise σ² = w(V)·|I| per cell.
+3. ADC per (plane, input tile, column): q = clamp(round(c·ΔI·2^P), ±2^(P+Rb−1)) / 2^P.
+4. Digital: Out = Σ_b 2^b Σ_j q; y = Out · s_w · s_a · q_a + bias; then the layer's output quantiser.
+
+Two read paths give the same distribution:
+
+- ``exact``: per-cell currents and per-cell noise, as the paper's code. Like that code, one
+  standard-normal draw per cell is shared over the first ``noise_broadcast_dims`` leading input dims
+  (the batch: sequences in a batch see the same z per (time, input, output), with their own σ).
+- ``fast``: the noiseless sum is linear in r, Σ_i ΔI_io = Σ_i (I_HHRS − I_LLRS)(V_i) · (r_pos − r_neg)_io,
+  one matmul per plane. The summed noise of a column is Gaussian with variance
+  Σ_i w(V_i)·|I_io| = Σ_i w(V_i)·sign(V_i)·[I_LLRS(V_i)·2 + (I_HHRS − I_LLRS)(V_i)·(r_pos + r_neg)_io],
+  again a matmul, and one N(0, 1) per column is drawn. Differences to ``exact``: z is independent for
+  every row (no batch sharing), and |I| = sign(V)·I assumes the current has the sign of the voltage,
+  which fails only for extreme-HRS cells at |V| of a few mV, where I ≈ 1e-8 A.
+"""
+from __future__ import annotations
+
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, List, Optional
+
+import torch
+from torch import nn
+
+from .cells import noise_weight, polyval, read_noise
+from .config import HardwareConfig
+from .crossbar import ProgrammedLayer, derive_seed
+from .params import SynaptogenParams, cached_default_params
+
+__all__ = ["dac", "adc", "standard_normal", "MemristorLinear"]
+
+# pre-ADC values per fast-path block: on CPU small enough to keep the chain in cache, on an
+# accelerator large enough to amortise kernel launches
+FAST_BLOCK_ELEMENTS = {"cpu": 2 ** 20, "other": 2 ** 25}
+# The fast path's per-column noise on CPU comes from this many generators, filled in parallel
+# (torch's CPU normal sampler is sequential and otherwise costs more than the matmuls at N = 8).
+# Fixed, so that the numbers do not depend on the thread count.
+CPU_NOISE_STREAMS = 4
+_POOL: Optional[ThreadPoolExecutor] = None
+_POOL_LOCK = threading.Lock()
+
+
+def _noise_pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=CPU_NOISE_STREAMS - 1, thread_name_prefix="memristor-noise")
+        return _POOL
+
+
+def _forget_pool_in_child() -> None:
+    """A forked child has none of the parent's worker threads: let it start its own pool."""
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
+def standard_normal(shape, generators: List[torch.Generator], device: torch.device) -> torch.Tensor:
+    """N(0, 1) samples of ``shape``: split into ``len(generators)`` contiguous parts, each drawn from its
+    own generator; on CPU the parts are drawn in parallel threads when torch has several threads."""
+    out = torch.empty(shape, device=device)
+    parts = out.view(-1).tensor_split(len(generators))
+    if len(parts) == 1 or device.type != "cpu" or torch.get_num_threads() < 2:
+        for part, gen in zip(parts, generators):
+            part.normal_(generator=gen)
+        return out
+    inference = torch.is_inference_mode_enabled()  # thread-local: carry it into the workers
+
+    def fill(part: torch.Tensor, gen: torch.Generator) -> None:
+        with torch.inference_mode(inference):
+            part.normal_(generator=gen)
+
+    futures = [_noise_pool().submit(fill, part, gen) for part, gen in zip(parts[1:], generators[1:])]
+    parts[0].normal_(generator=generators[0])
+    for f in futures:
+        f.result()
+    return out
+
+
+def dac(x: torch.Tensor, input_factor: float, config: HardwareConfig) -> torch.Tensor:
+    """Input voltages in V: 2^B + 1 levels in [−Vmax, Vmax]; inputs beyond ±1/input_factor clip."""
+    half = 2 ** (config.input_bits - 1)
+    q = torch.round((x * input_factor) * half).clamp_(-half, half)  # normalise to ±1 first, as the paper's DAC
+    return q * (config.input_vmax / half)
+
+
+def adc(value: torch.Tensor, config: HardwareConfig) -> torch.Tensor:
+    """ADC of normalised column values (c·ΔI): grid 2^−P, clipped at ±2^(Rb−1) (round half to even)."""
+    step = 2.0 ** config.output_precision_bits
+    lim = 2.0 ** (config.output_precision_bits + config.output_range_bits - 1)
+    return torch.round(value * step).clamp_(-lim, lim) / step
+
+
+class MemristorLinear(nn.Module):
+    """Linear layer ``y = W x + b`` computed on programmed crossbars (see the module docstring).
+
+    :param programmed: the layer's cell states (:class:`~memristor_asr.memristor.crossbar.ProgrammedLayer`)
+    :param weight_scale: s_w, the weight quantiser's scale
+    :param input_scale: s_a, the input activation quantiser's scale
+    :param input_quant_max: q_a, the input quantiser's largest integer (127 for 8 bits)
+    :param bias: float bias ``[out]`` added digitally, or None
+    :param config: DAC/ADC/tile/noise settings
+    :param out_quant: the original layer's output quantiser, applied last (kept as a submodule)
+    :param noise_seed: seed of the read-noise generator (fresh noise on every call, reproducible)
+    :param params: Synaptogen parameters (default: the shipped file)
+    """
+
+    def __init__(self, programmed: ProgrammedLayer, *, weight_scale: float, input_scale: float,
+                 input_quant_max: int = 127, bias: Optional[torch.Tensor] = None,
+                 config: HardwareConfig = HardwareConfig(), out_quant: Optional[nn.Module] = None,
+                 noise_seed: int = 0, params: Optional[SynaptogenParams] = None, name: str = "MemristorLinear"):
+        super().__init__()
+        programmed.validate(name)
+        self.name = name
+        self.config = config
+        self.weight_bits = programmed.weight_bits
+        self.weight_digest = programmed.weight_digest
+        self.in_features = programmed.in_features
+        self.out_features = programmed.out_features
+        for what, v in (("weight_scale", weight_scale), ("input_scale", input_scale)):
+            v = float(v)
+            if not math.isfinite(v) or v <= 0:
+                raise ValueError(f"{name}: {what} must be finite and > 0, got {v}")
+        self.weight_scale = float(weight_scale)
+        self.input_scale = float(input_scale)
+        self.input_quant_max = int(input_quant_max)
+        self.register_buffer("r_pos", programmed.r_pos.detach().float().contiguous())
+        self.register_buffer("r_neg", programmed.r_neg.detach().float().contiguous())
+        if bias is not None:
+            bias = bias.detach().float().reshape(-1)
+            if bias.shape[0] != self.out_features or not torch.isfinite(bias).all():
+                raise ValueError(f"{name}: bias must be {self.out_features} finite values, got {tuple(bias.shape)}")
+            self.register_buffer("bias", bias.clone())
+        else:
+            self.bias = None
+        self.out_quant = out_quant
+        self.noise_seed = int(noise_seed)
+        params = params or cached_default_params()
+        self.register_buffer("llrs_poly", params.llrs_poly.float(), persistent=False)
+        self.register_buffer("hhrs_poly", params.hhrs_poly.float(), persistent=False)
+        self._generators: Dict[str, List[torch.Generator]] = {}
+        self._fast_cache: Optional[tuple] = None
+
+    # ------------------------------------------------------------------ helpers
+    def extra_repr(self) -> str:
+        c = self.config
+        return (f"in_features={self.in_features}, out_features={self.out_features}, weight_bits={self.weight_bits}, "
+                f"tiles={self.num_input_tiles}x{math.ceil(self.out_features / c.tile_outputs)}, "
+                f"adc={c.output_precision_bits}+{c.output_range_bits}, noise={c.noise}, read_path={c.read_path}")
+
+    @property
+    def num_planes(self) -> int:
+        return self.weight_bits - 1
+
+    @property
+    def num_input_tiles(self) -> int:
+        return math.ceil(self.in_features / self.config.tile_inputs)
+
+    @property
+    def output_factor(self) -> float:
+        """Digital descale of the recombined ADC integers: s_w · s_a · q_a."""
+        return self.weight_scale * self.input_scale * self.input_quant_max
+
+    @property
+    def plane_weights(self):
+        """2^b for plane 0 (MSB, b = N−2) … plane N−2 (LSB, b = 0)."""
+        return [2.0 ** (self.num_planes - 1 - p) for p in range(self.num_planes)]
+
+    def generators(self, device: torch.device) -> List[torch.Generator]:
+        """The read-noise generators on ``device`` (created from ``noise_seed`` on first use): one for the
+        exact path and on accelerators, ``CPU_NOISE_STREAMS`` for the fast path on CPU."""
+        key = str(device)
+        if key not in self._generators:
+            n = CPU_NOISE_STREAMS if torch.device(device).type == "cpu" else 1
+            seeds = [self.noise_seed] + [derive_seed(self.noise_seed, f"stream{s}") for s in range(1, n)]
+            self._generators[key] = [torch.Generator(device=device).manual_seed(seed) for seed in seeds]
+        return self._generators[key]
+
+    def reset_noise(self, seed: Optional[int] = None) -> None:
+        """Restart the read-noise stream (from ``seed``, default the constructor's)."""
+        if seed is not None:
+            self.noise_seed = int(seed)
+        self._generators.clear()
+
+    def __getstate__(self):
+        # generators cannot be pickled; a copy restarts its read noise from noise_seed
+        state = self.__dict__.copy()
+        state["_generators"], state["_fast_cache"] = {}, None
+        return state
+
+    def _apply(self, fn, *args, **kwargs):
+        self._fast_cache = None  # device / dtype moves invalidate the derived matrices
+        return super()._apply(fn, *args, **kwargs)
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{self.name}: input must be a torch.Tensor, got {type(x).__name__}")
+        if x.dtype != torch.float32:
+            raise TypeError(f"{self.name}: input must be float32, got {x.dtype}")
+        if x.dim() < 1 or x.shape[-1] != self.in_features:
+            raise ValueError(f"{self.name}: input must be [..., {self.in_features}], got {tuple(x.shape)}")
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """:param x: ``[..., in]`` float32; :return: ``[..., out]`` float32"""
+        self._check_input(x)
+        volts = dac(x, 1.0 / (self.input_scale * self.input_quant_max), self.config)
+        if self.config.read_path == "fast":
+            out = self._fast(volts.reshape(-1, self.in_features)).view(*x.shape[:-1], self.out_features)
+        else:
+            out = self._exact(volts)
+        y = out * self.output_factor
+        if self.bias is not None:
+            y = y + self.bias
+        return self.out_quant(y) if self.out_quant is not None else y
+
+    def crossbar_values(self, volts: torch.Tensor, path: Optional[str] = None, noise: Optional[str] = None
+                        ) -> torch.Tensor:
+        """Normalised pre-ADC column values c·ΔI per (plane, input tile), for validation.
+
+        :param volts: ``[..., in]`` DAC output in V
+        :param path: ``exact`` or ``fast`` (default: the configured one)
+        :param noise: noise mode (default: the configured one)
+        :return: ``[N−1, T_in, ..., out]``
+        """
+        path = self.config.read_path if path is None else path
+        noise = self.config.noise if noise is None else noise
+        if path == "exact":
+            return torch.stack([torch.stack([self._exact_tile(volts, p, j, noise) for j in range(self.num_input_tiles)])
+                                for p in range(self.num_planes)])
+        flat = volts.reshape(-1, self.in_features)
+        inputs = self._fast_inputs(flat, noise)
+        val = self._fast_values(inputs, 0, flat.shape[0], noise)  # [T_in, R, out*P] in ADC steps
+        val = val.view(self.num_input_tiles, flat.shape[0], self.out_features, self.num_planes).permute(3, 0, 1, 2)
+        return val.reshape(self.num_planes, self.num_input_tiles, *volts.shape[:-1], self.out_features) / (
+            2.0 ** self.config.output_precision_bits)
+
+    def _exact_tile(self, volts: torch.Tensor, plane: int, tile: int, noise: str) -> torch.Tensor:
+        """c·(Σ_i I_pos − Σ_i I_neg) for one (plane, input tile), per-cell currents and noise: ``[..., out]``."""
+        c = self.config
+        rows = slice(tile * c.tile_inputs, min((tile + 1) * c.tile_inputs, self.in_features))
+        v = volts[..., rows]
+        i_l = polyval(self.llrs_poly, v).unsqueeze(-1)  # [..., ti, 1]
+        d = polyval(self.hhrs_poly, v).unsqueeze(-1) - i_l
+        lead = volts.dim() - 1
+        drop = min(c.noise_broadcast_dims, lead)
+        gen = self.generators(volts.device)[0]
+        out = []
+        for k in range(0, self.out_features, c.tile_outputs):
+            cols = slice(k, min(k + c.tile_outputs, self.out_features))
+            total = None
+            for sign, r in ((1.0, self.r_pos), (-1.0, self.r_neg)):
+                cur = i_l + d * r[plane, rows, cols]  # [..., ti, to]
+                if noise != "off":
+                    cur = cur + read_noise(cur, v.unsqueeze(-1), noise, gen, noise_shape=cur.shape[drop:])
+                s = cur.sum(-2) * sign
+                total = s if total is None else total + s
+            out.append(total)
+        return torch.cat(out, dim=-1) * c.current_scaling
+
+    def _exact(self, volts: torch.Tensor) -> torch.Tensor:
+        acc = None
+        for p, weight in enumerate(self.plane_weights):
+            for j in range(self.num_input_tiles):
+                q = adc(self._exact_tile(volts, p, j, self.config.noise), self.config) * weight
+                acc = q if acc is None else acc + q
+        return acc
+
+    def _fast_matrices(self):
+        """``[T_in, ti, out·P]`` matrices of r_pos − r_neg and r_pos + r_neg (zero rows pad the last tile).
+
+        Planes are the fastest axis of the columns, so the recombination Σ_b 2^b q is one matrix-vector product.
+        """
+        if self._fast_cache is None:
+            ti, t_in = self.config.tile_inputs, self.num_input_tiles
+            pad = t_in * ti - self.in_features
+
+            def arrange(r: torch.Tensor) -> torch.Tensor:  # [P, in, out] -> [T_in, ti, out*P]
+                r = torch.nn.functional.pad(r, (0, 0, 0, pad))
+                return r.view(self.num_planes, t_in, ti, self.out_features).permute(1, 2, 3, 0).reshape(
+                    t_in, ti, self.out_features * self.num_planes).contiguous()
+
+            self._fast_cache = (arrange(self.r_pos - self.r_neg), arrange(self.r_pos + self.r_neg))
+        return self._fast_cache
+
+    def _fast_inputs(self, volts: torch.Tensor, noise: str):
+        """Per-input factors of the fast path for ``volts`` ``[R, in]``, tiled to ``[T_in, R, ti]``.
+
+        Returns (mean factor (I_HHRS − I_LLRS)(V), variance factor w(V)·sign(V)·(I_HHRS − I_LLRS)(V),
+        r-independent variance Σ_i 2·w·sign·I_LLRS per tile ``[T_in, R, 1]``), all scaled to ADC steps.
+        """
+        c = self.config
+        t_in, ti = self.num_input_tiles, c.tile_inputs
+        n_rows = volts.shape[0]
+        lsb = c.current_scaling * 2.0 ** c.output_precision_bits  # A -> ADC steps
+
+        def tiles(t: torch.Tensor) -> torch.Tensor:  # [R, in] -> [T_in, R, ti]
+            t = torch.nn.functional.pad(t, (0, t_in * ti - self.in_features))
+            return t.view(n_rows, t_in, ti).transpose(0, 1).contiguous()
+
+        i_l = polyval(self.llrs_poly, volts)
+        d = polyval(self.hhrs_poly, volts) - i_l
+        if noise == "off":
+            return tiles(d * lsb), None, None
+        w = noise_weight(volts, noise) * torch.sign(volts) * (lsb * lsb)
+        return tiles(d * lsb), tiles(w * d), tiles(2.0 * w * i_l).sum(-1, keepdim=True)
+
+    def _fast_values(self, inputs, start: int, stop: int, noise: str) -> torch.Tensor:
+        """Pre-ADC values in ADC steps ``[T_in, stop − start, out·P]`` for rows start:stop, noise included."""
+        mean_in, var_in, var_base = inputs
+        r_diff, r_sum = self._fast_matrices()
+        val = torch.matmul(mean_in[:, start:stop], r_diff)
+        if noise != "off":
+            std = torch.baddbmm(var_base[:, start:stop], var_in[:, start:stop], r_sum).clamp_(min=0.0).sqrt_()
+            z = standard_normal(val.shape, self.generators(val.device), val.device)
+            val.addcmul_(std, z)
+        return val
+
+    def _fast(self, volts: torch.Tensor) -> torch.Tensor:
+        """Matmul read path for ``volts`` ``[R, in]`` → recombined ADC output ``[R, out]``."""
+        c = self.config
+        t_in, n_rows, n_planes, n_out = self.num_input_tiles, volts.shape[0], self.num_planes, self.out_features
+        lim = 2.0 ** (c.output_precision_bits + c.output_range_bits - 1)
+        inputs = self._fast_inputs(volts, c.noise)
+        plane_w = torch.tensor(self.plane_weights, device=volts.device)
+        out = torch.empty(n_rows, n_out, device=volts.device)
+        budget = FAST_BLOCK_ELEMENTS["cpu" if volts.device.type == "cpu" else "other"]
+        block = max(1, budget // (t_in * n_planes * n_out))
+        for s in range(0, n_rows, block):  # blocks of rows keep the pre-ADC chain in cache
+            e = min(s + block, n_rows)
+            val = self._fast_values(inputs, s, e, c.noise).round_().clamp_(-lim, lim)  # ADC
+            val = torch.matmul(val.view(t_in, e - s, n_out, n_planes), plane_w)  # shifts by 2^b
+            torch.sum(val, 0, out=out[s:e])  # digital sum over input tiles
+        return out / 2.0 ** c.output_precision_bits

@@ -1,0 +1,106 @@
+"""Recognition: network forward (float, fake-quant or programmed memristor crossbars) + lexical
+beam search with a KenLM 4-gram, over a grid of LM and prior scales; one CTM per grid point."""
+import os
+from typing import Optional, Sequence
+
+from sisyphus import Job, Task, tk
+
+from memristor_asr.recognition.search import SearchConfig
+from memristor_asr.util import ProgressFile, hash_without, setup_task
+
+__all__ = ["RecognitionJob", "grid_key"]
+
+
+def grid_key(lm_scale: float, prior_scale: float) -> str:
+    """Name of one grid point's outputs, e.g. ``lm2.0-prior0.5``."""
+    return f"lm{lm_scale:g}-prior{prior_scale:g}"
+
+
+class RecognitionJob(Job):
+    """Recognise one split with one model.
+
+    Model modes follow from the inputs: a float checkpoint runs float; a quantised (QAT/PTQ)
+    checkpoint runs fake-quantised; with ``programmed_device`` the block linears run on those
+    simulated crossbars (read noise seeded with ``noise_seed``). Decoding runs in parallel over
+    ``cpu`` processes. Outputs one CTM per (LM scale, prior scale) in ``out_ctm[grid_key(...)]``.
+    """
+
+    def __init__(self, *, checkpoint: tk.Path, features: tk.Path, segments: tk.Path, labels: tk.Path,
+                 lexicon: tk.Path, lm: tk.Path, prior: Optional[tk.Path] = None,
+                 lm_scales: Sequence[float] = (2.0,), prior_scales: Sequence[float] = (0.5,),
+                 search: SearchConfig = SearchConfig(), programmed_device: Optional[tk.Path] = None,
+                 hardware: Optional[dict] = None, noise_seed: int = 0, batch_seconds: float = 60.0,
+                 cpu_rqmt: int = 2, mem_rqmt: float = 4.0, time_rqmt: float = 2.0, gpu_rqmt: int = 0):
+        """
+        :param checkpoint: model checkpoint (float, QAT or PTQ)
+        :param features: HDF5 features of the split
+        :param segments: the split's segment manifest (times for the CTM; every segment gets a hypothesis)
+        :param labels: label inventory (79, blank last)
+        :param lexicon: decoding lexicon (flashlight format)
+        :param lm: KenLM model (binary or ARPA)
+        :param prior: ``prior.txt`` (log prior); required when a prior scale is not 0
+        :param lm_scales: LM weights to try
+        :param prior_scales: prior scales to try
+        :param search: beam settings
+        :param programmed_device: a ProgramCrossbarsJob's device file: run on memristor crossbars
+        :param hardware: read settings overriding the programmed ones (noise, read_path, ADC, DAC)
+        :param noise_seed: seed of the crossbar read noise
+        :param batch_seconds: audio per forward batch, seconds
+        :param cpu_rqmt: decoding processes (resource only, not hashed)
+        :param mem_rqmt: GB (not hashed)
+        :param time_rqmt: hours (not hashed)
+        :param gpu_rqmt: GPUs for the forward pass (not hashed)
+        """
+        self.checkpoint = checkpoint
+        self.features = features
+        self.segments = segments
+        self.labels = labels
+        self.lexicon = lexicon
+        self.lm = lm
+        self.prior = prior
+        self.lm_scales = list(lm_scales)
+        self.prior_scales = list(prior_scales)
+        self.search = search
+        self.programmed_device = programmed_device
+        self.hardware = hardware
+        self.noise_seed = noise_seed
+        self.batch_seconds = batch_seconds
+        self.rqmt = {"cpu": cpu_rqmt, "mem": mem_rqmt, "time": time_rqmt, "gpu": gpu_rqmt}
+        if prior is None and any(p != 0 for p in self.prior_scales):
+            raise ValueError("prior scales other than 0 need a prior")
+        self.out_ctm = {grid_key(lm_s, pr_s): self.output_path(f"{grid_key(lm_s, pr_s)}.ctm")
+                        for lm_s in self.lm_scales for pr_s in self.prior_scales}
+        self.out_hypotheses = self.output_path("hypotheses.json.gz")
+        self.out_report = self.output_path("report.json")
+
+    def tasks(self):
+        yield Task("run", resume="run", rqmt=self.rqmt)
+
+    def info(self):
+        return ProgressFile.read(os.path.join(self.work_path(), "progress.txt"))
+
+    def run(self):
+        from memristor_asr.recognition.run import recognize
+
+        setup_task(1)  # decoding parallelises over processes; the forward pass uses one thread each
+        progress_file = ProgressFile(os.path.join(self.work_path(), "progress.txt"))
+
+        def progress(line, force=False):
+            progress_file.write(line, force=force)
+
+        recognize(
+            checkpoint=tk.uncached_path(self.checkpoint), features=tk.uncached_path(self.features),
+            segments=tk.uncached_path(self.segments), labels=tk.uncached_path(self.labels),
+            lexicon=tk.uncached_path(self.lexicon), lm=tk.uncached_path(self.lm),
+            prior=tk.uncached_path(self.prior) if self.prior is not None else None,
+            grid=[(lm_s, pr_s, self.out_ctm[grid_key(lm_s, pr_s)].get_path())
+                  for lm_s in self.lm_scales for pr_s in self.prior_scales],
+            search=self.search,
+            programmed_device=tk.uncached_path(self.programmed_device) if self.programmed_device else None,
+            hardware=self.hardware, noise_seed=self.noise_seed, batch_seconds=self.batch_seconds,
+            num_workers=self.rqmt["cpu"], gpu=self.rqmt["gpu"], hypotheses_path=self.out_hypotheses.get_path(),
+            report_path=self.out_report.get_path(), progress=progress)
+
+    @classmethod
+    def hash(cls, parsed_args):
+        return hash_without(RecognitionJob, parsed_args)

@@ -1,0 +1,116 @@
+"""The recognition procedure behind RecognitionJob: forward once, search every grid point."""
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import time
+from typing import Callable, List, Optional, Sequence, Tuple
+
+
+import torch
+
+from memristor_asr.corpus.manifest import read_manifest
+from memristor_asr.features.hdf5 import FeatureReader
+from memristor_asr.lexicon.lexicon import read_labels
+from memristor_asr.recognition.forward import compute_log_probs
+from memristor_asr.recognition.search import SearchConfig, apply_prior, decode_parallel
+from memristor_asr.scoring.sclite import write_ctm
+from memristor_asr.training.prior import read_prior
+from memristor_asr.util import task_device
+
+__all__ = ["recognize", "load_recognition_model"]
+
+log = logging.getLogger(__name__)
+
+
+def load_recognition_model(checkpoint: str, *, programmed_device: Optional[str], hardware: Optional[dict],
+                           noise_seed: int, device: torch.device):
+    """The model of a checkpoint, on ``device``; with a programmed device its block linears run on
+    the simulated crossbars. Returns (model, mode) with mode "float", "fake-quant" or "memristor"."""
+    from memristor_asr.nn.checkpoint import load_model
+
+    model, _ = load_model(checkpoint)
+    mode = "fake-quant" if model.cfg.quantized else "float"
+    if programmed_device is not None:
+        from memristor_asr.memristor.convert import load_programmed, load_programmed_file
+
+        if not model.cfg.quantized:
+            raise ValueError(f"{checkpoint} is a float model: memristor crossbars need a quantised (QAT) model")
+        state = load_programmed_file(programmed_device)
+        config = state.config.replace(**hardware) if hardware else None
+        try:
+            load_programmed(model, state, config, noise_seed=noise_seed)
+        except ValueError as e:
+            raise ValueError(f"{programmed_device} does not fit {checkpoint}: {e}") from None
+        mode = "memristor"
+    return model.to(device), mode
+
+
+def recognize(*, checkpoint: str, features: str, segments: str, labels: str, lexicon: str, lm: str,
+              prior: Optional[str], grid: Sequence[Tuple[float, float, str]], search: SearchConfig,
+              programmed_device: Optional[str] = None, hardware: Optional[dict] = None, noise_seed: int = 0,
+              batch_seconds: float = 60.0, num_workers: int = 1, gpu: int = 0, hypotheses_path: Optional[str] = None,
+              report_path: Optional[str] = None, progress: Callable[..., None] = lambda line, force=False: None):
+    """Forward ``features`` through the model once, then decode with every (lm_scale, prior_scale)
+    of ``grid`` and write each grid point's CTM (third tuple element).
+
+    :raises ValueError: naming the file when labels, model, features and manifest do not fit
+    """
+    device = task_device(gpu)
+    torch.manual_seed(noise_seed)
+    label_list = read_labels(labels)
+    model, mode = load_recognition_model(checkpoint, programmed_device=programmed_device, hardware=hardware,
+                                         noise_seed=noise_seed, device=device)
+    if model.cfg.num_labels != len(label_list):
+        raise ValueError(f"{checkpoint} has {model.cfg.num_labels} outputs but {labels} lists {len(label_list)} labels")
+    segs = list(read_manifest(segments))
+    reader = FeatureReader(features)
+    missing = [s.id for s in segs if s.id not in reader.index]
+    if missing:
+        raise ValueError(f"{features} lacks {len(missing)} segments of {segments}, e.g. {missing[:3]}")
+    log_prior = read_prior(prior) if prior is not None else None
+    if log_prior is not None and log_prior.shape[0] != len(label_list):
+        raise ValueError(f"{prior} has {log_prior.shape[0]} entries, {labels} has {len(label_list)} labels")
+
+    t0 = time.perf_counter()
+    log_probs = compute_log_probs(model, reader, batch_seconds=batch_seconds, device=device,
+                                  progress=lambda d, n: progress(f"{mode} forward {d}/{n} segments"))
+    forward_s = time.perf_counter() - t0
+    audio_s = sum(s.duration for s in segs)
+    ids = [s.id for s in segs if s.id in log_probs]
+    too_short = [s.id for s in segs if s.id not in log_probs]
+    all_hyps, report = {}, {"mode": mode, "device": device.type, "segments": len(segs), "audio_seconds": audio_s,
+                            "too_short_for_subsampling": too_short, "forward_seconds": forward_s, "grid": {}}
+    search_args_base = (labels, lexicon, lm)
+    for n, (lm_scale, prior_scale, ctm_path) in enumerate(grid):
+        cfg = SearchConfig(**{**search.__dict__, "lm_scale": lm_scale})
+        scores = [apply_prior(log_probs[i], log_prior, prior_scale) for i in ids]
+        t1 = time.perf_counter()
+        words: List[List[str]] = decode_parallel(
+            search_args_base + (cfg,), scores, num_workers,
+            progress=lambda d, total: progress(f"search {n + 1}/{len(grid)} (lm {lm_scale:g}, prior {prior_scale:g}) "
+                                               f"{d}/{total} segments"))
+        search_s = time.perf_counter() - t1
+        hyps = dict(zip(ids, words))
+        hyps.update({i: [] for i in too_short})
+        if not any(hyps.values()):
+            log.warning("all hypotheses are empty for lm %g prior %g", lm_scale, prior_scale)
+        write_ctm(ctm_path, segs, hyps)
+        key = os.path.basename(ctm_path)[: -len(".ctm")]
+        all_hyps[key] = {i: " ".join(w) for i, w in hyps.items()}
+        report["grid"][key] = {"search_seconds": search_s, "rtf_per_process": search_s * num_workers / audio_s,
+                               "empty_hypotheses": sum(1 for w in hyps.values() if not w)}
+    report["forward_rtf"] = forward_s / audio_s if audio_s else None
+    progress(f"{mode}: done ({len(grid)} grid points)", force=True)
+    if hypotheses_path:
+        with gzip.open(hypotheses_path, "wt", encoding="utf-8") as f:
+            json.dump(all_hyps, f, indent=1, sort_keys=True)
+    if report_path:
+        with open(report_path, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=1)
+    return report
+
+
+

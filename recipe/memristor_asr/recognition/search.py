@@ -1,0 +1,167 @@
+"""Lexicon-constrained prefix-tree beam search (flashlight) with a KenLM n-gram LM.
+
+The network's label scores are searched over a trie of the decoding lexicon's pronunciations
+(``word P1 .. Pn#``), scored by the LM at word ends. As in the paper, the CTC blank doubles as the
+silence token and words the LM does not know are scored as its ``<unk>``.
+
+Model scores given to the search: ``log_softmax(logits) - prior_scale * log_prior`` per frame.
+"""
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from memristor_asr.lexicon.lexicon import BLANK, read_labels, read_lexicon
+
+__all__ = ["SearchConfig", "LexiconSearch", "decode_parallel", "apply_prior", "LexiconMismatchError"]
+
+UNK_WORD = "<unk>"
+
+
+class LexiconMismatchError(ValueError):
+    """Labels, lexicon and LM do not fit together; the message names the token or word."""
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Beam search settings (paper: beam 1024, token beam 12, threshold 14, LM scale 2.0).
+
+    :param beam_size: hypotheses kept per frame
+    :param beam_size_token: labels considered per frame
+    :param beam_threshold: score distance to the best hypothesis beyond which hypotheses are pruned
+    :param lm_scale: weight of the LM log10-probabilities (flashlight's ``lm_weight``)
+    :param word_score: score added per word (insertion bonus)
+    :param sil_score: score added per silence (= blank) frame
+    """
+
+    beam_size: int = 1024
+    beam_size_token: int = 12
+    beam_threshold: float = 14.0
+    lm_scale: float = 2.0
+    word_score: float = 0.0
+    sil_score: float = 0.0
+
+
+class LexiconSearch:
+    """A flashlight ``LexiconDecoder`` over a label inventory, a lexicon and a KenLM model.
+
+    :param labels_file: ``labels.txt`` (blank last)
+    :param lexicon_file: flashlight decoding lexicon ``word P1 .. Pn#`` (variants on extra lines)
+    :param lm_file: KenLM ARPA or binary model
+    :param config: search settings
+    """
+
+    def __init__(self, labels_file, lexicon_file, lm_file, config: SearchConfig):
+        from flashlight.lib.text.decoder import (CriterionType, LexiconDecoder, LexiconDecoderOptions, SmearingMode,
+                                                 Trie)
+        from flashlight.lib.text.decoder.kenlm import KenLM
+        from flashlight.lib.text.dictionary import Dictionary, create_word_dict
+
+        self.labels = read_labels(labels_file)
+        self.config = config
+        token_dict = Dictionary(self.labels)
+        label_index = {lab: i for i, lab in enumerate(self.labels)}
+        lexicon = read_lexicon(lexicon_file, first_only=False)
+        if not lexicon:
+            raise LexiconMismatchError(f"{lexicon_file}: the decoding lexicon is empty")
+        for word, prons in lexicon.items():
+            for pron in prons:
+                for tok in pron:
+                    if tok not in label_index:
+                        raise LexiconMismatchError(
+                            f"{lexicon_file}: word {word!r} uses token {tok!r}, which is not in the labels "
+                            f"{labels_file}")
+        if UNK_WORD not in lexicon:
+            lexicon_with_unk = dict(lexicon)
+            lexicon_with_unk[UNK_WORD] = []
+        else:
+            lexicon_with_unk = lexicon
+        self.word_dict = create_word_dict(lexicon_with_unk)
+        if not os.path.exists(os.fspath(lm_file)):
+            raise FileNotFoundError(f"language model {lm_file} does not exist")
+        self.lm = KenLM(os.fspath(lm_file), self.word_dict)
+        blank = label_index[BLANK]
+        self.blank = blank
+        trie = Trie(len(self.labels), blank)
+        start = self.lm.start(False)
+        for word, prons in lexicon.items():
+            word_idx = self.word_dict.get_index(word)
+            _, score = self.lm.score(start, word_idx)
+            for pron in prons:
+                trie.insert([token_dict.get_index(t) for t in pron], word_idx, score)
+        trie.smear(SmearingMode.MAX)
+        opts = LexiconDecoderOptions(
+            beam_size=config.beam_size, beam_size_token=config.beam_size_token,
+            beam_threshold=config.beam_threshold, lm_weight=config.lm_scale, word_score=config.word_score,
+            unk_score=-math.inf, sil_score=config.sil_score, log_add=False, criterion_type=CriterionType.CTC)
+        self._trie = trie  # the decoder keeps a reference, but keep ours alive too
+        self.decoder = LexiconDecoder(opts, trie, self.lm, blank, blank, self.word_dict.get_index(UNK_WORD), [], False)
+
+    def decode(self, scores: np.ndarray) -> List[str]:
+        """Best word sequence for one utterance.
+
+        :param scores: float32 [T, V] label scores (log-probabilities minus scaled log prior)
+        """
+        if scores.ndim != 2 or scores.shape[1] != len(self.labels):
+            raise ValueError(f"scores must be [T, {len(self.labels)}], got {tuple(scores.shape)}")
+        if scores.shape[0] == 0:
+            return []
+        em = np.ascontiguousarray(scores, dtype=np.float32)
+        results = self.decoder.decode(em.ctypes.data, em.shape[0], em.shape[1])
+        if not results:
+            return []
+        words = [self.word_dict.get_entry(w) for w in results[0].words if w >= 0]
+        return [w for w in words if not w.startswith("[") and w != UNK_WORD]
+
+
+_worker_search: Optional[LexiconSearch] = None
+
+
+def _init_worker(args):
+    global _worker_search
+    import torch
+
+    torch.set_num_threads(1)
+    _worker_search = LexiconSearch(*args)
+
+
+def _decode_one(scores):
+    return _worker_search.decode(scores)
+
+
+def decode_parallel(search_args: tuple, scores: Sequence[np.ndarray], num_workers: int,
+                    progress=None) -> List[List[str]]:
+    """Decode many utterances over ``num_workers`` processes (each builds its own decoder).
+
+    :param search_args: ``(labels_file, lexicon_file, lm_file, SearchConfig)``
+    :param progress: optional callable ``progress(done, total)``
+    """
+    out: List[List[str]] = []
+    if num_workers <= 1:
+        _init_worker(search_args)
+        for i, s in enumerate(scores):
+            out.append(_decode_one(s))
+            if progress:
+                progress(i + 1, len(scores))
+        return out
+    ctx = multiprocessing.get_context("fork")
+    # Longest utterances first in chunks of one keep the processes evenly busy.
+    with ctx.Pool(num_workers, initializer=_init_worker, initargs=(search_args,)) as pool:
+        for i, words in enumerate(pool.imap(_decode_one, scores, chunksize=1)):
+            out.append(words)
+            if progress:
+                progress(i + 1, len(scores))
+    return out
+
+
+def apply_prior(log_probs: np.ndarray, log_prior: Optional[np.ndarray], prior_scale: float) -> np.ndarray:
+    """``log_probs - prior_scale * log_prior`` (no change when there is no prior or the scale is 0)."""
+    if log_prior is None or prior_scale == 0.0:
+        return log_probs
+    return log_probs - prior_scale * log_prior[None, :]
+

@@ -1,0 +1,93 @@
+"""WER scoring with NIST sclite (Debian package ``sctk``): CTM writing, running, parsing."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from typing import Dict, List, Sequence
+
+from memristor_asr.corpus.manifest import Segment
+from memristor_asr.util import find_tool
+
+__all__ = ["ScoreResult", "write_ctm", "run_sclite", "parse_raw_summary", "recording_name"]
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """Error counts from sclite's raw summary (``Sum`` line)."""
+
+    sentences: int
+    words: int
+    correct: int
+    substitutions: int
+    deletions: int
+    insertions: int
+    errors: int
+    sentence_errors: int
+
+    @property
+    def wer(self) -> float:
+        """Word error rate in percent."""
+        return 100.0 * self.errors / self.words if self.words else 0.0
+
+
+def recording_name(segment_id: str) -> str:
+    """The STM/CTM recording field of a manifest segment id ``<recording>/<n>``."""
+    return segment_id.rsplit("/", 1)[0]
+
+
+def write_ctm(path, segments: Sequence[Segment], hypotheses: Dict[str, List[str]]) -> int:
+    """Write a CTM: each segment's words spread evenly over the segment, one line per word.
+
+    Every segment must have an entry in ``hypotheses`` (an empty list is an empty hypothesis).
+
+    :raises KeyError: naming the first segment without a hypothesis
+    :returns: the number of words written
+    """
+    missing = [s.id for s in segments if s.id not in hypotheses]
+    if missing:
+        raise KeyError(f"{len(missing)} reference segments have no hypothesis, e.g. {missing[:3]}")
+    lines = []
+    for seg in segments:
+        words = hypotheses[seg.id]
+        if not words:
+            continue
+        dur = (seg.end - seg.start) / len(words)
+        for i, w in enumerate(words):
+            lines.append((recording_name(seg.id), seg.start + i * dur, dur, w))
+    lines.sort(key=lambda x: (x[0], x[1]))
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(";; recording channel start duration word\n")
+        for rec, start, dur, w in lines:
+            f.write(f"{rec} 1 {start:.3f} {dur:.3f} {w}\n")
+    return len(lines)
+
+
+_SUM_RE = re.compile(r"^\|\s*Sum\s*\|(.*)\|(.*)\|\s*$")
+
+
+def parse_raw_summary(path) -> ScoreResult:
+    """Parse the ``Sum`` line of an sclite raw summary (``*.raw``): counts, not percentages."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            m = _SUM_RE.match(line.strip())
+            if m:
+                snt, wrd = (int(x) for x in m.group(1).split())
+                corr, sub, dele, ins, err, serr = (int(x) for x in m.group(2).split())
+                return ScoreResult(snt, wrd, corr, sub, dele, ins, err, serr)
+    raise ValueError(f"{path}: no 'Sum' line found in sclite's raw summary")
+
+
+def run_sclite(ref_stm, hyp_ctm, out_dir, name: str = "hyp") -> ScoreResult:
+    """Score ``hyp_ctm`` against ``ref_stm``; keeps sclite's reports (sum, raw, dtl, pra) in ``out_dir``."""
+    sctk = find_tool("sctk", setting="SCTK_PATH")
+    os.makedirs(out_dir, exist_ok=True)
+    cmd = [sctk, "sclite", "-r", os.fspath(ref_stm), "stm", "-h", os.fspath(hyp_ctm), "ctm", "-n", name,
+           "-o", "all", "-O", os.fspath(out_dir)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    raw = os.path.join(out_dir, f"{name}.raw")
+    if res.returncode != 0 or not os.path.exists(raw):
+        raise RuntimeError(f"sclite failed on {hyp_ctm} vs {ref_stm} (exit {res.returncode}):\n"
+                           f"{res.stdout[-2000:]}\n{res.stderr[-2000:]}")
+    return parse_raw_summary(raw)

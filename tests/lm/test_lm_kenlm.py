@@ -1,0 +1,95 @@
+"""4-gram KenLM on the ci corpus: lmplz, build_binary, kenlm and flashlight-text loading, perplexity."""
+import gzip
+import math
+
+import pytest
+
+from memristor_asr.corpus.manifest import read_manifest
+from memristor_asr.lm.kenlm_tools import KenLMError, arpa_ngram_counts, build_binary, estimate_arpa, perplexity
+from memristor_asr.lm.text import lm_source_files, write_lm_text, write_manifest_text
+
+
+@pytest.fixture(scope="module")
+def ci_lm(ci_corpus, ci_prepared, tmp_path_factory):
+    out = tmp_path_factory.mktemp("lm")
+    counts = write_lm_text(out / "lm_text.txt.gz", lm_source_files(ci_corpus), [ci_prepared["train"]["segments"]])
+    result = estimate_arpa([out / "lm_text.txt.gz"], str(out / "lm.arpa.gz"), order=4, memory="200M", tmp_dir=str(out),
+                           log_path=str(out / "lmplz.log"))
+    build_binary(str(out / "lm.arpa.gz"), str(out / "lm.bin"))
+    write_manifest_text(out / "dev.txt.gz", ci_prepared["dev"]["segments"])
+    return {"dir": out, "counts": counts, "result": result}
+
+
+def test_lm_text_holds_lm_folder_and_train_transcripts(ci_lm, ci_prepared):
+    lines = gzip.open(ci_lm["dir"] / "lm_text.txt.gz", "rt").read().splitlines()
+    train = [s.text for s in read_manifest(ci_prepared["train"]["segments"])]
+    assert lines[-len(train):] == train
+    assert len(lines) == sum(ci_lm["counts"].values()) > len(train)
+
+
+def test_arpa_is_a_4gram(ci_lm):
+    counts = arpa_ngram_counts(ci_lm["dir"] / "lm.arpa.gz")
+    assert sorted(counts) == [1, 2, 3, 4] and all(c > 0 for c in counts.values())
+    assert ci_lm["result"]["ngrams"] == counts
+    assert "discount_fallback" in ci_lm["result"]
+    assert "lmplz -o 4 -S 200M" in (ci_lm["dir"] / "lmplz.log").read_text()
+
+
+def test_arpa_and_binary_load_in_kenlm_and_flashlight(ci_lm):
+    import kenlm
+    from flashlight.lib.text.decoder.kenlm import KenLM
+    from flashlight.lib.text.dictionary import Dictionary
+
+    sentence = gzip.open(ci_lm["dir"] / "dev.txt.gz", "rt").readline().split()
+    words = Dictionary()
+    for w in ["<unk>"] + sentence:
+        words.add_entry(w)
+    for path in ("lm.arpa.gz", "lm.bin"):
+        ref = [s for s, _, _ in kenlm.Model(str(ci_lm["dir"] / path)).full_scores(" ".join(sentence))]
+        lm = KenLM(str(ci_lm["dir"] / path), words)
+        state, got = lm.start(False), []
+        for w in sentence:
+            state, score = lm.score(state, words.get_index(w))
+            got.append(score)
+        got.append(lm.finish(state)[1])
+        assert got == pytest.approx(ref, abs=1e-5)
+        assert all(math.isfinite(s) and s < 0 for s in got)
+
+
+def test_dev_perplexity_is_finite_and_the_binary_agrees(ci_lm):
+    arpa = perplexity(str(ci_lm["dir"] / "lm.arpa.gz"), [ci_lm["dir"] / "dev.txt.gz"])
+    binary = perplexity(str(ci_lm["dir"] / "lm.bin"), [ci_lm["dir"] / "dev.txt.gz"])
+    assert arpa == pytest.approx(binary)
+    assert 1.0 < arpa["perplexity"] < 2000 and math.isfinite(arpa["perplexity_with_oov"])
+    assert arpa["order"] == 4 and arpa["sentences"] > 0 and arpa["words"] > arpa["sentences"]
+    # the text the LM was trained on is much more likely than shuffled words of it
+    shuffled = ci_lm["dir"] / "shuffled.txt"
+    dev = gzip.open(ci_lm["dir"] / "dev.txt.gz", "rt").read().split("\n")
+    shuffled.write_text("\n".join(" ".join(reversed(line.split())) for line in dev if line) + "\n")
+    assert perplexity(str(ci_lm["dir"] / "lm.bin"), [shuffled])["perplexity"] > arpa["perplexity"]
+
+
+def test_discount_fallback_only_when_needed(tmp_path):
+    # a tiny artificial corpus on which modified Kneser-Ney discounts cannot be estimated
+    text = tmp_path / "tiny.txt"
+    text.write_text("".join(f"the cat sees the {w} today\n" for w in ("dog", "house", "dog", "tree") * 3))
+    with pytest.raises(KenLMError, match=r"lmplz failed .*\n(.|\n)*discount_fallback"):
+        estimate_arpa([text], str(tmp_path / "never.arpa"), memory="64M", tmp_dir=str(tmp_path), discount_fallback="never")
+    auto = estimate_arpa([text], str(tmp_path / "auto.arpa"), memory="64M", tmp_dir=str(tmp_path))
+    assert auto["discount_fallback"] is True and auto["ngrams"][1] == 10     # 7 words + <s> </s> <unk>
+    with pytest.raises(ValueError, match="discount_fallback must be"):
+        estimate_arpa([text], str(tmp_path / "x.arpa"), discount_fallback="sometimes")
+
+
+def test_lm_text_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match=rf"{tmp_path / 'LM'}: no gzipped LM text"):
+        lm_source_files(tmp_path)
+    bad = tmp_path / "bad.en.gz"
+    with gzip.open(bad, "wb") as f:
+        f.write(b"fine line\nit's caf\xe9\n")
+    with pytest.raises(ValueError, match=rf"{bad}:2: not valid UTF-8"):
+        write_lm_text(tmp_path / "out.gz", [bad])
+    good = tmp_path / "good.txt"
+    good.write_text("imiss it's\n\n  \nok\n")
+    assert write_lm_text(tmp_path / "out.gz", [good]) == {str(good): 2}
+    assert gzip.open(tmp_path / "out.gz", "rt").read() == "i miss it 's\nok\n"

@@ -1,0 +1,103 @@
+"""Lexicon search on the ci corpus's real lexicon and 4-gram KenLM."""
+
+
+import math
+
+import numpy as np
+import pytest
+
+from memristor_asr.corpus.manifest import read_manifest
+from memristor_asr.lexicon.lexicon import read_labels, read_lexicon
+from memristor_asr.recognition.search import (LexiconMismatchError, LexiconSearch, SearchConfig, apply_prior,
+                                              decode_parallel)
+
+
+def _peaky_scores(words, lexicon, labels, blanks_per_label=2, seed=0):
+    """Log-probabilities that spell the first pronunciation of ``words`` as CTC spikes: one frame per
+    label, then blanks. (Repeated frames of a word-final label would start a new word: with the blank
+    doubling as silence the search has no way to stay at the word boundary, as in the paper's setup.)"""
+    index = {lab: i for i, lab in enumerate(labels)}
+    seq = []
+    for w in words:
+        for p in lexicon[w][0]:
+            seq += [index[p]] + [index["[blank]"]] * blanks_per_label
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 1, (len(seq), len(labels))).astype(np.float32)
+    logits[np.arange(len(seq)), seq] += 16.0
+    return logits - np.log(np.exp(logits).sum(1, keepdims=True))
+
+
+@pytest.fixture(scope="module")
+def data(ci_data_jobs):
+    p = ci_data_jobs["paths"]
+    return {"labels": p["labels"], "lexicon": p["decoding_lexicon"], "lm": p["binary"], "arpa": p["arpa"],
+            "train_lexicon": p["training_lexicon"], "dev": p["segments"]["dev"]}
+
+
+def test_reference_pronunciations_decode_to_the_reference(data):
+    labels = read_labels(data["labels"])
+    lexicon = read_lexicon(data["lexicon"])
+    homophones = {}
+    for word, prons in read_lexicon(data["lexicon"], first_only=False).items():
+        for pron in prons:
+            homophones.setdefault(tuple(pron), set()).add(word)
+    search = LexiconSearch(data["labels"], data["lexicon"], data["lm"], SearchConfig(beam_size=64))
+    checked = 0
+    for seg in list(read_manifest(data["dev"]))[:8]:
+        if not all(w in lexicon for w in seg.words):
+            continue
+        out = search.decode(_peaky_scores(seg.words, lexicon, labels))
+        # the spelled pronunciations come back; the LM picks among homophones (e.g. "is"/"'s": IH Z#)
+        assert len(out) == len(seg.words), (out, seg.words)
+        assert all(o in homophones[tuple(lexicon[w][0])] for o, w in zip(out, seg.words)), (out, seg.words)
+        checked += 1
+    assert checked >= 3
+
+
+def test_lm_scale_matters_on_ambiguous_input(data):
+    labels = read_labels(data["labels"])
+    lexicon = read_lexicon(data["lexicon"])
+    seg = next(s for s in read_manifest(data["dev"]) if len(s.words) >= 4 and all(w in lexicon for w in s.words))
+    flat = np.full_like(_peaky_scores(seg.words, lexicon, labels), -math.log(len(labels)))
+    out_lm = LexiconSearch(data["labels"], data["lexicon"], data["arpa"], SearchConfig(beam_size=32, lm_scale=5.0))
+    # with uninformative acoustics the LM alone decides: words from the lexicon, never garbage
+    assert all(w in lexicon for w in out_lm.decode(flat))
+
+
+def test_parallel_equals_serial(data):
+    labels = read_labels(data["labels"])
+    lexicon = read_lexicon(data["lexicon"])
+    segs = [s for s in read_manifest(data["dev"]) if all(w in lexicon for w in s.words)][:4]
+    scores = [_peaky_scores(s.words, lexicon, labels, seed=i) for i, s in enumerate(segs)]
+    args = (data["labels"], data["lexicon"], data["lm"], SearchConfig(beam_size=32))
+    assert decode_parallel(args, scores, 2) == decode_parallel(args, scores, 1)
+
+
+def test_lexicon_token_missing_from_labels(data, tmp_path):
+    bad = tmp_path / "lex.txt"
+    bad.write_text("hello HH AH L OW#\nworld W ER L XX#\n")
+    with pytest.raises(LexiconMismatchError, match="'world' uses token 'XX#'"):
+        LexiconSearch(data["labels"], str(bad), data["lm"], SearchConfig())
+
+
+def test_missing_lm_file(data, tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.bin"):
+        LexiconSearch(data["labels"], data["lexicon"], str(tmp_path / "nope.bin"), SearchConfig())
+
+
+def test_wrong_score_shape(data):
+    search = LexiconSearch(data["labels"], data["lexicon"], data["lm"], SearchConfig(beam_size=8))
+    with pytest.raises(ValueError, match="scores must be"):
+        search.decode(np.zeros((5, 3), dtype=np.float32))
+    assert search.decode(np.zeros((0, 79), dtype=np.float32)) == []
+
+
+def test_prior_correction():
+    lp = np.log(np.full((2, 3), 1 / 3, dtype=np.float32))
+    prior = np.log(np.array([0.5, 0.25, 0.25], dtype=np.float32))
+    out = apply_prior(lp, prior, 0.5)
+    assert out[0, 1] - out[0, 0] == pytest.approx(0.5 * math.log(2))
+    assert apply_prior(lp, None, 0.5) is lp
+
+
+

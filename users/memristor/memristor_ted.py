@@ -1,0 +1,192 @@
+"""The TED-LIUM v2 memristor study (Rossenbach et al., 2025) as one job graph.
+
+Stages: corpus → i6 preparation → lexicon → log-mel features → 4-gram KenLM → float and QAT
+Conformer-CTC trainings → PTQ of the float model → priors → recognition over LM/prior-scale grids →
+sclite → crossbar programming of the QAT models (device k: seed k, k + 1 pre-cycling steps) →
+memristor recognition with fixed scales → Tables 1–3 and the WER plot.
+
+Only composition lives here: the jobs do the work, the profiles below and in
+``memristor_asr.training.profiles`` hold the sizes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from sisyphus import tk
+
+from memristor_asr.corpus.jobs import EmbeddedCorpusJob, PrepareTedliumJob
+from memristor_asr.features.jobs import LogMelFeatureJob
+from memristor_asr.lexicon.jobs import TedliumLexiconJob
+from memristor_asr.lm.jobs import (KenLMBinaryJob, KenLMEstimateJob, KenLMPerplexityJob, ManifestTextJob,
+                                   TedliumLmTextJob)
+from memristor_asr.memristor.jobs import ProgramCrossbarsJob, SingleCellTableJob
+from memristor_asr.quantization.jobs import PTQJob
+from memristor_asr.recognition.jobs import RecognitionJob, grid_key
+from memristor_asr.recognition.search import SearchConfig
+from memristor_asr.report.jobs import Table2Job, Table3Job, WerPlotJob
+from memristor_asr.scoring.jobs import ScliteJob
+from memristor_asr.training.jobs import PriorJob, TrainJob
+from memristor_asr.training.profiles import get_profile
+
+__all__ = ["Experiment", "EXPERIMENTS", "run_memristor_ted", "print_tables"]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """Recognition and hardware settings of one profile (model/training sizes: training.profiles).
+
+    :param corpus_profile: embedded corpus size when no TED-LIUM root is given
+    :param feature_chunks: parallel feature tasks per split
+    :param search: beam settings
+    :param lm_scales: LM scales tried for float, QAT and PTQ models (best reported)
+    :param qat_prior_scales: prior scales tried for float and QAT models
+    :param ptq_prior_scales: prior scales tried for PTQ models
+    :param memristor_scales: fixed (LM, prior) scales of the memristor runs (paper: 2.0 / 0.5)
+    :param memristor_bits: QAT weight bits run on simulated crossbars
+    :param num_devices: programmed devices per weight-bit setting (paper: 10)
+    :param cell_pairs: pairs for the single-cell table (paper: 5000)
+    :param recog_rqmt: rqmt of a recognition task (cpu = decoding processes)
+    :param program_rqmt: rqmt of a crossbar programming task
+    """
+
+    corpus_profile: Optional[str]
+    feature_chunks: int
+    search: SearchConfig
+    lm_scales: Tuple[float, ...]
+    qat_prior_scales: Tuple[float, ...]
+    ptq_prior_scales: Tuple[float, ...]
+    memristor_scales: Tuple[float, float] = (2.0, 0.5)
+    memristor_bits: Tuple[int, ...] = (8, 6, 5, 4, 3)
+    num_devices: int = 10
+    cell_pairs: int = 5000
+    recog_rqmt: Dict[str, float] = field(default_factory=lambda: {"cpu": 2, "mem": 4, "time": 2, "gpu": 0})
+    program_rqmt: Dict[str, float] = field(default_factory=lambda: {"cpu": 1, "mem": 4, "time": 1, "gpu": 0})
+
+
+EXPERIMENTS: Dict[str, Experiment] = {
+    "paper": Experiment(
+        corpus_profile=None, feature_chunks=20,
+        search=SearchConfig(beam_size=1024, beam_size_token=12, beam_threshold=14.0),
+        lm_scales=(1.8, 2.0, 2.2, 2.4, 2.6, 2.8), qat_prior_scales=(0.1, 0.3, 0.5, 0.7, 0.9),
+        ptq_prior_scales=(0.5, 0.7, 0.9, 1.1),
+        recog_rqmt={"cpu": 8, "mem": 16, "time": 48, "gpu": 1},
+        program_rqmt={"cpu": 4, "mem": 16, "time": 12, "gpu": 1}),
+    "mini": Experiment(
+        corpus_profile="mini", feature_chunks=2,
+        search=SearchConfig(beam_size=64, beam_size_token=12, beam_threshold=14.0),
+        lm_scales=(1.0, 2.0), qat_prior_scales=(0.3,), ptq_prior_scales=(0.3,), cell_pairs=5000),
+    "ci": Experiment(
+        corpus_profile="ci", feature_chunks=2,
+        search=SearchConfig(beam_size=16, beam_size_token=8, beam_threshold=14.0),
+        lm_scales=(2.0,), qat_prior_scales=(0.5,), ptq_prior_scales=(0.5,),
+        memristor_bits=(4,), num_devices=2, cell_pairs=500,
+        recog_rqmt={"cpu": 1, "mem": 2, "time": 1, "gpu": 0}),
+}
+
+
+def _rqmt(d: Dict[str, float]) -> Dict[str, float]:
+    return {f"{k}_rqmt": v for k, v in d.items()}
+
+
+def run_memristor_ted(*, profile: str, corpus_root: Optional[tk.Path] = None, prefix: str = "memristor_ted"):
+    """Build the whole study; registers tables under ``output/<prefix>/``.
+
+    :param profile: ``paper``, ``mini`` or ``ci``
+    :param corpus_root: a TEDLIUM_release2 directory; None: synthesise the embedded corpus
+    :return: dict of the table jobs (for callers that want to add more)
+    """
+    train_p = get_profile(profile)
+    exp = EXPERIMENTS[profile]
+
+    # ---------------------------------------------------------------- data
+    if corpus_root is None:
+        corpus = EmbeddedCorpusJob(profile=exp.corpus_profile, seed=0)
+        corpus.add_alias(f"{prefix}/corpus")
+        corpus_root = corpus.out_corpus_root
+    prep = PrepareTedliumJob(corpus_root=corpus_root)
+    dev_segments, dev_stm = prep.out_segments["dev"], prep.out_stm["dev"]
+    lexicon = TedliumLexiconJob(corpus_root=corpus_root, train_segments=prep.out_segments["train"],
+                                eval_segments={"dev": dev_segments})
+    train_features = LogMelFeatureJob(segments=lexicon.out_train_segments, num_chunks=exp.feature_chunks)
+    dev_features = LogMelFeatureJob(segments=dev_segments, num_chunks=exp.feature_chunks)
+    lm_text = TedliumLmTextJob(corpus_root=corpus_root, train_segments=lexicon.out_train_segments)
+    lm = KenLMBinaryJob(arpa=KenLMEstimateJob(text=lm_text.out_text, order=4).out_arpa).out_binary
+    perplexity = KenLMPerplexityJob(lm=lm, text=ManifestTextJob(segments=dev_segments).out_text)
+    tk.register_output(f"{prefix}/lm/dev_perplexity", perplexity.out_perplexity)
+    tk.register_output(f"{prefix}/lexicon/report.json", lexicon.out_report)
+
+    data = dict(train_features=train_features.out_features, dev_features=dev_features.out_features,
+                train_manifest=lexicon.out_train_segments, dev_manifest=dev_segments,
+                lexicon=lexicon.out_training_lexicon, labels=lexicon.out_labels)
+    eval_rqmt = _rqmt({k: train_p.eval_rqmt[k] for k in ("cpu", "gpu", "mem", "time")})
+    recog_common = dict(features=dev_features.out_features, segments=dev_segments, labels=lexicon.out_labels,
+                        lexicon=lexicon.out_decoding_lexicon, lm=lm, search=exp.search,
+                        **_rqmt(exp.recog_rqmt))
+
+    def recognize(name: str, checkpoint, prior, lm_scales, prior_scales, **extra) -> List[tk.Variable]:
+        recog = RecognitionJob(checkpoint=checkpoint, prior=prior, lm_scales=lm_scales, prior_scales=prior_scales,
+                               **recog_common, **extra)
+        recog.add_alias(f"{prefix}/recog/{name}")
+        wers = []
+        for lm_s in lm_scales:
+            for pr_s in prior_scales:
+                score = ScliteJob(ref=dev_stm, hyp=recog.out_ctm[grid_key(lm_s, pr_s)])
+                tk.register_output(f"{prefix}/wer/{name}/{grid_key(lm_s, pr_s)}", score.out_wer)
+                wers.append(score.out_wer)
+        return wers
+
+    def train(name: str, weight_bits: Optional[int]):
+        job = TrainJob(model_config=train_p.model_config(weight_bits), train_config=train_p.train_config(weight_bits),
+                       **data, **_rqmt(train_p.train_rqmt))
+        job.add_alias(f"{prefix}/train/{name}")
+        tk.register_output(f"{prefix}/train/{name}/losses.csv", job.out_losses)
+        prior = PriorJob(checkpoint=job.out_checkpoint, features=train_features.out_features,
+                         batch_seconds=train_p.batch_seconds_eval, **eval_rqmt)
+        return job.out_checkpoint, prior.out_prior
+
+    # ---------------------------------------------------------------- float baseline and PTQ
+    float_ckpt, float_prior = train("float", None)
+    baseline = recognize("float", float_ckpt, float_prior, exp.lm_scales, exp.qat_prior_scales)
+    ptq = {}
+    for bits in train_p.ptq_bits:
+        ptq_ckpt = PTQJob(float_checkpoint=float_ckpt, train_features=train_features.out_features,
+                          weight_bits=bits, num_segments=train_p.ptq_num_segments, seed=train_p.ptq_seed,
+                          batch_seconds=train_p.batch_seconds_eval, **eval_rqmt).out_checkpoint
+        # the float model's prior: PTQ changes the weights, not what the model was trained to output
+        ptq[bits] = recognize(f"ptq{bits}", ptq_ckpt, float_prior, exp.lm_scales, exp.ptq_prior_scales)
+
+    # ---------------------------------------------------------------- QAT, and QAT on memristors
+    qat, devices = {}, {}
+    lm_s, pr_s = exp.memristor_scales
+    for bits in train_p.qat_bits:
+        ckpt, prior = train(f"qat{bits}", bits)
+        qat[bits] = recognize(f"qat{bits}", ckpt, prior, exp.lm_scales, exp.qat_prior_scales)
+        if bits not in exp.memristor_bits:
+            continue
+        devices[bits] = []
+        for k in range(exp.num_devices):
+            device = ProgramCrossbarsJob(checkpoint=ckpt, device_index=k, **_rqmt(exp.program_rqmt))
+            device.add_alias(f"{prefix}/devices/qat{bits}/device{k}")
+            devices[bits] += recognize(f"memristor{bits}/device{k}", ckpt, prior, (lm_s,), (pr_s,),
+                                       programmed_device=device.out_device, noise_seed=k)
+
+    # ---------------------------------------------------------------- tables
+    table1 = SingleCellTableJob(pairs=exp.cell_pairs, seed=0)
+    table2 = Table2Job(baseline=baseline, ptq=ptq, qat=qat)
+    table3 = Table3Job(baseline=baseline, devices=devices)
+    plot = WerPlotJob(baseline=baseline, ptq=ptq, qat=qat, devices=devices)
+    for name, job in (("table1", table1), ("table2", table2), ("table3", table3)):
+        for ext in ("markdown", "latex", "csv"):
+            out = getattr(job, f"out_{ext}")
+            tk.register_output(f"{prefix}/{name}.{out.path.rsplit('.', 1)[1]}", out)
+    tk.register_output(f"{prefix}/wer_vs_bits.png", plot.out_plot)
+    tk.register_callback(print_tables, table2.out_markdown, table3.out_markdown)
+    return {"table1": table1, "table2": table2, "table3": table3, "plot": plot}
+
+
+def print_tables(*paths: tk.Path) -> None:
+    """Print finished tables to the manager's log (the main command ends with them)."""
+    for p in paths:
+        with open(p.get_path(), encoding="utf-8") as f:
+            print("\n" + f.read(), flush=True)
