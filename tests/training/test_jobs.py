@@ -75,3 +75,81 @@ def test_jobs_through_the_engine(tmp_path):
     assert read_prior(out["prior"], 79).shape == (79,)
     assert len(open(out["losses"]).read().splitlines()) == 4  # header + 3 sub-epochs
     assert out["info"].startswith("sub-epoch 3/3 step ") and out["fraction"] == 1.0
+
+
+CONFIG = '''
+import json
+from sisyphus import tk
+from memristor_asr.training.jobs import TrainJob
+from memristor_asr.training.profiles import get_profile
+
+def py():
+    corpus = {k: tk.Path(v) for k, v in json.load(open("corpus.json")).items()}
+    profile = get_profile("ci")
+    train_config = dict(profile.train_config(), num_epochs=8, speed_factors=[0.9, 1.0, 1.1])
+    job = TrainJob(train_features=corpus["train_features"], dev_features=corpus["dev_features"],
+                   train_manifest=corpus["train_manifest"], dev_manifest=corpus["dev_manifest"],
+                   lexicon=corpus["lexicon"], labels=corpus["labels"], model_config=profile.model_config(),
+                   train_config=train_config, cpu_rqmt=1, mem_rqmt=2)
+    tk.register_output("model.pt", job.out_checkpoint)
+'''
+
+
+def _setup(root, corpus):
+    root.mkdir()
+    (root / "corpus.json").write_text(json.dumps(corpus))
+    (root / "settings.py").write_text("from sisyphus.localengine import LocalEngine\n\n"
+                                      "def engine():\n    return LocalEngine(cpus=1, mem=4)\n")
+    (root / "config").mkdir()
+    (root / "config" / "train.py").write_text(CONFIG)
+
+
+def _sis(root, env, *args, background=False):
+    cmd = [sys.executable, "-m", "sisyphus", *args]
+    if background:
+        return subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+    return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.slow
+def test_train_job_killed_with_its_manager_resumes_to_identical_weights(tmp_path):
+    import glob
+    import signal
+    import time
+
+    import torch
+
+    from memristor_asr.training.synthetic import make_synthetic_corpus
+
+    corpus = make_synthetic_corpus(tmp_path / "corpus", num_train=150, num_dev=8, seed=6)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([os.path.join(REPO, "tools"), os.path.join(REPO, "recipe"),
+                                         env.get("PYTHONPATH", "")])
+    env.pop("SIS_GLOBAL_SETTINGS_FILE", None)
+    ref, crash = tmp_path / "ref", tmp_path / "crash"
+    _setup(ref, corpus)
+    _setup(crash, corpus)
+    res = _sis(ref, env, "manager", "-r", "config/train.py")
+    assert res.returncode == 0, res.stdout + res.stderr
+
+    manager = _sis(crash, env, "manager", "-r", "config/train.py", background=True)
+    pattern = str(crash / "work" / "memristor_asr" / "training" / "jobs" / "TrainJob.*" / "work" / "checkpoints"
+                  / "epoch.00[2-9].pt")
+    deadline = time.time() + 600
+    while not glob.glob(pattern) and time.time() < deadline:
+        time.sleep(0.05)
+    (job_dir,) = glob.glob(str(crash / "work" / "memristor_asr" / "training" / "jobs" / "TrainJob.*"))
+    usage = eval(open(os.path.join(job_dir, "usage.run.1")).read())  # noqa: S307 (the engine's own file)
+    os.killpg(manager.pid, signal.SIGKILL)
+    os.killpg(usage["pid"], signal.SIGKILL)  # the worker leads its own session
+    manager.wait()
+    assert not os.path.exists(os.path.join(job_dir, "output", "model.pt")), "killed too late to test resumption"
+
+    res = _sis(crash, env, "manager", "-r", "config/train.py")
+    assert res.returncode == 0, res.stdout + res.stderr
+    log = open(os.path.join(job_dir, "log.run.1")).read()
+    assert "resuming after sub-epoch" in log
+    a = torch.load(ref / "output" / "model.pt", weights_only=True)["model"]
+    b = torch.load(crash / "output" / "model.pt", weights_only=True)["model"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -6,8 +6,7 @@ import os
 from sisyphus import Job, Task, tk
 
 from memristor_asr.quantization.ptq import quantize_checkpoint
-from memristor_asr.training.jobs import hash_without, setup_task, task_device
-from memristor_asr.training.progress import ProgressFile
+from memristor_asr.util import ProgressFile, hash_without, setup_task, task_device
 
 __all__ = ["PTQJob"]
 

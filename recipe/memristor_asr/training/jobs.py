@@ -5,10 +5,8 @@ All work happens in :mod:`memristor_asr.training.trainer` and :mod:`memristor_as
 from __future__ import annotations
 
 import csv
-import logging
 import os
 
-import torch
 from sisyphus import Job, Task, tk
 
 from memristor_asr.features.hdf5 import FeatureReader
@@ -16,27 +14,10 @@ from memristor_asr.nn.checkpoint import load_model
 from memristor_asr.nn.config import ModelConfig
 from memristor_asr.training.data import CTCDataset
 from memristor_asr.training.prior import compute_log_prior, write_prior
-from memristor_asr.training.progress import ProgressFile
 from memristor_asr.training.trainer import TrainConfig, TrainProgress, train
+from memristor_asr.util import RQMT_ARGS, ProgressFile, hash_without, setup_task, task_device
 
-__all__ = ["TrainJob", "PriorJob", "task_device", "setup_task", "hash_without"]
-
-RQMT_ARGS = ("cpu_rqmt", "gpu_rqmt", "mem_rqmt", "time_rqmt")
-
-
-def hash_without(job_cls, parsed_args, excluded=RQMT_ARGS):
-    """The job hash of ``parsed_args`` minus resource-only arguments."""
-    return super(job_cls, job_cls).hash({k: v for k, v in parsed_args.items() if k not in excluded})
-
-
-def task_device(gpu_rqmt: int) -> torch.device:
-    """CUDA when the task asked for a GPU and one is visible, else CPU."""
-    return torch.device("cuda" if gpu_rqmt > 0 and torch.cuda.is_available() else "cpu")
-
-
-def setup_task(cpu_rqmt: int) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True)
-    torch.set_num_threads(max(1, int(cpu_rqmt)))
+__all__ = ["TrainJob", "PriorJob"]
 
 
 class TrainJob(Job):
