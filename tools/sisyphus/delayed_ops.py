@@ -16,6 +16,11 @@ def try_get(x):
     return x.get() if isinstance(x, DelayedBase) else x
 
 
+def _resolved(args, kwargs):
+    """``args`` and ``kwargs`` with every delayed value resolved."""
+    return [try_get(a) for a in args], {k: try_get(v) for k, v in kwargs.items()}
+
+
 def _is_set(x) -> bool:
     if isinstance(x, DelayedBase):
         return x.is_set()
@@ -200,8 +205,7 @@ class DelayedFormat(DelayedBase):
         return _is_set(self.string) and _is_set(self.args) and _is_set(self.kwargs)
 
     def get(self):
-        args = [try_get(a) for a in self.args]
-        kwargs = {k: try_get(v) for k, v in self.kwargs.items()}
+        args, kwargs = _resolved(self.args, self.kwargs)
         return try_get(self.string).format(*args, **kwargs)
 
 
@@ -209,8 +213,7 @@ class DelayedReplace(DelayedFormat):
     """``string.replace(*args, **kwargs)`` with every part resolved."""
 
     def get(self):
-        args = [try_get(a) for a in self.args]
-        kwargs = {k: try_get(v) for k, v in self.kwargs.items()}
+        args, kwargs = _resolved(self.args, self.kwargs)
         return try_get(self.string).replace(*args, **kwargs)
 
 
@@ -233,8 +236,7 @@ class DelayedFunction(DelayedBase):
         return _is_set(self.string) and _is_set(self.args) and _is_set(self.kwargs)
 
     def get(self):
-        args = [try_get(a) for a in self.args]
-        kwargs = {k: try_get(v) for k, v in self.kwargs.items()}
+        args, kwargs = _resolved(self.args, self.kwargs)
         return self.func(try_get(self.string), *args, **kwargs)
 
 
@@ -252,8 +254,8 @@ class DelayedFunctionV2(DelayedBase):
         return _is_set(self.func) and _is_set(self.args) and _is_set(self.kwargs)
 
     def get(self):
-        func = try_get(self.func)
-        return func(*[try_get(a) for a in self.args], **{k: try_get(v) for k, v in self.kwargs.items()})
+        args, kwargs = _resolved(self.args, self.kwargs)
+        return try_get(self.func)(*args, **kwargs)
 
 
 class DelayedSlice(DelayedBase):

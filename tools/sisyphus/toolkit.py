@@ -17,7 +17,7 @@ from sisyphus.delayed_ops import Delayed
 from sisyphus.job import Job
 from sisyphus.job_path import AbstractPath, Path, Variable
 from sisyphus.tools import extract_paths, sh
-from sisyphus.worker import load_job
+from sisyphus.worker import load_job, load_pickle
 
 __all__ = [
     "Path", "Variable", "AbstractPath", "Job", "gs", "sis_graph", "cleaner", "Delayed", "block", "sub_block",
@@ -291,12 +291,8 @@ def dump(obj, filename):
 
 
 def load_file(filename):
-    try:
-        with gzip.open(filename, "rb") as f:
-            return pickle.load(f)
-    except OSError:
-        with open(filename, "rb") as f:
-            return pickle.load(f)
+    """Unpickle a gzip'ed or plain pickle file."""
+    return load_pickle(filename)
 
 
 def zipped(filename) -> bool:

@@ -14,13 +14,18 @@ import traceback
 from sisyphus import global_settings as gs
 from sisyphus import job_path
 
-__all__ = ["worker", "load_job", "UsageMonitor"]
+__all__ = ["worker", "load_job", "load_pickle", "UsageMonitor"]
 
 
 def load_job(path):
     """Load a job from its ``job.save`` (or a job directory)."""
     if os.path.isdir(path):
         path = os.path.join(path, gs.JOB_SAVE)
+    return load_pickle(path)
+
+
+def load_pickle(path):
+    """Unpickle a gzip'ed (as Sisyphus writes them) or plain pickle file."""
     try:
         with gzip.open(path, "rb") as f:
             return pickle.load(f)
