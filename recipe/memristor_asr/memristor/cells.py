@@ -265,14 +265,13 @@ class CellArray:
     def _draw_cycle(self, idx: torch.Tensor) -> None:
         """One VAR(p) step for cells ``idx``: x_{n+1} = B0 ε + Σ_{j=1..p} B_{p+1−j} x_{n+1−j}; new y.
 
-        The gathered rows are shifted by one lag in place and written back whole.
+        The gathered rows are shifted by one lag and written back whole.
         """
         h = 4 * self.var_order
         lat = self.latent.index_select(0, idx)  # [K, 4p + 8]
         eps = torch.randn(idx.numel(), 4, generator=self.generator, device=self.device)
         x = eps @ self._b0_t + lat[:, :h] @ self._ar_t  # [K, 4]
-        lat[:, : h - 4] = lat[:, 4:h].clone()
-        lat[:, h - 4: h] = x
+        lat = torch.cat([lat[:, 4:h], x, lat[:, h:]], dim=1)  # shift the history by one lag
         self.latent.index_copy_(0, idx, lat)
         self.cycle[idx] += 1
         y = _features(lat[:, h: h + 4].T, lat[:, h + 4:].T, x.T, self.params.gamma)

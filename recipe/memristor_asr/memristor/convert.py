@@ -110,7 +110,7 @@ class ProgrammedModel:
 
     @property
     def num_cells(self) -> int:
-        """Cells kept (padding cells of partial tiles are programmed but not stored)."""
+        """Cells stored (= programmed: the padding cells of partial tiles are not simulated)."""
         return sum(2 * lay.r_pos.numel() for lay in self.layers.values())
 
 

@@ -12,7 +12,6 @@ target bit is 1. Only the final state r of each cell is kept.
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass
 from typing import Optional, Union
 
@@ -182,21 +181,35 @@ def program_layer(w_int: torch.Tensor, bits: int, *, config: HardwareConfig, see
                   cells_per_chunk: Optional[int] = None, progress=None) -> ProgrammedLayer:
     """Program the crossbars of one integer weight matrix ``[out, in]`` (fresh cells for every array).
 
-    Array order (and so the random stream): tile t = plane·(T_in·T_out) + j·T_out + k as in the
-    paper's code, positive then negative line per tile.
+    Every (plane, tile, polarity) is its own array with its own pulse train. Only the cells that
+    hold weights are simulated: the padding cells of partial edge tiles sit on 0 V inputs or
+    dropped outputs, carry no signal and are never stored, so leaving them out changes no
+    distribution (and saves up to half the work for sizes that are not multiples of the tile).
+    Tiles of equal shape are programmed together, full tiles first; within a group the array
+    order (and so the random stream) is plane, input tile j, output tile k, positive then negative
+    line, as in the paper's code.
     """
     device = torch.device(device) if device is not None else w_int.device
     planes = bit_planes(w_int, bits).to(device)  # [P, in, out]
     n_planes, n_in, n_out = planes.shape
     ti, to = config.tile_inputs, config.tile_outputs
-    t_in, t_out = math.ceil(n_in / ti), math.ceil(n_out / to)
-    padded = torch.zeros(n_planes, t_in * ti, t_out * to, dtype=torch.int8, device=device)
-    padded[:, :n_in, :n_out] = planes
-    tiles = padded.view(n_planes, t_in, ti, t_out, to).permute(0, 1, 3, 2, 4)  # [P, T_in, T_out, ti, to]
-    targets = torch.stack([tiles == 1, tiles == -1], dim=3).reshape(-1, ti * to)
+    groups = {}  # (rows, cols) -> [(first input, first output)] of the tiles of that shape
+    for i0 in range(0, n_in, ti):
+        for o0 in range(0, n_out, to):
+            groups.setdefault((min(ti, n_in - i0), min(to, n_out - o0)), []).append((i0, o0))
     gen = torch.Generator(device=device).manual_seed(int(seed))
-    r = program_arrays(targets, num_cycles=num_cycles, config=config, generator=gen, params=params,
-                       cells_per_chunk=cells_per_chunk, progress=progress)
-    r = r.view(n_planes, t_in, t_out, 2, ti, to).permute(3, 0, 1, 4, 2, 5).reshape(2, n_planes, t_in * ti, t_out * to)
-    r = r[:, :, :n_in, :n_out].contiguous()
+    r = torch.empty(2, n_planes, n_in, n_out, device=device)
+    total = 2 * n_planes * sum(len(t) for t in groups.values())
+    done = 0
+    for (rows, cols), tiles in sorted(groups.items(), reverse=True):
+        blocks = torch.stack([planes[:, i0:i0 + rows, o0:o0 + cols] for i0, o0 in tiles], dim=1)  # [P, G, rows, cols]
+        targets = torch.stack([blocks == 1, blocks == -1], dim=2).reshape(-1, rows * cols)
+        offset = done
+        r_group = program_arrays(targets, num_cycles=num_cycles, config=config, generator=gen, params=params,
+                                 cells_per_chunk=cells_per_chunk,
+                                 progress=None if progress is None else lambda n, _: progress(offset + n, total))
+        r_group = r_group.view(n_planes, len(tiles), 2, rows, cols)
+        for g, (i0, o0) in enumerate(tiles):
+            r[:, :, i0:i0 + rows, o0:o0 + cols] = r_group[:, g].transpose(0, 1)
+        done += targets.shape[0]
     return ProgrammedLayer(r_pos=r[0], r_neg=r[1], weight_bits=bits, weight_digest=weight_digest(w_int))
