@@ -41,3 +41,8 @@ def test_raw_summary_without_sum_line(tmp_path):
     (tmp_path / "x.raw").write_text("nothing here\n")
     with pytest.raises(ValueError, match="Sum"):
         parse_raw_summary(tmp_path / "x.raw")
+
+
+def test_no_hypotheses_at_all(tmp_path):
+    with pytest.raises(ValueError, match="hypotheses are empty"):
+        write_ctm(tmp_path / "hyp.ctm", SEGMENTS, {})

@@ -52,8 +52,11 @@ class ProgramCrossbarsJob(Job):
         config = HardwareConfig.from_dict({**HardwareConfig().to_dict(), **(self.hardware or {})})
         progress = ProgressFile(os.path.join(self.work_path(), "progress.txt"))
         device = task_device(self.rqmt["gpu"])
-        state = program_model(model.to(device), config, **device_programming(self.device_index), device=device,
-                              progress=lambda line: (print(line, flush=True), progress.write(line)))
+        try:
+            state = program_model(model.to(device), config, **device_programming(self.device_index), device=device,
+                                  progress=lambda line: (print(line, flush=True), progress.write(line)))
+        except ValueError as e:  # e.g. observers that never saw data
+            raise ValueError(f"{self._sis_id()}: cannot program {path}: {e}") from None
         save_programmed(state, self.out_device.get_path())
         self.out_num_cells.set(state.num_cells)
 

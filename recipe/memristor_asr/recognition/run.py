@@ -1,6 +1,7 @@
 """The recognition procedure behind RecognitionJob: forward once, search every grid point."""
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import logging
@@ -85,7 +86,7 @@ def recognize(*, checkpoint: str, features: str, segments: str, labels: str, lex
                             "too_short_for_subsampling": too_short, "forward_seconds": forward_s, "grid": {}}
     search_args_base = (labels, lexicon, lm)
     for n, (lm_scale, prior_scale, ctm_path) in enumerate(grid):
-        cfg = SearchConfig(**{**search.__dict__, "lm_scale": lm_scale})
+        cfg = dataclasses.replace(search, lm_scale=lm_scale)
         scores = [apply_prior(log_probs[i], log_prior, prior_scale) for i in ids]
         t1 = time.perf_counter()
         words: List[List[str]] = decode_parallel(

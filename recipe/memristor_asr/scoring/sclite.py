@@ -42,9 +42,14 @@ def write_ctm(path, segments: Sequence[Segment], hypotheses: Dict[str, List[str]
 
     Every segment must have an entry in ``hypotheses`` (an empty list is an empty hypothesis).
 
-    :raises KeyError: naming the first segment without a hypothesis
+    :raises ValueError: if there are no segments or no hypotheses at all
+    :raises KeyError: naming the first segments without a hypothesis
     :returns: the number of words written
     """
+    if not segments:
+        raise ValueError(f"{path}: no reference segments to write a CTM for")
+    if not hypotheses:
+        raise ValueError(f"{path}: the hypotheses are empty (no segment was recognised at all)")
     missing = [s.id for s in segments if s.id not in hypotheses]
     if missing:
         raise KeyError(f"{len(missing)} reference segments have no hypothesis, e.g. {missing[:3]}")

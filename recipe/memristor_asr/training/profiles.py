@@ -79,7 +79,7 @@ PROFILES: Dict[str, Profile] = {
         model=ModelConfig(frontend_channels=(4, 8, 8, 4), model_dim=144, ff_dim=288, num_heads=4, num_blocks=2,
                           conv_kernel_size=15, dropout=0.0, att_weights_dropout=0.0, final_dropout=0.0,
                           feature_normalization=True, specaugment=SpecAugmentConfig(enabled=False)),
-        train=TrainConfig(num_epochs=2, partition_epoch=4, batch_seconds=6.0, seqs_per_bin=100,
+        train=TrainConfig(num_epochs=4, partition_epoch=4, batch_seconds=6.0, seqs_per_bin=100,
                           lr_start=1e-3, lr_peak=3e-3, lr_after_decay=1e-3, lr_final=1e-4,
                           speed_factors=(0.9, 1.0, 1.1)),
         qat_seqs_per_bin=400,
