@@ -80,7 +80,9 @@ EXPERIMENTS: Dict[str, Experiment] = {
         lm_scales=(1.0, 2.0), qat_prior_scales=(0.3,), ptq_prior_scales=(0.3,), cell_pairs=5000,
         # pre-cycling: 5 instead of 50 random pulses per cycle step (device k: 5(k + 1) pulses) to fit
         # the time budget on 2 cores; devices stay independent through their seeds
-        hardware={"pulses_per_cycle": 5}),
+        hardware={"pulses_per_cycle": 5},
+        # the network forward dominates and runs in one thread: one core per recognition task
+        recog_rqmt={"cpu": 1, "mem": 4, "time": 2, "gpu": 0}),
     "ci": Experiment(
         corpus_profile="ci", feature_chunks=2,
         search=SearchConfig(beam_size=16, beam_size_token=8, beam_threshold=14.0),
