@@ -82,7 +82,7 @@ class RecognitionJob(Job):
     def run(self):
         from memristor_asr.recognition.run import recognize
 
-        setup_task(1)  # decoding parallelises over processes; the forward pass uses one thread each
+        setup_task(self.rqmt["cpu"])  # torch threads for the forward; the search forks cpu processes
         progress_file = ProgressFile(os.path.join(self.work_path(), "progress.txt"))
 
         def progress(line, force=False):

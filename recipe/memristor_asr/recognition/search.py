@@ -123,10 +123,8 @@ _worker_search: Optional[LexiconSearch] = None
 
 
 def _init_worker(args):
+    # no torch calls here: a forked child must not touch the parent's OpenMP thread pool
     global _worker_search
-    import torch
-
-    torch.set_num_threads(1)
     _worker_search = LexiconSearch(*args)
 
 
