@@ -58,16 +58,16 @@ def _read(path):
 def test_sbatch_command_maps_requirements():
     engine = SimpleLinuxUtilityForResourceManagementEngine(default_rqmt={"cpu": 1, "mem": 1, "time": 1})
     call = ["python3", "-m", "sisyphus", "worker", "work/a/B.x", "run"]
-    args = engine.sbatch_command(call, "/s/work/a/B.x", {"cpu": 4, "mem": 7.2, "gpu": 2, "time": 2.5,
+    args = engine.sbatch_command(call, "/s/w/a/B.x", {"cpu": 4, "mem": 7.2, "gpu": 2, "time": 2.5,
                                                           "gpu_name": "a100", "sbatch_args": "-p gpu --qos=hi"},
                                  "a.B.x.run", 1, 9, 2)
     assert args[:4] == ["sbatch", "-J", "a.B.x.run", "--mail-type=None"]
     for flag in ("--mem=8G", "--gres=gpu:a100:2", "--cpus-per-task=4", "--time=150", "--export=all",
                  "--ntasks-per-node=1", "-p", "gpu", "--qos=hi"):
         assert flag in args, flag
-    assert args[args.index("-o") + 1] == "/s/work/a/B.x/engine/%x.%A.%a.batch"
+    assert args[args.index("-o") + 1] == "/s/w/a/B.x/engine/%x.%A.%a.batch"
     assert args[args.index("-a") + 1] == "1-9:2"
-    assert args[-1] == ("--wrap=srun -o /s/work/a/B.x/engine/%x.%A.%a --cpus-per-task=4 "
+    assert args[-1] == ("--wrap=srun -o /s/w/a/B.x/engine/%x.%A.%a --cpus-per-task=4 "
                         "python3 -m sisyphus worker work/a/B.x run")
     # no GPU flag without GPUs; a tiny time never becomes 0 (Slurm: no limit); memory per CPU
     per_cpu = SimpleLinuxUtilityForResourceManagementEngine(

@@ -222,18 +222,13 @@ def _check_function(func):
         raise ValueError("lambdas cannot be hashed or pickled; pass a named function to a delayed value")
 
 
-class DelayedFunction(DelayedBase):
+class DelayedFunction(DelayedFormat):
     """``func(string, *args, **kwargs)`` with every part resolved."""
 
     def __init__(self, string, func, *args, **kwargs):
         _check_function(func)
-        self.string = string
+        super().__init__(string, *args, **kwargs)
         self.func = func
-        self.args = args
-        self.kwargs = kwargs
-
-    def is_set(self) -> bool:
-        return _is_set(self.string) and _is_set(self.args) and _is_set(self.kwargs)
 
     def get(self):
         args, kwargs = _resolved(self.args, self.kwargs)
