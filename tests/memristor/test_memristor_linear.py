@@ -1,5 +1,4 @@
 """DAC, ADC and MemristorLinear: both read paths, recombination, noise statistics, input checks."""
-import math
 
 import pytest
 import torch

@@ -52,7 +52,7 @@ def cmd_manager(args) -> int:
         manager = Manager(tk.sis_graph, engine, config_manager, start_computations=start,
                           clear_errors_once=args.clear_errors_once,
                           clear_interrupts_once=args.clear_interrupts_once,
-                          ignore_once=args.ignore_once, interactive=args.interactive)
+                          interactive=args.interactive)
         return manager.run()
     finally:
         lock.release()
@@ -118,7 +118,7 @@ def build_parser():
     m.add_argument("-co", dest="clear_errors_once", action="store_true", help="clear jobs in error once")
     m.add_argument("-cio", dest="clear_interrupts_once", action="store_true",
                    help="clear interrupted_not_resumable jobs once")
-    m.add_argument("-io", dest="ignore_once", action="store_true", help="ignore error jobs at start (no prompt)")
+    m.add_argument("-io", dest="ignore_once", action="store_true", help="ignore error jobs at start (the default here: errors never block the start)")
     m.add_argument("-i", "--interactive", action="store_true", help="ask before each submission")
     m.add_argument("--ui", action="store_true", help="(not supported; accepted for compatibility)")
     m.add_argument("--http", type=int, default=None, help="(not supported; accepted for compatibility)")

@@ -175,9 +175,3 @@ class EngineSelector(EngineBase):
     def get_task_id(self, task_id):
         return self.engines[self.default_engine].get_task_id(task_id)
 
-
-def wait_event(event: threading.Event, timeout: float) -> bool:
-    """Wait for ``event`` up to ``timeout`` seconds and clear it; True if it was set."""
-    hit = event.wait(timeout)
-    event.clear()
-    return hit

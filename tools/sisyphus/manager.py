@@ -72,14 +72,13 @@ class Manager:
     """The manager loop (SISYPHUS_API.md §5.7)."""
 
     def __init__(self, graph, engine, config_manager, start_computations=True, clear_errors_once=False,
-                 clear_interrupts_once=False, ignore_once=False, interactive=False):
+                 clear_interrupts_once=False, interactive=False):
         self.graph = graph
         self.engine = engine
         self.config_manager = config_manager
         self.write_output = start_computations
         self.clear_errors_once = clear_errors_once
         self.clear_interrupts_once = clear_interrupts_once
-        self.ignore_once = ignore_once
         self.interactive = interactive
         self.never_submit = set()
         self.submit_failed = {}  # sis_id -> message
