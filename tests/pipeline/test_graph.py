@@ -1,0 +1,33 @@
+"""The study's job graph for every profile builds (hashes, wiring), without running anything."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+SCRIPT = """
+import collections, sys
+from sisyphus import tk
+from users.memristor.memristor_ted import run_memristor_ted
+root = tk.Path(sys.argv[2]) if sys.argv[2] != "-" else None
+run_memristor_ted(profile=sys.argv[1], corpus_root=root)
+jobs = tk.sis_graph.jobs()
+print(dict(collections.Counter(j._sis_id().split("/")[-1].split(".")[0] for j in jobs)))
+"""
+
+
+@pytest.mark.parametrize("profile, root, devices", [("paper", "/data/TEDLIUM_release2", 50), ("mini", "-", 50),
+                                                    ("ci", "-", 2)])
+def test_graph_builds(tmp_path, profile, root, devices):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(REPO, p) for p in ("tools", "recipe", "")]))
+    res = subprocess.run([sys.executable, "-c", SCRIPT, profile, root], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-3000:]
+    counts = eval(res.stdout.strip().splitlines()[-1])
+    assert counts["TrainJob"] == 7 and counts["PTQJob"] == 6 and counts["PriorJob"] == 7
+    assert counts["ProgramCrossbarsJob"] == devices
+    assert counts["RecognitionJob"] == 1 + 6 + 6 + devices
+    assert ("EmbeddedCorpusJob" in counts) == (root == "-")
+    assert counts["Table3Job"] == 1 and counts["WerPlotJob"] == 1
