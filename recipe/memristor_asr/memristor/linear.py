@@ -242,7 +242,7 @@ class MemristorLinear(nn.Module):
                                 for p in range(self.num_planes)])
         flat = volts.reshape(-1, self.in_features)
         inputs = self._fast_inputs(flat, noise)
-        val = self._fast_values(inputs, 0, flat.shape[0], noise)  # [T_in, R, out*P] in ADC steps
+        val = self._fast_values(inputs, 0, self.out_features, noise)  # [T_in, R, out*P] in ADC steps
         val = val.view(self.num_input_tiles, flat.shape[0], self.out_features, self.num_planes).permute(3, 0, 1, 2)
         return val.reshape(self.num_planes, self.num_input_tiles, *volts.shape[:-1], self.out_features) / (
             2.0 ** self.config.output_precision_bits)
@@ -317,19 +317,24 @@ class MemristorLinear(nn.Module):
         w = noise_weight(volts, noise) * torch.sign(volts) * (lsb * lsb)
         return tiles(d * lsb), tiles(w * d), tiles(2.0 * w * i_l).sum(-1, keepdim=True)
 
-    def _fast_values(self, inputs, start: int, stop: int, noise: str) -> torch.Tensor:
-        """Pre-ADC values in ADC steps ``[T_in, stop − start, out·P]`` for rows start:stop, noise included."""
+    def _fast_values(self, inputs, first: int, last: int, noise: str) -> torch.Tensor:
+        """Pre-ADC values in ADC steps ``[T_in, R, (last − first)·P]`` of outputs first:last, noise included."""
         mean_in, var_in, var_base = inputs
         r_diff, r_sum = self._fast_matrices()
-        val = torch.matmul(mean_in[:, start:stop], r_diff)
+        cols = slice(first * self.num_planes, last * self.num_planes)
+        val = torch.matmul(mean_in, r_diff[:, :, cols])
         if noise != "off":
-            std = torch.baddbmm(var_base[:, start:stop], var_in[:, start:stop], r_sum).clamp_(min=0.0).sqrt_()
+            std = torch.baddbmm(var_base, var_in, r_sum[:, :, cols]).clamp_(min=0.0).sqrt_()
             z = standard_normal(val.shape, self.generators(val.device), val.device)
             val.addcmul_(std, z)
         return val
 
     def _fast(self, volts: torch.Tensor) -> torch.Tensor:
-        """Matmul read path for ``volts`` ``[R, in]`` → recombined ADC output ``[R, out]``."""
+        """Matmul read path for ``volts`` ``[R, in]`` → recombined ADC output ``[R, out]``.
+
+        Works through blocks of output columns: each block's slice of the r matrices stays in cache
+        for its matmul over all rows, and the pre-ADC chain of a block stays small.
+        """
         c = self.config
         t_in, n_rows, n_planes, n_out = self.num_input_tiles, volts.shape[0], self.num_planes, self.out_features
         lim = 2.0 ** (c.output_precision_bits + c.output_range_bits - 1)
@@ -337,10 +342,10 @@ class MemristorLinear(nn.Module):
         plane_w = torch.tensor(self.plane_weights, device=volts.device)
         out = torch.empty(n_rows, n_out, device=volts.device)
         budget = FAST_BLOCK_ELEMENTS["cpu" if volts.device.type == "cpu" else "other"]
-        block = max(1, budget // (t_in * n_planes * n_out))
-        for s in range(0, n_rows, block):  # blocks of rows keep the pre-ADC chain in cache
-            e = min(s + block, n_rows)
-            val = self._fast_values(inputs, s, e, c.noise).round_().clamp_(-lim, lim)  # ADC
-            val = torch.matmul(val.view(t_in, e - s, n_out, n_planes), plane_w)  # shifts by 2^b
-            torch.sum(val, 0, out=out[s:e])  # digital sum over input tiles
+        block = max(1, budget // (t_in * n_planes * max(n_rows, 1)))
+        for first in range(0, n_out, block):
+            last = min(first + block, n_out)
+            val = self._fast_values(inputs, first, last, c.noise).round_().clamp_(-lim, lim)  # ADC
+            val = torch.matmul(val.view(t_in, n_rows, last - first, n_planes), plane_w)  # shifts by 2^b
+            torch.sum(val, 0, out=out[:, first:last])  # digital sum over input tiles
         return out / 2.0 ** c.output_precision_bits
