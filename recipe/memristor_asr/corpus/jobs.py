@@ -7,6 +7,8 @@ from typing import Sequence
 
 from sisyphus import Job, Task, tk
 
+from memristor_asr.util import hash_without
+
 from memristor_asr.corpus.tedlium import SPLITS
 
 __all__ = ["EmbeddedCorpusJob", "PrepareTedliumJob"]
@@ -77,9 +79,7 @@ class EmbeddedCorpusJob(Job):
 
     @classmethod
     def hash(cls, parsed_args):
-        d = dict(parsed_args)
-        d.pop("num_workers")
-        return super().hash(d)
+        return hash_without(EmbeddedCorpusJob, parsed_args, ("num_workers",))
 
 
 class PrepareTedliumJob(Job):

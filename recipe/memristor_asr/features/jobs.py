@@ -6,6 +6,8 @@ import os
 
 from sisyphus import Job, Task, tk
 
+from memristor_asr.util import hash_without
+
 __all__ = ["LogMelFeatureJob"]
 
 
@@ -98,7 +100,4 @@ class LogMelFeatureJob(Job):
 
     @classmethod
     def hash(cls, parsed_args):
-        d = dict(parsed_args)
-        for k in ("num_chunks", "time_rqmt"):
-            d.pop(k)
-        return super().hash(d)
+        return hash_without(LogMelFeatureJob, parsed_args, ("num_chunks", "time_rqmt"))

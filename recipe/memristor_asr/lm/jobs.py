@@ -6,6 +6,8 @@ from typing import Optional, Sequence, Union
 
 from sisyphus import Job, Task, tk
 
+from memristor_asr.util import hash_without
+
 __all__ = ["TedliumLmTextJob", "ManifestTextJob", "KenLMEstimateJob", "KenLMBinaryJob", "KenLMPerplexityJob"]
 
 
@@ -97,10 +99,7 @@ class KenLMEstimateJob(Job):
 
     @classmethod
     def hash(cls, parsed_args):
-        d = dict(parsed_args)
-        for k in ("mem_rqmt", "time_rqmt"):
-            d.pop(k)
-        return super().hash(d)
+        return hash_without(KenLMEstimateJob, parsed_args, ("mem_rqmt", "time_rqmt"))
 
 
 class KenLMBinaryJob(Job):
