@@ -31,6 +31,7 @@ from typing import Dict, List, Optional
 import torch
 from torch import nn
 
+from . import kernel
 from .cells import noise_weight, polyval, read_noise
 from .config import HardwareConfig
 from .crossbar import ProgrammedLayer, derive_seed
@@ -41,7 +42,19 @@ __all__ = ["dac", "adc", "standard_normal", "MemristorLinear"]
 # pre-ADC values per fast-path block: on CPU small enough to keep the chain in cache, on an
 # accelerator large enough to amortise kernel launches
 FAST_BLOCK_ELEMENTS = {"cpu": 2 ** 20, "other": 2 ** 25}
-# The fast path's per-column noise on CPU comes from this many generators, filled in parallel
+# The CPU fast path with the compiled kernel works through blocks of at most this many rows and
+# output columns, so that a block's matmul results are still in cache for the epilogue.
+KERNEL_BLOCK_ROWS = 1024
+KERNEL_BLOCK_WIDTH = 512  # planes × columns of a block: wide enough for an efficient matmul
+
+
+def kernel_block_columns(planes: int, out_features: int) -> int:
+    """Output columns per block of the kernel path: about KERNEL_BLOCK_WIDTH / planes, a multiple of 64
+    (the kernel's block of normals), at most the layer's width rounded up to 64. A function of the
+    layer only, as the numbering of the normals depends on it."""
+    cb = max(64, KERNEL_BLOCK_WIDTH // planes // 64 * 64)
+    return min(cb, -(-out_features // 64) * 64)
+# Without the kernel, the fast path's per-column noise on CPU comes from this many generators, filled in parallel
 # (torch's CPU normal sampler is sequential and otherwise costs more than the matmuls at N = 8).
 # Fixed, so that the numbers do not depend on the thread count.
 CPU_NOISE_STREAMS = 4
@@ -87,6 +100,20 @@ def standard_normal(shape, generators: List[torch.Generator], device: torch.devi
     for f in futures:
         f.result()
     return out
+
+
+def variance_dtype() -> torch.dtype:
+    """Operand type of the fast path's variance matmul on CPU: bfloat16 where the CPU multiplies it
+    natively (twice the float32 rate), else float32; ``MEMRISTOR_ASR_VARIANCE_DTYPE=float32`` forces
+    float32. The variance only scales the noise: with 8-bit operands and float32 accumulation of
+    non-negative terms its relative error is below 2^-7, the noise σ's below 2^-8 (0.4 %), against a
+    mean that stays float32 throughout."""
+    choice = os.environ.get("MEMRISTOR_ASR_VARIANCE_DTYPE", "").lower()
+    if choice in ("float32", "fp32"):
+        return torch.float32
+    if choice in ("bfloat16", "bf16") or kernel.cpu_has_bf16_dot():
+        return torch.bfloat16
+    return torch.float32
 
 
 def dac(x: torch.Tensor, input_factor: float, config: HardwareConfig) -> torch.Tensor:
@@ -151,7 +178,10 @@ class MemristorLinear(nn.Module):
         self.register_buffer("llrs_poly", params.llrs_poly.float(), persistent=False)
         self.register_buffer("hhrs_poly", params.hhrs_poly.float(), persistent=False)
         self._generators: Dict[str, List[torch.Generator]] = {}
+        self._noise_calls = 0  # forward calls so far: the kernel's noise stream of the next one
         self._fast_cache: Optional[tuple] = None
+        self._kernel_cache: Optional[tuple] = None
+        self._level_cache: Dict[tuple, torch.Tensor] = {}
 
     # ------------------------------------------------------------------ helpers
     def extra_repr(self) -> str:
@@ -193,15 +223,18 @@ class MemristorLinear(nn.Module):
         if seed is not None:
             self.noise_seed = int(seed)
         self._generators.clear()
+        self._noise_calls = 0
 
     def __getstate__(self):
         # generators cannot be pickled; a copy restarts its read noise from noise_seed
         state = self.__dict__.copy()
-        state["_generators"], state["_fast_cache"] = {}, None
+        state["_generators"], state["_level_cache"], state["_noise_calls"] = {}, {}, 0
+        state["_fast_cache"] = state["_kernel_cache"] = None
         return state
 
     def _apply(self, fn, *args, **kwargs):
-        self._fast_cache = None  # device / dtype moves invalidate the derived matrices
+        self._fast_cache = self._kernel_cache = None  # device / dtype moves invalidate the derived matrices
+        self._level_cache = {}
         return super()._apply(fn, *args, **kwargs)
 
     def _check_input(self, x: torch.Tensor) -> None:
@@ -242,7 +275,8 @@ class MemristorLinear(nn.Module):
                                 for p in range(self.num_planes)])
         flat = volts.reshape(-1, self.in_features)
         inputs = self._fast_inputs(flat, noise)
-        val = self._fast_values(inputs, 0, self.out_features, noise)  # [T_in, R, out*P] in ADC steps
+        call = self._next_noise_call() if flat.device.type == "cpu" and kernel.load() is not None else None
+        val = self._fast_values(inputs, 0, self.out_features, noise, call)  # [T_in, R, out*P] in ADC steps
         val = val.view(self.num_input_tiles, flat.shape[0], self.out_features, self.num_planes).permute(3, 0, 1, 2)
         return val.reshape(self.num_planes, self.num_input_tiles, *volts.shape[:-1], self.out_features) / (
             2.0 ** self.config.output_precision_bits)
@@ -295,8 +329,26 @@ class MemristorLinear(nn.Module):
             self._fast_cache = (arrange(self.r_pos - self.r_neg), arrange(self.r_pos + self.r_neg))
         return self._fast_cache
 
+    def _level_factors(self, noise: str, device: torch.device) -> torch.Tensor:
+        """The fast path's per-input factors at each of the DAC's 2^B + 1 voltages and a last zero entry,
+        ``[3, 2^B + 2]``:
+        (I_HHRS − I_LLRS)(V), w(V)·sign(V)·(I_HHRS − I_LLRS)(V) and 2·w(V)·sign(V)·I_LLRS(V), in ADC steps
+        (steps² for the last two). Inputs take only these voltages, so a lookup replaces the polynomials."""
+        key = (noise, str(device))
+        if key not in self._level_cache:
+            c = self.config
+            half = 2 ** (c.input_bits - 1)
+            volts = torch.arange(-half, half + 1, device=device, dtype=torch.float32) * (c.input_vmax / half)
+            lsb = c.current_scaling * 2.0 ** c.output_precision_bits  # A -> ADC steps
+            i_l = polyval(self.llrs_poly.to(device), volts)
+            d = polyval(self.hhrs_poly.to(device), volts) - i_l
+            w = noise_weight(volts, noise) * torch.sign(volts) * (lsb * lsb)
+            table = torch.stack([d * lsb, w * d, 2.0 * w * i_l])
+            self._level_cache[key] = torch.nn.functional.pad(table, (0, 1))  # + a zero entry for padding
+        return self._level_cache[key]
+
     def _fast_inputs(self, volts: torch.Tensor, noise: str):
-        """Per-input factors of the fast path for ``volts`` ``[R, in]``, tiled to ``[T_in, R, ti]``.
+        """Per-input factors of the fast path for DAC output ``volts`` ``[R, in]``, tiled to ``[T_in, R, ti]``.
 
         Returns (mean factor (I_HHRS − I_LLRS)(V), variance factor w(V)·sign(V)·(I_HHRS − I_LLRS)(V),
         r-independent variance Σ_i 2·w·sign·I_LLRS per tile ``[T_in, R, 1]``), all scaled to ADC steps.
@@ -304,30 +356,107 @@ class MemristorLinear(nn.Module):
         c = self.config
         t_in, ti = self.num_input_tiles, c.tile_inputs
         n_rows = volts.shape[0]
-        lsb = c.current_scaling * 2.0 ** c.output_precision_bits  # A -> ADC steps
+        half = 2 ** (c.input_bits - 1)
 
-        def tiles(t: torch.Tensor) -> torch.Tensor:  # [R, in] -> [T_in, R, ti]
-            t = torch.nn.functional.pad(t, (0, t_in * ti - self.in_features))
-            return t.view(n_rows, t_in, ti).transpose(0, 1).contiguous()
+        table = self._level_factors(noise, volts.device)
+        # the DAC level of every input (exact: volts = level · Vmax / 2^(B−1)), tiled to [T_in, R, ti];
+        # the padding rows of the last tile point at the table's zero entry. int32: the float→int64
+        # conversion is 20× slower on CPU.
+        level = torch.round(volts * (half / c.input_vmax)).to(torch.int32).add_(half)
+        level = torch.nn.functional.pad(level, (0, t_in * ti - self.in_features), value=table.shape[1] - 1)
+        level = level.view(n_rows, t_in, ti).transpose(0, 1).reshape(-1)
 
-        i_l = polyval(self.llrs_poly, volts)
-        d = polyval(self.hhrs_poly, volts) - i_l
+        def lookup(k: int) -> torch.Tensor:
+            return table[k].index_select(0, level).view(t_in, n_rows, ti)
+
         if noise == "off":
-            return tiles(d * lsb), None, None
-        w = noise_weight(volts, noise) * torch.sign(volts) * (lsb * lsb)
-        return tiles(d * lsb), tiles(w * d), tiles(2.0 * w * i_l).sum(-1, keepdim=True)
+            return lookup(0), None, None
+        return lookup(0), lookup(1), lookup(2).sum(-1, keepdim=True)
 
-    def _fast_values(self, inputs, first: int, last: int, noise: str) -> torch.Tensor:
-        """Pre-ADC values in ADC steps ``[T_in, R, (last − first)·P]`` of outputs first:last, noise included."""
+    def _fast_values(self, inputs, first: int, last: int, noise: str, call: Optional[int] = None) -> torch.Tensor:
+        """Pre-ADC values in ADC steps ``[T_in, R, (last − first)·P]`` of outputs first:last, noise included
+        (on CPU with the kernel, the normals of noise call ``call``, as :meth:`_fast_kernel` draws them)."""
         mean_in, var_in, var_base = inputs
         r_diff, r_sum = self._fast_matrices()
         cols = slice(first * self.num_planes, last * self.num_planes)
         val = torch.matmul(mean_in, r_diff[:, :, cols])
         if noise != "off":
             std = torch.baddbmm(var_base, var_in, r_sum[:, :, cols]).clamp_(min=0.0).sqrt_()
-            z = standard_normal(val.shape, self.generators(val.device), val.device)
+            if call is not None:  # the normals _fast_kernel gives these elements (see kernel.adc_accumulate)
+                n_rows, n_planes, cb = val.shape[1], self.num_planes, self._kernel_matrices()[0]
+                n_blocks = math.ceil(self.out_features / cb)
+                z = torch.stack([kernel.normal(n_rows * n_blocks * n_planes * cb, seed=self.noise_seed,
+                                               stream=self._kernel_stream(call, j))
+                                 .view(n_rows, n_blocks, n_planes, cb).transpose(2, 3).reshape(n_rows, -1, n_planes)
+                                 [:, first:last].reshape(n_rows, -1) for j in range(val.shape[0])])
+            else:
+                z = standard_normal(val.shape, self.generators(val.device), val.device)
             val.addcmul_(std, z)
         return val
+
+    def _next_noise_call(self) -> int:
+        """Index of this call's read noise in the kernel's streams (fresh noise on every call)."""
+        self._noise_calls += 1
+        return self._noise_calls - 1
+
+    def _kernel_stream(self, call: int, tile: int) -> int:
+        return (call << 16) | tile
+
+    def _kernel_matrices(self):
+        """r_pos − r_neg (float32) and r_pos + r_neg (in :func:`variance_dtype`) for :meth:`_fast_kernel`:
+        ``[T_in, ti, n_blocks·P·cb]``, blocks of ``cb`` output columns, plane-major inside a block (zero
+        rows pad the last tile, zero columns the last block)."""
+        if self._kernel_cache is None:
+            ti, t_in, n_planes = self.config.tile_inputs, self.num_input_tiles, self.num_planes
+            cb = kernel_block_columns(n_planes, self.out_features)
+            n_blocks = math.ceil(self.out_features / cb)
+
+            def arrange(r: torch.Tensor) -> torch.Tensor:  # [P, in, out] -> [T_in, ti, n_blocks*P*cb]
+                r = torch.nn.functional.pad(r, (0, n_blocks * cb - self.out_features, 0, t_in * ti - self.in_features))
+                return r.view(n_planes, t_in, ti, n_blocks, cb).permute(1, 2, 3, 0, 4).reshape(
+                    t_in, ti, n_blocks * n_planes * cb).contiguous()
+
+            self._kernel_cache = (cb, arrange(self.r_pos - self.r_neg),
+                                  arrange(self.r_pos + self.r_neg).to(variance_dtype()))
+        return self._kernel_cache
+
+    def _fast_kernel(self, volts: torch.Tensor) -> torch.Tensor:
+        """The fast path on CPU with the compiled epilogue (:mod:`.kernel`). Per block of rows and of
+        output columns, two matmuls per input tile (current, variance), then noise + ADC + Σ_b 2^b q in
+        one pass. Element (row, tile, plane, column) always gets the same normal, whatever the blocks."""
+        c = self.config
+        t_in, n_rows, n_planes, n_out = self.num_input_tiles, volts.shape[0], self.num_planes, self.out_features
+        noise = c.noise != "off"
+        mean_in, var_in, var_base = self._fast_inputs(volts, c.noise)
+        cb, r_diff, r_sum = self._kernel_matrices()
+        if noise:
+            var_in, var_base = var_in.to(r_sum.dtype), var_base[..., 0]
+        stream0 = self._kernel_stream(self._next_noise_call(), 0)
+        plane_w = torch.tensor(self.plane_weights)
+        lim = 2.0 ** (c.output_precision_bits + c.output_range_bits - 1)
+        out = torch.zeros(n_rows, n_out)
+        n_blocks = math.ceil(n_out / cb)
+        row_block = min(n_rows, KERNEL_BLOCK_ROWS)
+        width = n_planes * cb
+        mean_buf = torch.empty(t_in * row_block * width)
+        var_buf = torch.empty(t_in * row_block * width, dtype=r_sum.dtype) if noise else None
+        for r0 in range(0, n_rows, row_block):
+            r1 = min(r0 + row_block, n_rows)
+            rows = r1 - r0
+            mean = mean_buf[: t_in * rows * width].view(t_in, rows, n_planes, cb)
+            var = var_buf[: t_in * rows * width].view(t_in, rows, n_planes, cb) if noise else None
+            base = var_base[:, r0:r1].contiguous() if noise else None
+            for first in range(0, n_out, cb):
+                block = slice(first // cb * width, (first // cb + 1) * width)
+                for j in range(t_in):
+                    torch.mm(mean_in[j, r0:r1], r_diff[j, :, block], out=mean[j].view(rows, width))
+                    if noise:
+                        torch.mm(var_in[j, r0:r1], r_sum[j, :, block], out=var[j].view(rows, width))
+                cols = min(cb, n_out - first)
+                kernel.adc_accumulate(mean, var, base, out[r0:r1, first:first + cols], cols=cols, plane_weight=plane_w,
+                                      lim=lim, seed=self.noise_seed, stream0=stream0, row0=r0, block=first // cb,
+                                      n_blocks=n_blocks)
+        return out / 2.0 ** c.output_precision_bits
 
     def _fast(self, volts: torch.Tensor) -> torch.Tensor:
         """Matmul read path for ``volts`` ``[R, in]`` → recombined ADC output ``[R, out]``.
@@ -335,6 +464,8 @@ class MemristorLinear(nn.Module):
         Works through blocks of output columns: each block's slice of the r matrices stays in cache
         for its matmul over all rows, and the pre-ADC chain of a block stays small.
         """
+        if volts.device.type == "cpu" and kernel.load() is not None:
+            return self._fast_kernel(volts)
         c = self.config
         t_in, n_rows, n_planes, n_out = self.num_input_tiles, volts.shape[0], self.num_planes, self.out_features
         lim = 2.0 ** (c.output_precision_bits + c.output_range_bits - 1)
