@@ -14,11 +14,18 @@ Two read paths give the same distribution:
   standard-normal draw per cell is shared over the first ``noise_broadcast_dims`` leading input dims
   (the batch: sequences in a batch see the same z per (time, input, output), with their own σ).
 - ``fast``: the noiseless sum is linear in r, Σ_i ΔI_io = Σ_i (I_HHRS − I_LLRS)(V_i) · (r_pos − r_neg)_io,
-  one matmul per plane. The summed noise of a column is Gaussian with variance
-  Σ_i w(V_i)·|I_io| = Σ_i w(V_i)·sign(V_i)·[I_LLRS(V_i)·2 + (I_HHRS − I_LLRS)(V_i)·(r_pos + r_neg)_io],
-  again a matmul, and one N(0, 1) per column is drawn. Differences to ``exact``: z is independent for
-  every row (no batch sharing), and |I| = sign(V)·I assumes the current has the sign of the voltage,
-  which fails only for extreme-HRS cells at |V| of a few mV, where I ≈ 1e-8 A.
+  one matmul per plane. The summed noise of a column is Gaussian with variance Σ_i w(V_i)·|I_io| over
+  both cells of each pair, again a matmul, and one N(0, 1) per column is drawn. With |I| = sign(V)·I
+  and a(V) = w·sign(V)·(I_LLRS − I_HHRS)(V) ≥ 0, the variance is written as
+      Σ_i a(V_i)·(2ĉ − r_pos − r_neg)_io + Σ_i 2·w·sign(V_i)·[I_LLRS − ĉ·(I_LLRS − I_HHRS)](V_i),
+  where ĉ is the layer's largest r: every matmul term is then ≥ 0. (Programmed HRS cells carry about
+  1 % of an LRS cell's current, so the textbook form 2·I_LLRS + (I_HHRS − I_LLRS)·(r_pos + r_neg) is a
+  difference of near-equal terms; this form has no such cancellation and stays accurate in low
+  precision, see :func:`variance_dtype`.) Differences to ``exact``: z is independent for every row (no
+  batch sharing), and |I| = sign(V)·I assumes the current has the sign of the voltage, which fails only
+  for extreme-HRS cells at |V| of a few mV, where I ≈ 1e-8 A.
+
+On CPU the fast path runs its noise, ADC and recombination in a compiled kernel (:mod:`.kernel`).
 """
 from __future__ import annotations
 
@@ -104,10 +111,10 @@ def standard_normal(shape, generators: List[torch.Generator], device: torch.devi
 
 def variance_dtype() -> torch.dtype:
     """Operand type of the fast path's variance matmul on CPU: bfloat16 where the CPU multiplies it
-    natively (twice the float32 rate), else float32; ``MEMRISTOR_ASR_VARIANCE_DTYPE=float32`` forces
-    float32. The variance only scales the noise: with 8-bit operands and float32 accumulation of
-    non-negative terms its relative error is below 2^-7, the noise σ's below 2^-8 (0.4 %), against a
-    mean that stays float32 throughout."""
+    natively (twice the float32 rate), else float32; ``MEMRISTOR_ASR_VARIANCE_DTYPE=float32`` (or
+    ``bfloat16``) forces the choice. The variance only scales the noise, and its matmul sums
+    non-negative terms (see the module docstring), so 8-bit operands with float32 accumulation keep
+    the noise σ within 2^-8 (0.4 %) of float32; the current (mean) matmul is float32 throughout."""
     choice = os.environ.get("MEMRISTOR_ASR_VARIANCE_DTYPE", "").lower()
     if choice in ("float32", "fp32"):
         return torch.float32
@@ -312,8 +319,17 @@ class MemristorLinear(nn.Module):
                 acc = q if acc is None else acc + q
         return acc
 
+    @property
+    def r_ceiling(self) -> float:
+        """ĉ, the largest r of the layer's cells (keeps the variance matmul's terms ≥ 0)."""
+        return float(torch.maximum(self.r_pos.max(), self.r_neg.max()))
+
+    def _variance_matrix(self) -> torch.Tensor:
+        """2ĉ − r_pos − r_neg ``[P, in, out]``, the r-dependent factor of the column variance (≥ 0)."""
+        return 2.0 * self.r_ceiling - self.r_pos - self.r_neg
+
     def _fast_matrices(self):
-        """``[T_in, ti, out·P]`` matrices of r_pos − r_neg and r_pos + r_neg (zero rows pad the last tile).
+        """``[T_in, ti, out·P]`` matrices of r_pos − r_neg and 2ĉ − r_pos − r_neg (zero rows pad the last tile).
 
         Planes are the fastest axis of the columns, so the recombination Σ_b 2^b q is one matrix-vector product.
         """
@@ -326,14 +342,14 @@ class MemristorLinear(nn.Module):
                 return r.view(self.num_planes, t_in, ti, self.out_features).permute(1, 2, 3, 0).reshape(
                     t_in, ti, self.out_features * self.num_planes).contiguous()
 
-            self._fast_cache = (arrange(self.r_pos - self.r_neg), arrange(self.r_pos + self.r_neg))
+            self._fast_cache = (arrange(self.r_pos - self.r_neg), arrange(self._variance_matrix()))
         return self._fast_cache
 
     def _level_factors(self, noise: str, device: torch.device) -> torch.Tensor:
         """The fast path's per-input factors at each of the DAC's 2^B + 1 voltages and a last zero entry,
-        ``[3, 2^B + 2]``:
-        (I_HHRS − I_LLRS)(V), w(V)·sign(V)·(I_HHRS − I_LLRS)(V) and 2·w(V)·sign(V)·I_LLRS(V), in ADC steps
-        (steps² for the last two). Inputs take only these voltages, so a lookup replaces the polynomials."""
+        ``[3, 2^B + 2]``: (I_HHRS − I_LLRS)(V) in ADC steps, and in steps² a(V) = w·sign(V)·(I_LLRS − I_HHRS)(V)
+        and 2·w·sign(V)·[I_LLRS − ĉ·(I_LLRS − I_HHRS)](V) (see the module docstring). Inputs take only these
+        voltages, so a lookup replaces the polynomials."""
         key = (noise, str(device))
         if key not in self._level_cache:
             c = self.config
@@ -343,15 +359,15 @@ class MemristorLinear(nn.Module):
             i_l = polyval(self.llrs_poly.to(device), volts)
             d = polyval(self.hhrs_poly.to(device), volts) - i_l
             w = noise_weight(volts, noise) * torch.sign(volts) * (lsb * lsb)
-            table = torch.stack([d * lsb, w * d, 2.0 * w * i_l])
+            table = torch.stack([d * lsb, -w * d, 2.0 * w * (i_l + self.r_ceiling * d)])
             self._level_cache[key] = torch.nn.functional.pad(table, (0, 1))  # + a zero entry for padding
         return self._level_cache[key]
 
     def _fast_inputs(self, volts: torch.Tensor, noise: str):
         """Per-input factors of the fast path for DAC output ``volts`` ``[R, in]``, tiled to ``[T_in, R, ti]``.
 
-        Returns (mean factor (I_HHRS − I_LLRS)(V), variance factor w(V)·sign(V)·(I_HHRS − I_LLRS)(V),
-        r-independent variance Σ_i 2·w·sign·I_LLRS per tile ``[T_in, R, 1]``), all scaled to ADC steps.
+        Returns (mean factor (I_HHRS − I_LLRS)(V), variance factor a(V), r-independent variance per tile
+        ``[T_in, R, 1]``), scaled to ADC steps (see :meth:`_level_factors`).
         """
         c = self.config
         t_in, ti = self.num_input_tiles, c.tile_inputs
@@ -403,7 +419,7 @@ class MemristorLinear(nn.Module):
         return (call << 16) | tile
 
     def _kernel_matrices(self):
-        """r_pos − r_neg (float32) and r_pos + r_neg (in :func:`variance_dtype`) for :meth:`_fast_kernel`:
+        """r_pos − r_neg (float32) and 2ĉ − r_pos − r_neg (in :func:`variance_dtype`) for :meth:`_fast_kernel`:
         ``[T_in, ti, n_blocks·P·cb]``, blocks of ``cb`` output columns, plane-major inside a block (zero
         rows pad the last tile, zero columns the last block)."""
         if self._kernel_cache is None:
@@ -417,7 +433,7 @@ class MemristorLinear(nn.Module):
                     t_in, ti, n_blocks * n_planes * cb).contiguous()
 
             self._kernel_cache = (cb, arrange(self.r_pos - self.r_neg),
-                                  arrange(self.r_pos + self.r_neg).to(variance_dtype()))
+                                  arrange(self._variance_matrix()).to(variance_dtype()))
         return self._kernel_cache
 
     def _fast_kernel(self, volts: torch.Tensor) -> torch.Tensor:
