@@ -27,6 +27,6 @@ setup(
     python_requires=">=3.10",
     packages=list(package_dir),
     package_dir=package_dir,
-    package_data={"memristor_asr": ["memristor/data/*.json", "corpus/data/*"]},
+    package_data={"memristor_asr": ["memristor/data/*.json", "memristor/csrc/*.c", "corpus/data/*"]},
     entry_points={"console_scripts": ["sis=sisyphus.__main__:main", "sisyphus=sisyphus.__main__:main"]},
 )

@@ -9,6 +9,7 @@
 #    whose python already has a CUDA torch keeps it (the venv then sees system packages).
 # 3. The pinned Python dependencies (requirements*.txt) and `pip install -e .`.
 # 4. lmplz / build_binary / query compiled from the kenlm source distribution into .venv/bin.
+# 5. The memristor read kernel compiled into its cache (it would otherwise build on first use).
 # Everything is fetched here, at install time; nothing is downloaded while the pipeline runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -79,6 +80,10 @@ if [ ! -x .venv/bin/lmplz ] || [ ! -x .venv/bin/build_binary ]; then
   cp "$B"/build/bin/{lmplz,build_binary,query} .venv/bin/
   rm -rf "$B"
 fi
+
+# ---------------------------------------------------------------- memristor read kernel
+log "memristor: compiling the fast-read kernel (cached per CPU type)"
+"$VPY" -m memristor_asr.memristor.kernel
 
 "$ROOT/.venv/bin/sis" --help >/dev/null
 "$VPY" -c 'import sisyphus, memristor_asr, flashlight.lib.text.decoder, kenlm, h5py, soundfile'

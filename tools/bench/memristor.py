@@ -6,7 +6,9 @@ programming time per million cells.
 
 Goal (issue 3): ``fast`` ≤ (2(N−1)+2) × fp32 on CPU. The fast path does two matmuls per bit plane
 (current and noise variance), so 2(N−1) fp32-linear equivalents are its floor; the rest is the
-Gaussian noise draw (one per plane, input tile, output and frame), the ADC and the recombination.
+Gaussian noise draw (one per plane, input tile, output and frame), the ADC and the recombination,
+which on CPU run in the compiled kernel (memristor_asr.memristor.kernel). The header line says
+whether the kernel is in use and in which type the variance matmul runs.
 """
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ import torch.nn.functional as F
 
 from memristor_asr.memristor.config import HardwareConfig
 from memristor_asr.memristor.crossbar import integer_weights, program_layer
-from memristor_asr.memristor.linear import MemristorLinear
+from memristor_asr.memristor import kernel
+from memristor_asr.memristor.linear import MemristorLinear, variance_dtype
 
 
 def timed(fn, device: torch.device, repeats: int) -> float:
@@ -67,6 +70,9 @@ def main() -> None:
     print(f"device {device}, torch threads {torch.get_num_threads()}, layer {n_in}->{n_out}, input {tuple(x.shape)}, "
           f"tiles {config.tile_inputs}x{config.tile_outputs}, ADC {config.output_precision_bits}+"
           f"{config.output_range_bits} bits, noise '{config.noise}'")
+    if device.type == "cpu":
+        print(f"fast path: compiled kernel {'in use' if kernel.available() else 'unavailable: ' + str(kernel.unavailable_reason())}"
+              f", variance matmul in {str(variance_dtype()).replace('torch.', '')}")
 
     forward_rows, program_rows = [], []
     for bits in args.bits:
