@@ -190,6 +190,7 @@ def test_output_shape_and_leading_dims(layer):
     assert m(torch.zeros(2, 3, 4, 40)).shape == (2, 3, 4, 20)
     y0 = m(torch.zeros(7, 40))
     assert torch.allclose(y0, layer["bias"].expand(7, -1))  # 0 V: no current, no noise
+    assert m(torch.zeros(0, 40)).shape == (0, 20)  # an empty batch
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")

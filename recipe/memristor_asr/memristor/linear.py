@@ -393,11 +393,11 @@ class MemristorLinear(nn.Module):
         """Pre-ADC values in ADC steps ``[T_in, R, (last − first)·P]`` of outputs first:last, noise included
         (on CPU with the kernel, the normals of noise call ``call``, as :meth:`_fast_kernel` draws them)."""
         mean_in, var_in, var_base = inputs
-        r_diff, r_sum = self._fast_matrices()
+        r_diff, var_matrix = self._fast_matrices()
         cols = slice(first * self.num_planes, last * self.num_planes)
         val = torch.matmul(mean_in, r_diff[:, :, cols])
         if noise != "off":
-            std = torch.baddbmm(var_base, var_in, r_sum[:, :, cols]).clamp_(min=0.0).sqrt_()
+            std = torch.baddbmm(var_base, var_in, var_matrix[:, :, cols]).clamp_(min=0.0).sqrt_()
             if call is not None:  # the normals _fast_kernel gives these elements (see kernel.adc_accumulate)
                 n_rows, n_planes, cb = val.shape[1], self.num_planes, self._kernel_matrices()[0]
                 n_blocks = math.ceil(self.out_features / cb)
@@ -443,10 +443,12 @@ class MemristorLinear(nn.Module):
         c = self.config
         t_in, n_rows, n_planes, n_out = self.num_input_tiles, volts.shape[0], self.num_planes, self.out_features
         noise = c.noise != "off"
+        if n_rows == 0:
+            return volts.new_zeros(0, n_out)
         mean_in, var_in, var_base = self._fast_inputs(volts, c.noise)
-        cb, r_diff, r_sum = self._kernel_matrices()
+        cb, r_diff, var_matrix = self._kernel_matrices()
         if noise:
-            var_in, var_base = var_in.to(r_sum.dtype), var_base[..., 0]
+            var_in, var_base = var_in.to(var_matrix.dtype), var_base[..., 0]
         stream0 = self._kernel_stream(self._next_noise_call(), 0)
         plane_w = torch.tensor(self.plane_weights)
         lim = 2.0 ** (c.output_precision_bits + c.output_range_bits - 1)
@@ -455,7 +457,7 @@ class MemristorLinear(nn.Module):
         row_block = min(n_rows, KERNEL_BLOCK_ROWS)
         width = n_planes * cb
         mean_buf = torch.empty(t_in * row_block * width)
-        var_buf = torch.empty(t_in * row_block * width, dtype=r_sum.dtype) if noise else None
+        var_buf = torch.empty(t_in * row_block * width, dtype=var_matrix.dtype) if noise else None
         for r0 in range(0, n_rows, row_block):
             r1 = min(r0 + row_block, n_rows)
             rows = r1 - r0
@@ -467,7 +469,7 @@ class MemristorLinear(nn.Module):
                 for j in range(t_in):
                     torch.mm(mean_in[j, r0:r1], r_diff[j, :, block], out=mean[j].view(rows, width))
                     if noise:
-                        torch.mm(var_in[j, r0:r1], r_sum[j, :, block], out=var[j].view(rows, width))
+                        torch.mm(var_in[j, r0:r1], var_matrix[j, :, block], out=var[j].view(rows, width))
                 cols = min(cb, n_out - first)
                 kernel.adc_accumulate(mean, var, base, out[r0:r1, first:first + cols], cols=cols, plane_weight=plane_w,
                                       lim=lim, seed=self.noise_seed, stream0=stream0, row0=r0, block=first // cb,
