@@ -61,6 +61,8 @@ def kernel_block_columns(planes: int, out_features: int) -> int:
     layer only, as the numbering of the normals depends on it."""
     cb = max(64, KERNEL_BLOCK_WIDTH // planes // 64 * 64)
     return min(cb, -(-out_features // 64) * 64)
+
+
 # Without the kernel, the fast path's per-column noise on CPU comes from this many generators, filled in parallel
 # (torch's CPU normal sampler is sequential and otherwise costs more than the matmuls at N = 8).
 # Fixed, so that the numbers do not depend on the thread count.
@@ -107,6 +109,11 @@ def standard_normal(shape, generators: List[torch.Generator], device: torch.devi
     for f in futures:
         f.result()
     return out
+
+
+def _uses_kernel(device: torch.device) -> bool:
+    """Whether the fast path on ``device`` runs through the compiled kernel (CPU, kernel available)."""
+    return device.type == "cpu" and kernel.load() is not None
 
 
 def variance_dtype() -> torch.dtype:
@@ -282,7 +289,7 @@ class MemristorLinear(nn.Module):
                                 for p in range(self.num_planes)])
         flat = volts.reshape(-1, self.in_features)
         inputs = self._fast_inputs(flat, noise)
-        call = self._next_noise_call() if flat.device.type == "cpu" and kernel.load() is not None else None
+        call = self._next_noise_call() if _uses_kernel(flat.device) else None
         val = self._fast_values(inputs, 0, self.out_features, noise, call)  # [T_in, R, out*P] in ADC steps
         val = val.view(self.num_input_tiles, flat.shape[0], self.out_features, self.num_planes).permute(3, 0, 1, 2)
         return val.reshape(self.num_planes, self.num_input_tiles, *volts.shape[:-1], self.out_features) / (
@@ -482,7 +489,7 @@ class MemristorLinear(nn.Module):
         Works through blocks of output columns: each block's slice of the r matrices stays in cache
         for its matmul over all rows, and the pre-ADC chain of a block stays small.
         """
-        if volts.device.type == "cpu" and kernel.load() is not None:
+        if _uses_kernel(volts.device):
             return self._fast_kernel(volts)
         c = self.config
         t_in, n_rows, n_planes, n_out = self.num_input_tiles, volts.shape[0], self.num_planes, self.out_features
