@@ -119,6 +119,7 @@ def test_split_features_to_hdf5(ci_prepared, tmp_path):
         chunks.append(tmp_path / f"c{c}.hdf5")
     assert merge_features(tmp_path / "merged.hdf5", chunks) == len(segs)
     lazy = FeatureReader(tmp_path / "merged.hdf5", in_memory=False)
+    assert lazy.features is None and FeatureReader(tmp_path / "merged.hdf5").features is not None
     for (sid, f), i in zip(iter_features(tmp_path / "dev.hdf5"), range(len(segs))):
         assert lazy.segment_ids[i] == sid
         np.testing.assert_array_equal(lazy[i], f)
@@ -152,3 +153,22 @@ def test_bad_segments_and_audio(ci_prepared, tmp_path):
     truncated.write_bytes(data[:len(data) // 3])
     with pytest.raises(AudioError, match=rf"{truncated}: truncated SPHERE file"):
         list(segment_features([dataclasses.replace(seg, recording=str(truncated))]))
+
+
+def test_reader_loads_only_files_that_fit_in_memory(tmp_path, monkeypatch):
+    from memristor_asr.features import hdf5
+
+    feats = [("a", np.ones((30, 80), np.float32)), ("b", np.zeros((20, 80), np.float32))]
+    write_features(tmp_path / "f.hdf5", feats)
+    size = 50 * 80 * 4
+    assert hdf5.fits_in_memory(size)
+    monkeypatch.setattr(hdf5, "IN_MEMORY_MAX_BYTES", size - 1)
+    assert not hdf5.fits_in_memory(size)
+    reader = FeatureReader(tmp_path / "f.hdf5")
+    assert reader.features is None  # too large for the (patched) limit: read per sequence
+    np.testing.assert_array_equal(reader.get("b"), feats[1][1])
+    monkeypatch.setattr(hdf5, "IN_MEMORY_MAX_BYTES", size)
+    monkeypatch.setattr(hdf5, "_available_memory", lambda: 2 * size - 1)  # over half of what is free
+    assert FeatureReader(tmp_path / "f.hdf5").features is None
+    monkeypatch.setattr(hdf5, "_available_memory", lambda: 2 * size)
+    assert FeatureReader(tmp_path / "f.hdf5").features is not None

@@ -9,12 +9,36 @@ Layout::
 """
 from __future__ import annotations
 
+import os
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import h5py
 import numpy as np
 
-__all__ = ["write_features", "FeatureReader", "iter_features", "merge_features"]
+__all__ = ["write_features", "FeatureReader", "iter_features", "merge_features", "fits_in_memory"]
+
+# FeatureReader(in_memory=None) loads a file at most this large, and at most this share of the
+# memory the system has available; larger files are read sequence by sequence
+IN_MEMORY_MAX_BYTES = 8 * 2 ** 30
+IN_MEMORY_MAX_SHARE = 0.5
+
+
+def _available_memory() -> Optional[int]:
+    """MemAvailable in bytes (Linux), or None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def fits_in_memory(num_bytes: int) -> bool:
+    """Whether ``num_bytes`` of features should be loaded at once (see IN_MEMORY_MAX_*)."""
+    available = _available_memory()
+    return num_bytes <= IN_MEMORY_MAX_BYTES and (available is None or num_bytes <= IN_MEMORY_MAX_SHARE * available)
 
 
 def write_features(path, items: Iterable[Tuple[str, np.ndarray]], attrs: Optional[Dict] = None) -> int:
@@ -55,19 +79,23 @@ def _ids(dset) -> List[str]:
 class FeatureReader:
     """Random access to the sequences of a feature file.
 
-    :param in_memory: load all features at once (default); False reads each sequence from the
-        file on access, for files larger than memory (TED-LIUM train is about 24 GB)
+    :param in_memory: True loads all features at once; False reads each sequence from the file on
+        access, for files larger than memory (TED-LIUM train is about 24 GB); None (default) loads
+        the file if :func:`fits_in_memory` says so
     """
 
-    def __init__(self, path, in_memory: bool = True):
+    def __init__(self, path, in_memory: Optional[bool] = None):
         self.path = str(path)
         self._file = None
         with h5py.File(self.path, "r") as f:
             self.lengths = f["lengths"][()].astype(np.int64)
             self.segment_ids = _ids(f["segment_ids"])
             self.attrs = dict(f.attrs)
-            num_frames = f["features"].shape[0]
-            self.features = f["features"][()] if in_memory else None
+            dset = f["features"]
+            num_frames = dset.shape[0]
+            if in_memory is None:
+                in_memory = fits_in_memory(dset.size * dset.dtype.itemsize)
+            self.features = dset[()] if in_memory else None
         self.offsets = np.concatenate([[0], np.cumsum(self.lengths)])
         self.index = {s: i for i, s in enumerate(self.segment_ids)}
         if self.offsets[-1] != num_frames:
