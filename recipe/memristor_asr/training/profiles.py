@@ -67,8 +67,9 @@ PROFILES: Dict[str, Profile] = {
                           speed_factors=(0.9, 1.0, 1.1)),
         qat_seqs_per_bin=4000,
         batch_seconds_eval=300.0,
-        # the features of the 207 h train split are held in memory (~24 GB float32)
-        train_rqmt={"cpu": 8, "gpu": 1, "mem": 48, "time": 168},
+        # the 207 h train split's features (~24 GB float32) are read per sequence, not held in memory
+        # (FeatureReader loads only files that fit); 16 GB covers the model, the batches and workers
+        train_rqmt={"cpu": 8, "gpu": 1, "mem": 16, "time": 168},
         eval_rqmt={"cpu": 4, "gpu": 1, "mem": 32, "time": 12},
     ),
     "mini": Profile(
