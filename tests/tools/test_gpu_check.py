@@ -1,0 +1,21 @@
+"""The prepared GPU check script runs its checks end to end (here on the CPU), so it is ready for a
+session that is lent a GPU."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_gpu_check_passes_on_the_cpu():
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "recipe"), str(ROOT / "tools"), str(ROOT)])}
+    out = subprocess.run([sys.executable, str(ROOT / "tools" / "gpu_check.py"), "--device", "cpu", "--quick",
+                          "--frames", "500"], env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "FAIL" not in out.stdout
+    assert "19 of 19 checks passed" in out.stdout
+    assert "ratio fast/fp32 at 8 bit" in out.stdout
