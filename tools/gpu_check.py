@@ -22,6 +22,7 @@ from typing import Callable, List, Tuple
 import torch
 import torch.nn.functional as F
 
+from bench.memristor import timed as bench_timed
 from memristor_asr.features.hdf5 import FeatureReader
 from memristor_asr.memristor.config import HardwareConfig
 from memristor_asr.memristor.convert import load_programmed, program_model
@@ -41,23 +42,11 @@ def check(name: str, ok: bool, detail: str = "") -> None:
     print(f"{'PASS' if ok else 'FAIL'}  {name}  {detail}", flush=True)
 
 
-def timed(name: str, fn: Callable[[], object], device: torch.device, repeats: int = 3) -> float:
-    """Median seconds of ``fn()`` after a warm-up call; recorded in the timing table."""
-    def sync():
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
-    fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    TIMINGS.append((name, times[len(times) // 2]))
-    return times[len(times) // 2]
+def record(name: str, fn: Callable[[], object], device: torch.device, repeats: int = 3) -> float:
+    """Median seconds of ``fn()`` (after a warm-up call), added to the timing table."""
+    seconds = bench_timed(fn, device, repeats) / 1e3
+    TIMINGS.append((name, seconds))
+    return seconds
 
 
 def check_programming(device: torch.device) -> None:
@@ -127,8 +116,8 @@ def check_reads(device: torch.device, frames: int) -> None:
                   f"max |z| {z.abs().max().item():.2f}, std ratio {ratio:.3f}")
             m = make().to(device)
             xd, wd, bd = x.to(device), weight.to(device), bias.to(device)
-            t_lin = timed(f"fp32 linear, {frames} frames", lambda: F.linear(xd, wd, bd), device)
-            t_fast = timed(f"{bits}-bit fast read, {frames} frames", lambda: m(xd), device)
+            t_lin = record(f"fp32 linear, {frames} frames", lambda: F.linear(xd, wd, bd), device)
+            t_fast = record(f"{bits}-bit fast read, {frames} frames", lambda: m(xd), device)
             TIMINGS.append((f"  ratio fast/fp32 at {bits} bit", t_fast / t_lin))
 
 
