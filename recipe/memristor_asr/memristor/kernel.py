@@ -39,7 +39,7 @@ __all__ = ["load", "available", "unavailable_reason", "normal", "adc_accumulate"
 
 SOURCE = Path(__file__).with_name("csrc") / "fast_read.c"
 # -ffp-contract=off: no FMA contraction, so every machine computes the same float operations;
-# -fno-math-errno lets sqrtf / rintf vectorise
+# -fno-math-errno lets sqrtf vectorise
 CFLAGS = ["-O3", "-std=c11", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno"]
 NATIVE_FLAGS = ["-march=native"]
 # OpenMP: the library then uses libgomp.so.1, which resolves to the copy torch has already loaded

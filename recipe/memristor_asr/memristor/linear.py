@@ -46,8 +46,8 @@ from .params import SynaptogenParams, cached_default_params
 
 __all__ = ["dac", "adc", "standard_normal", "MemristorLinear"]
 
-# pre-ADC values per fast-path block: on CPU small enough to keep the chain in cache, on an
-# accelerator large enough to amortise kernel launches
+# pre-ADC values per block of the torch fast path (accelerators, or CPU without the kernel): on CPU
+# small enough to keep the chain in cache, on an accelerator large enough to amortise kernel launches
 FAST_BLOCK_ELEMENTS = {"cpu": 2 ** 20, "other": 2 ** 25}
 # The CPU fast path with the compiled kernel works through blocks of at most this many rows and
 # output columns, so that a block's matmul results are still in cache for the epilogue.
