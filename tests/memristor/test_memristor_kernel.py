@@ -71,6 +71,8 @@ def reference_epilogue(mean, var, base, cols, weights, lim, seed, stream0, row0,
     """What adc_accumulate computes, in torch: [tiles, rows, planes, width] → [rows, cols]."""
     tiles, rows, planes, width = mean.shape
     v = mean.clone()
+    if isinstance(var, kernel.VarianceCounts):
+        var = var.row_scale[:, :, None, None] * var.col_scale[:, None] * (var.counts + var.row_offset[:, :, None, None])
     if var is not None:
         for t in range(tiles):
             for r in range(rows):
@@ -81,13 +83,19 @@ def reference_epilogue(mean, var, base, cols, weights, lim, seed, stream0, row0,
     return (q * weights.view(1, 1, -1, 1)).sum((0, 2))[:, :cols]
 
 
-@pytest.mark.parametrize("var_dtype", [None, torch.float32, torch.bfloat16])
-def test_epilogue_matches_the_torch_reference(var_dtype):
+@pytest.mark.parametrize("var_kind", [None, "float32", "counts"])
+def test_epilogue_matches_the_torch_reference(var_kind):
     g = torch.Generator().manual_seed(0)
     tiles, rows, planes, width, cols = 3, 37, 5, 64, 50
     mean = torch.randn(tiles, rows, planes, width, generator=g) * 40
-    var = (torch.rand(tiles, rows, planes, width, generator=g) * 9).to(var_dtype) if var_dtype else None
-    base = torch.rand(tiles, rows, generator=g) - 0.2 if var_dtype else None  # some σ² < 0: clipped at 0
+    var = torch.rand(tiles, rows, planes, width, generator=g) * 9 if var_kind == "float32" else None
+    if var_kind == "counts":  # as an integer matmul of 8-bit codes over 128 inputs gives them
+        var = kernel.VarianceCounts(torch.randint(-127 * 255 * 128, 127 * 255 * 128, (tiles, rows, planes, width),
+                                                  generator=g, dtype=torch.int32),
+                                    torch.rand(tiles, rows, generator=g) * 1e-3,
+                                    torch.randint(0, 127 * 255 * 128, (tiles, rows), generator=g, dtype=torch.int32),
+                                    torch.rand(tiles, planes, width, generator=g) * 1e-3)
+    base = torch.rand(tiles, rows, generator=g) - 0.2 if var_kind else None  # some σ² < 0: clipped at 0
     weights = torch.tensor([2.0 ** (planes - 1 - p) for p in range(planes)])
     args = dict(cols=cols, plane_weight=weights, lim=64.0, seed=7, stream0=9, row0=100, block=3, n_blocks=5)
     ref = reference_epilogue(mean, var, base, cols, weights, 64.0, 7, 9, 100, 3, 5)
@@ -178,7 +186,7 @@ def test_noiseless_kernel_path_equals_the_torch_path(layer, monkeypatch):
     assert torch.allclose(make(layer, noise="off")(layer["x"]), y, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("dtype, bound", [("float32", 1e-4), ("bfloat16", 2 ** -8)])
+@pytest.mark.parametrize("dtype, bound", [("float32", 1e-4), ("int8", 2 ** -7)])
 def test_noise_sigma_of_the_fast_path_is_accurate(layer, monkeypatch, dtype, bound):
     """σ of every (row, plane, tile, column) from the fast path's two-part variance against the
     per-cell sum Σ_i w·|I| in float64, for both variance matmul types."""
@@ -187,13 +195,23 @@ def test_noise_sigma_of_the_fast_path_is_accurate(layer, monkeypatch, dtype, bou
 
     monkeypatch.setenv("MEMRISTOR_ASR_VARIANCE_DTYPE", dtype)
     m = make(layer)
-    cb, _, var_matrix = m._kernel_matrices()
-    assert var_matrix.dtype == getattr(torch, dtype) and (var_matrix >= 0).all()
+    km = m._kernel_matrices()
     volts = dac(layer["x"].reshape(-1, 300), 1.0 / (layer["s_a"] * 127), m.config)
+    volts[:3] = 0.0  # a frame with a single input: one term carries all of the r-dependent variance
+    volts[:3, 7] = 0.3
     _, var_in, var_base = m._fast_inputs(volts, "paper")
-    var = torch.bmm(var_in.to(var_matrix.dtype), var_matrix).float() + var_base  # [T_in, R, blocks*P*cb]
-    t_in, rows = var.shape[:2]
-    got = var.clamp(min=0).sqrt().view(t_in, rows, -1, m.num_planes, cb).permute(0, 1, 3, 2, 4)
+    if dtype == "int8":
+        assert km.var.dtype == torch.int8 and km.var_scale is not None
+        codes, row_scale = linear.unsigned_codes(var_in, 2)
+        counts = torch.stack([torch.stack([torch._int_mm(codes[j], km.var[b, j]) for j in range(len(codes))])
+                              for b in range(len(km.var))])  # [blocks, T_in, R, P*cb]
+        offset = 127 * codes.sum(2, dtype=torch.int32)
+        var = row_scale * km.var_scale.flatten(2)[:, :, None] * (counts + offset[..., None]) + var_base
+    else:
+        assert km.var.dtype == torch.float32 and (km.var >= 0).all()
+        var = torch.stack([torch.bmm(var_in, km.var[b]) + var_base for b in range(len(km.var))])
+    n_blocks, t_in, rows = var.shape[:3]
+    got = var.clamp(min=0).sqrt().view(n_blocks, t_in, rows, m.num_planes, km.cb).permute(1, 2, 3, 0, 4)
     got = got.reshape(t_in, rows, m.num_planes, -1)[..., :70].double()  # [T_in, R, P, out]
 
     params = cached_default_params()
@@ -212,6 +230,29 @@ def test_noise_sigma_of_the_fast_path_is_accurate(layer, monkeypatch, dtype, bou
     assert big.float().mean() > 0.5
     assert ((got - ref).abs() / ref)[big].max() < bound
     assert (got - ref).abs().max() < 0.02
+
+
+def test_eight_bit_codes_round_to_the_nearest_level():
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(4, 5, 128, generator=g) ** 3
+    x[1, 2] = 0.0  # an all-zero row: scale 1, codes 0
+    for fn, lo, hi, offset in ((linear.unsigned_codes, 0, 255, 0), (linear.centred_codes, -127, 127, 127)):
+        codes, scale = fn(x, 2)
+        assert scale.shape == (4, 5, 1) and scale[1, 2] == 1.0
+        assert codes.int().min() >= lo and codes.int().max() == hi  # the row maximum takes the top code
+        back = scale * (codes.float() + offset)
+        assert ((back - x).abs() <= scale / 2 * (1 + 1e-5)).all()
+        assert torch.equal(back[1, 2], torch.zeros(128))
+
+
+def test_variance_dtype_setting(monkeypatch):
+    monkeypatch.setenv("MEMRISTOR_ASR_VARIANCE_DTYPE", "float32")
+    assert linear.variance_dtype() == torch.float32
+    monkeypatch.delenv("MEMRISTOR_ASR_VARIANCE_DTYPE")
+    assert linear.variance_dtype() == torch.int8
+    monkeypatch.setenv("MEMRISTOR_ASR_VARIANCE_DTYPE", "bfloat16")
+    with pytest.raises(ValueError, match="MEMRISTOR_ASR_VARIANCE_DTYPE"):
+        linear.variance_dtype()
 
 
 def test_missing_compiler_falls_back_to_torch_with_a_warning(tmp_path):

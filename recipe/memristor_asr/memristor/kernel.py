@@ -31,7 +31,7 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, NamedTuple, Optional, Sequence, Union
 
 import torch
 
@@ -81,12 +81,6 @@ def _cpu_fingerprint() -> str:
     return platform.machine() + "\n" + _cpuinfo_lines()
 
 
-def cpu_has_bf16_dot() -> bool:
-    """Whether the CPU multiplies bfloat16 natively (AVX512-BF16 or AMX-BF16 on x86, BF16 on Arm)."""
-    flags = set(_cpuinfo_lines().split())
-    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
-
-
 def _compiler() -> Optional[str]:
     cc = os.environ.get("CC", "")
     for cand in ([cc] if cc else []) + ["cc", "gcc", "clang"]:
@@ -131,8 +125,8 @@ def build(verbose: bool = False) -> Path:
 def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     lib.mr_normal.argtypes = [_ptr, _i64, _u64, _u64, _u64]
     lib.mr_normal.restype = ctypes.c_int
-    lib.mr_adc_accumulate.argtypes = [_ptr, _ptr, ctypes.c_int, _ptr, _ptr, _i64, _i64, _i64, _i64, _i64, _i64, _i64, _ptr,
-                                      ctypes.c_float, _u64, _u64, _i64, _i64, _i64, ctypes.c_int]
+    lib.mr_adc_accumulate.argtypes = [_ptr, _ptr, ctypes.c_int, _ptr, _ptr, _ptr, _ptr, _ptr, _i64, _i64, _i64, _i64, _i64,
+                                      _i64, _i64, _ptr, ctypes.c_float, _u64, _u64, _i64, _i64, _i64, ctypes.c_int]
     lib.mr_adc_accumulate.restype = ctypes.c_int
     lib.mr_threefry4x32_20.argtypes = [_ptr, _ptr, _ptr]
     lib.mr_threefry4x32_20.restype = None
@@ -198,14 +192,27 @@ def threefry4x32_20(counter: Sequence[int], key: Sequence[int]) -> List[int]:
     return list(out)
 
 
-def adc_accumulate(mean: torch.Tensor, var: Optional[torch.Tensor], var_base: Optional[torch.Tensor],
+class VarianceCounts(NamedTuple):
+    """Variances from an integer matmul of 8-bit codes: σ² = row_scale·col_scale·(counts + row_offset)."""
+
+    counts: torch.Tensor  #: int32 ``[tiles, rows, planes, stride]``
+    row_scale: torch.Tensor  #: float32 ``[tiles, rows]``
+    row_offset: torch.Tensor  #: int32 ``[tiles, rows]``
+    col_scale: torch.Tensor  #: float32 ``[tiles, planes, stride]``
+
+
+_VAR_NONE, _VAR_FLOAT32, _VAR_COUNTS = 0, 1, 2  # fast_read.c's var_kind
+
+
+def adc_accumulate(mean: torch.Tensor, var: Union[None, torch.Tensor, VarianceCounts], var_base: Optional[torch.Tensor],
                    out: torch.Tensor, *, cols: int, plane_weight: torch.Tensor, lim: float, seed: int, stream0: int,
                    row0: int, block: int, n_blocks: int, threads: Optional[int] = None) -> None:
     """Noise, ADC and recombination of one block of output columns, added into ``out``:
-    out[r, c] += Σ_tile Σ_p plane_weight[p] · clip(round(mean + sqrt(max(var + var_base, 0))·z), ±lim).
+    out[r, c] += Σ_tile Σ_p plane_weight[p] · clip(round(mean + sqrt(max(σ², 0))·z), ±lim).
 
     :param mean: ``[tiles, rows, planes, stride]`` pre-ADC means in ADC steps; columns ``:cols`` are used
-    :param var: same shape, float32 or bfloat16, variances in steps² without the row term; None: no noise
+    :param var: the variances in steps² without the row term: float32 of mean's shape (σ² = var + var_base),
+        or :class:`VarianceCounts`; None: no noise
     :param var_base: ``[tiles, rows]`` the row (r-independent) variance term in steps²
     :param out: ``[rows, ≥ cols]`` float32 view with unit column stride, accumulated in place
     :param plane_weight: ``[planes]`` 2^b of each plane
@@ -222,12 +229,24 @@ def adc_accumulate(mean: torch.Tensor, var: Optional[torch.Tensor], var_base: Op
     tiles, rows, planes, stride = mean.shape
     if not 0 < cols <= stride:
         raise ValueError(f"cols must be in 1..{stride}, got {cols}")
-    noise = var is not None
-    if noise:
-        _check(var, "var", (torch.float32, torch.bfloat16))
+    kind, scales = _VAR_NONE, (None, None, None)
+    if var is not None:
         _check(var_base, "var_base")
-        if var.shape != mean.shape or var_base.shape != (tiles, rows):
-            raise ValueError(f"var {tuple(var.shape)} / var_base {tuple(var_base.shape)} do not fit mean "
+        if isinstance(var, VarianceCounts):
+            kind, values = _VAR_COUNTS, var.counts
+            _check(values, "var.counts", (torch.int32,))
+            _check(var.row_scale, "var.row_scale")
+            _check(var.row_offset, "var.row_offset", (torch.int32,))
+            _check(var.col_scale, "var.col_scale")
+            if var.row_scale.shape != (tiles, rows) or var.row_offset.shape != (tiles, rows) \
+                    or var.col_scale.shape != (tiles, planes, stride):
+                raise ValueError(f"var's scales do not fit mean {tuple(mean.shape)}")
+            scales = (var.row_scale.data_ptr(), var.row_offset.data_ptr(), var.col_scale.data_ptr())
+        else:
+            kind, values = _VAR_FLOAT32, var
+            _check(values, "var")
+        if values.shape != mean.shape or var_base.shape != (tiles, rows):
+            raise ValueError(f"var {tuple(values.shape)} / var_base {tuple(var_base.shape)} do not fit mean "
                              f"{tuple(mean.shape)}")
     if out.dtype != torch.float32 or out.device.type != "cpu" or out.dim() != 2 or out.stride(1) != 1 \
             or out.shape[0] != rows or out.shape[1] < cols:
@@ -237,8 +256,8 @@ def adc_accumulate(mean: torch.Tensor, var: Optional[torch.Tensor], var_base: Op
         raise ValueError(f"plane_weight must have {planes} entries, got {tuple(plane_weight.shape)}")
     threads = max(1, min(threads or torch.get_num_threads(), rows))
     code = lib.mr_adc_accumulate(
-        mean.data_ptr(), var.data_ptr() if noise else None, int(noise and var.dtype == torch.bfloat16),
-        var_base.data_ptr() if noise else None, out.data_ptr(), tiles, rows, rows, cols, planes, stride, out.stride(0),
+        mean.data_ptr(), values.data_ptr() if kind else None, kind, *scales,
+        var_base.data_ptr() if kind else None, out.data_ptr(), tiles, rows, rows, cols, planes, stride, out.stride(0),
         plane_weight.data_ptr(), float(lim), int(seed) & (2 ** 64 - 1), int(stream0) & (2 ** 64 - 1), row0, block,
         n_blocks, threads)
     if code:

@@ -33,7 +33,7 @@ import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List, Optional
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 from torch import nn
@@ -117,17 +117,47 @@ def _uses_kernel(device: torch.device) -> bool:
 
 
 def variance_dtype() -> torch.dtype:
-    """Operand type of the fast path's variance matmul on CPU: bfloat16 where the CPU multiplies it
-    natively (twice the float32 rate), else float32; ``MEMRISTOR_ASR_VARIANCE_DTYPE=float32`` (or
-    ``bfloat16``) forces the choice. The variance only scales the noise, and its matmul sums
-    non-negative terms (see the module docstring), so 8-bit operands with float32 accumulation keep
-    the noise σ within 2^-8 (0.4 %) of float32; the current (mean) matmul is float32 throughout."""
-    choice = os.environ.get("MEMRISTOR_ASR_VARIANCE_DTYPE", "").lower()
+    """Operand type of the fast path's variance matmul on CPU: 8-bit codes (``torch.int8``; an exact
+    integer matmul, about twice the bfloat16 and four times the float32 rate on CPUs with 8-bit dot
+    products) by default, float32 with ``MEMRISTOR_ASR_VARIANCE_DTYPE=float32``.
+
+    The variance only scales the noise, and its matmul sums non-negative terms (see the module
+    docstring): with 8-bit codes of a(V) per (tile, row) and of 2ĉ − r_pos − r_neg per (tile, column)
+    (:func:`unsigned_codes`, :func:`centred_codes`), σ stays within about 0.6 % of the float32 value.
+    The integer matmul is exact, so the numbers are the same on every CPU. The current (mean) matmul
+    is float32 throughout."""
+    choice = os.environ.get("MEMRISTOR_ASR_VARIANCE_DTYPE", "int8").lower()
     if choice in ("float32", "fp32"):
         return torch.float32
-    if choice in ("bfloat16", "bf16") or kernel.cpu_has_bf16_dot():
-        return torch.bfloat16
-    return torch.float32
+    if choice != "int8":
+        raise ValueError(f"MEMRISTOR_ASR_VARIANCE_DTYPE must be 'int8' or 'float32', got {choice!r}")
+    return torch.int8 if hasattr(torch, "_int_mm") else torch.float32
+
+
+def unsigned_codes(x: torch.Tensor, dim: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """8-bit codes of non-negative ``x`` along ``dim``: x ≈ scale·codes, codes uint8 in 0…255,
+    scale = max/255 (1 where the max is 0), kept with size 1 in ``dim``."""
+    top = x.amax(dim, keepdim=True)
+    scale = torch.where(top > 0, top / 255, torch.ones_like(top))
+    return torch.round(x / scale).to(torch.uint8), scale
+
+
+def centred_codes(x: torch.Tensor, dim: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """8-bit signed codes of non-negative ``x`` along ``dim``, centred to use the sign bit:
+    x ≈ scale·(codes + 127), codes int8 in −127…127, scale = max/254 (1 where the max is 0)."""
+    top = x.amax(dim, keepdim=True)
+    scale = torch.where(top > 0, top / 254, torch.ones_like(top))
+    return (torch.round(x / scale) - 127).to(torch.int8), scale
+
+
+class _KernelMatrices(NamedTuple):
+    """The r-dependent matrices of :meth:`MemristorLinear._fast_kernel`, per block of ``cb`` output
+    columns and input tile: ``[n_blocks, T_in, ti, P·cb]``, plane-major inside a block."""
+
+    cb: int
+    r_diff: torch.Tensor  #: r_pos − r_neg, float32
+    var: torch.Tensor  #: 2ĉ − r_pos − r_neg: float32, or centred 8-bit codes (int8)
+    var_scale: Optional[torch.Tensor]  #: the codes' scales ``[n_blocks, T_in, P, cb]`` (None for float32)
 
 
 def dac(x: torch.Tensor, input_factor: float, config: HardwareConfig) -> torch.Tensor:
@@ -194,7 +224,7 @@ class MemristorLinear(nn.Module):
         self._generators: Dict[str, List[torch.Generator]] = {}
         self._noise_calls = 0  # forward calls so far: the kernel's noise stream of the next one
         self._fast_cache: Optional[tuple] = None
-        self._kernel_cache: Optional[tuple] = None
+        self._kernel_cache: Optional[_KernelMatrices] = None
         self._level_cache: Dict[tuple, torch.Tensor] = {}
 
     # ------------------------------------------------------------------ helpers
@@ -406,7 +436,7 @@ class MemristorLinear(nn.Module):
         if noise != "off":
             std = torch.baddbmm(var_base, var_in, var_matrix[:, :, cols]).clamp_(min=0.0).sqrt_()
             if call is not None:  # the normals _fast_kernel gives these elements (see kernel.adc_accumulate)
-                n_rows, n_planes, cb = val.shape[1], self.num_planes, self._kernel_matrices()[0]
+                n_rows, n_planes, cb = val.shape[1], self.num_planes, self._kernel_matrices().cb
                 n_blocks = math.ceil(self.out_features / cb)
                 z = torch.stack([kernel.normal(n_rows * n_blocks * n_planes * cb, seed=self.noise_seed,
                                                stream=self._kernel_stream(call, j))
@@ -425,22 +455,24 @@ class MemristorLinear(nn.Module):
     def _kernel_stream(self, call: int, tile: int) -> int:
         return (call << 16) | tile
 
-    def _kernel_matrices(self):
-        """r_pos − r_neg (float32) and 2ĉ − r_pos − r_neg (in :func:`variance_dtype`) for :meth:`_fast_kernel`:
-        ``[T_in, ti, n_blocks·P·cb]``, blocks of ``cb`` output columns, plane-major inside a block (zero
-        rows pad the last tile, zero columns the last block)."""
+    def _kernel_matrices(self) -> _KernelMatrices:
+        """The matrices of :meth:`_fast_kernel` (zero rows pad the last tile, zero columns the last block),
+        the variance matrix in :func:`variance_dtype`."""
         if self._kernel_cache is None:
             ti, t_in, n_planes = self.config.tile_inputs, self.num_input_tiles, self.num_planes
             cb = kernel_block_columns(n_planes, self.out_features)
             n_blocks = math.ceil(self.out_features / cb)
 
-            def arrange(r: torch.Tensor) -> torch.Tensor:  # [P, in, out] -> [T_in, ti, n_blocks*P*cb]
+            def arrange(r: torch.Tensor) -> torch.Tensor:  # [P, in, out] -> [n_blocks, T_in, ti, P*cb]
                 r = torch.nn.functional.pad(r, (0, n_blocks * cb - self.out_features, 0, t_in * ti - self.in_features))
-                return r.view(n_planes, t_in, ti, n_blocks, cb).permute(1, 2, 3, 0, 4).reshape(
-                    t_in, ti, n_blocks * n_planes * cb).contiguous()
+                return r.view(n_planes, t_in, ti, n_blocks, cb).permute(3, 1, 2, 0, 4).reshape(
+                    n_blocks, t_in, ti, n_planes * cb).contiguous()
 
-            self._kernel_cache = (cb, arrange(self.r_pos - self.r_neg),
-                                  arrange(self._variance_matrix()).to(variance_dtype()))
+            var, var_scale = arrange(self._variance_matrix()), None
+            if variance_dtype() == torch.int8:
+                var, var_scale = centred_codes(var, 2)
+                var_scale = var_scale.view(n_blocks, t_in, n_planes, cb)
+            self._kernel_cache = _KernelMatrices(cb, arrange(self.r_pos - self.r_neg), var, var_scale)
         return self._kernel_cache
 
     def _fast_kernel(self, volts: torch.Tensor) -> torch.Tensor:
@@ -453,34 +485,42 @@ class MemristorLinear(nn.Module):
         if n_rows == 0:
             return volts.new_zeros(0, n_out)
         mean_in, var_in, var_base = self._fast_inputs(volts, c.noise)
-        cb, r_diff, var_matrix = self._kernel_matrices()
+        km = self._kernel_matrices()
+        counts = noise and km.var_scale is not None
         if noise:
-            var_in, var_base = var_in.to(var_matrix.dtype), var_base[..., 0]
+            var_base = var_base[..., 0]
+        if counts:  # a(V) as 8-bit codes per (tile, row); Σ_i codes·(codes' + 127) = counts + row offset
+            var_in, row_scale = unsigned_codes(var_in, 2)
+            row_scale, row_offset = row_scale[..., 0], var_in.sum(2, dtype=torch.int32).mul_(127)
         stream0 = self._kernel_stream(self._next_noise_call(), 0)
         plane_w = torch.tensor(self.plane_weights)
         lim = 2.0 ** (c.output_precision_bits + c.output_range_bits - 1)
         out = torch.zeros(n_rows, n_out)
+        cb = km.cb
         n_blocks = math.ceil(n_out / cb)
         row_block = min(n_rows, KERNEL_BLOCK_ROWS)
         width = n_planes * cb
         mean_buf = torch.empty(t_in * row_block * width)
-        var_buf = torch.empty(t_in * row_block * width, dtype=var_matrix.dtype) if noise else None
+        var_buf = torch.empty(t_in * row_block * width, dtype=torch.int32 if counts else torch.float32) if noise else None
         for r0 in range(0, n_rows, row_block):
             r1 = min(r0 + row_block, n_rows)
             rows = r1 - r0
             mean = mean_buf[: t_in * rows * width].view(t_in, rows, n_planes, cb)
             var = var_buf[: t_in * rows * width].view(t_in, rows, n_planes, cb) if noise else None
             base = var_base[:, r0:r1].contiguous() if noise else None
-            for first in range(0, n_out, cb):
-                block = slice(first // cb * width, (first // cb + 1) * width)
+            if counts:
+                row_scales = (row_scale[:, r0:r1].contiguous(), row_offset[:, r0:r1].contiguous())
+            for b in range(n_blocks):
                 for j in range(t_in):
-                    torch.mm(mean_in[j, r0:r1], r_diff[j, :, block], out=mean[j].view(rows, width))
-                    if noise:
-                        torch.mm(var_in[j, r0:r1], var_matrix[j, :, block], out=var[j].view(rows, width))
-                cols = min(cb, n_out - first)
-                kernel.adc_accumulate(mean, var, base, out[r0:r1, first:first + cols], cols=cols, plane_weight=plane_w,
-                                      lim=lim, seed=self.noise_seed, stream0=stream0, row0=r0, block=first // cb,
-                                      n_blocks=n_blocks)
+                    torch.mm(mean_in[j, r0:r1], km.r_diff[b, j], out=mean[j].view(rows, width))
+                    if counts:
+                        torch._int_mm(var_in[j, r0:r1], km.var[b, j], out=var[j].view(rows, width))
+                    elif noise:
+                        torch.mm(var_in[j, r0:r1], km.var[b, j], out=var[j].view(rows, width))
+                cols = min(cb, n_out - b * cb)
+                kernel.adc_accumulate(mean, kernel.VarianceCounts(var, *row_scales, km.var_scale[b]) if counts else var,
+                                      base, out[r0:r1, b * cb:b * cb + cols], cols=cols, plane_weight=plane_w, lim=lim,
+                                      seed=self.noise_seed, stream0=stream0, row0=r0, block=b, n_blocks=n_blocks)
         return out / 2.0 ** c.output_precision_bits
 
     def _fast(self, volts: torch.Tensor) -> torch.Tensor:

@@ -153,26 +153,32 @@ static inline float adc_steps(float v, float lim) {
     return (v + 12582912.0f) - 12582912.0f;
 }
 
-static inline float bf16_to_float(uint16_t h) { return bits_to_float((uint32_t)h << 16); }
+/* How mr_adc_accumulate receives the variances σ² (without the row term var_base). */
+enum { VAR_NONE = 0, VAR_FLOAT32 = 1, VAR_COUNTS = 2 };
 
 /*
  * Noise, ADC and recombination of block `block` (of n_blocks) of output columns, over rows [0, rows)
  * and input tiles [0, tiles), added into out:
- *   v = mean + sqrt(max(var + var_base, 0)) · z        (z only when var != NULL)
+ *   v = mean + sqrt(max(σ², 0)) · z                     (z only when var_kind != VAR_NONE)
  *   q = round_half_even(clip(v, ±lim))                  (values are in ADC steps)
  *   out[r·out_stride + c] += Σ_tile Σ_p plane_weight[p] · q        for c < cols
+ * with σ² = var + var_base (VAR_FLOAT32: var is float32), or, for an integer matmul of 8-bit codes
+ * (VAR_COUNTS: var is int32), σ² = row_scale·col_scale·(var + row_offset) + var_base; the integer sum
+ * stays below 2^24, so its conversion to float is exact.
  * Layout of mean / var: [tiles][tile_rows][planes][width] (plane-major; a thread can take a band of
- * rows <= tile_rows of every tile); var is float32, or bfloat16 if var_is_bf16; var_base:
- * [tiles][tile_rows]. The normals of (row, tile) are numbers ((row0 + r)·n_blocks + block)·planes·width
+ * rows <= tile_rows of every tile); var_base, row_scale, row_offset: [tiles][tile_rows]; col_scale:
+ * [tiles][planes][width]. The normals of (row, tile) are numbers ((row0 + r)·n_blocks + block)·planes·width
  * + p·width + c of stream stream0 + tile: fixed by the layer's block layout, not by how the rows
  * are split. Rows are shared among `threads` OpenMP threads. Returns 0, or -1 if out of memory.
  */
-int mr_adc_accumulate(const float *mean, const void *var, int var_is_bf16, const float *var_base, float *out,
+int mr_adc_accumulate(const float *mean, const void *var, int var_kind, const float *row_scale,
+                      const int32_t *row_offset, const float *col_scale, const float *var_base, float *out,
                       int64_t tiles, int64_t tile_rows, int64_t rows, int64_t cols, int64_t planes, int64_t width,
                       int64_t out_stride, const float *plane_weight, float lim, uint64_t seed, uint64_t stream0,
                       int64_t row0, int64_t block, int64_t n_blocks, int threads) {
     if (rows <= 0 || cols <= 0) return 0;
     const int64_t row_len = planes * width;
+    const int noise = var_kind != VAR_NONE;
     int status = 0;
     /* OpenMP, so that the rows share the thread team of torch's own (OpenMP) matmuls: a second pool
      * would compete with their spinning workers for the cores */
@@ -192,7 +198,7 @@ int mr_adc_accumulate(const float *mean, const void *var, int var_is_bf16, const
                 const int64_t at = (t * tile_rows + r) * row_len;
                 int64_t off = 0;
                 float base = 0.0f;
-                if (var) {
+                if (noise) {
                     const uint64_t b0 = first / NORMALS_PER_BLOCK, b1 = (first + (uint64_t)row_len - 1) / NORMALS_PER_BLOCK;
                     normal_blocks(rho2, dir, b0, (int64_t)(b1 - b0 + 1), seed, stream0 + (uint64_t)t);
                     off = (int64_t)(first % NORMALS_PER_BLOCK);
@@ -203,13 +209,16 @@ int mr_adc_accumulate(const float *mean, const void *var, int var_is_bf16, const
                     const float *r2 = rho2 + off + p * width, *dr = dir + off + p * width;
                     const float w = plane_weight[p];
                     /* σ·z = sqrt(σ²·ρ²)·direction: one square root per element */
-                    if (var && var_is_bf16) {
-                        const uint16_t *vr = (const uint16_t *)var + at + p * width;
+                    if (var_kind == VAR_COUNTS) {
+                        const int32_t *vr = (const int32_t *)var + at + p * width;
+                        const float *cs = col_scale + t * row_len + p * width;
+                        const float rs = row_scale[t * tile_rows + r];
+                        const int32_t ro = row_offset[t * tile_rows + r];
                         for (int64_t c = 0; c < cols; ++c) {
-                            float s = bf16_to_float(vr[c]) + base;
+                            float s = rs * cs[c] * (float)(vr[c] + ro) + base;
                             acc[c] += w * adc_steps(m[c] + sqrtf((s > 0.0f ? s : 0.0f) * r2[c]) * dr[c], lim);
                         }
-                    } else if (var) {
+                    } else if (var_kind == VAR_FLOAT32) {
                         const float *vr = (const float *)var + at + p * width;
                         for (int64_t c = 0; c < cols; ++c) {
                             float s = vr[c] + base;
