@@ -493,7 +493,8 @@ class MemristorLinear(nn.Module):
             var_in, row_scale = unsigned_codes(var_in, 2)
             row_scale, row_offset = row_scale[..., 0], var_in.sum(2, dtype=torch.int32).mul_(127)
         stream0 = self._kernel_stream(self._next_noise_call(), 0)
-        plane_w = torch.tensor(self.plane_weights)
+        # 2^b / 2^P: the ADC steps' scale folded into the plane weights (powers of two: exact)
+        plane_w = torch.tensor(self.plane_weights) / 2.0 ** c.output_precision_bits
         lim = 2.0 ** (c.output_precision_bits + c.output_range_bits - 1)
         out = torch.zeros(n_rows, n_out)
         cb = km.cb
@@ -521,7 +522,7 @@ class MemristorLinear(nn.Module):
                 kernel.adc_accumulate(mean, kernel.VarianceCounts(var, *row_scales, km.var_scale[b]) if counts else var,
                                       base, out[r0:r1, b * cb:b * cb + cols], cols=cols, plane_weight=plane_w, lim=lim,
                                       seed=self.noise_seed, stream0=stream0, row0=r0, block=b, n_blocks=n_blocks)
-        return out / 2.0 ** c.output_precision_bits
+        return out
 
     def _fast(self, volts: torch.Tensor) -> torch.Tensor:
         """Matmul read path for ``volts`` ``[R, in]`` → recombined ADC output ``[R, out]``.
