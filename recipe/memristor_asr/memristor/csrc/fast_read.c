@@ -163,8 +163,8 @@ enum { VAR_NONE = 0, VAR_FLOAT32 = 1, VAR_COUNTS = 2 };
  *   q = round_half_even(clip(v, ±lim))                  (values are in ADC steps)
  *   out[r·out_stride + c] += Σ_tile Σ_p plane_weight[p] · q        for c < cols
  * with σ² = var + var_base (VAR_FLOAT32: var is float32), or, for an integer matmul of 8-bit codes
- * (VAR_COUNTS: var is int32), σ² = row_scale·col_scale·(var + row_offset) + var_base; the integer sum
- * stays below 2^24, so its conversion to float is exact.
+ * (VAR_COUNTS: var is int32), σ² = row_scale·col_scale·(var + row_offset) + var_base; for tiles of up
+ * to 259 inputs the integer sum (≤ inputs·255·254) stays below 2^24, so its conversion to float is exact.
  * Layout of mean / var: [tiles][tile_rows][planes][width] (plane-major; a thread can take a band of
  * rows <= tile_rows of every tile); var_base, row_scale, row_offset: [tiles][tile_rows]; col_scale:
  * [tiles][planes][width]. The normals of (row, tile) are numbers ((row0 + r)·n_blocks + block)·planes·width
