@@ -73,8 +73,11 @@ def main() -> None:
           f"tiles {config.tile_inputs}x{config.tile_outputs}, ADC {config.output_precision_bits}+"
           f"{config.output_range_bits} bits, noise '{config.noise}'")
     if device.type == "cpu":
-        print(f"fast path: compiled kernel {'in use' if kernel.available() else 'unavailable: ' + str(kernel.unavailable_reason())}"
-              f", variance matmul in {str(variance_dtype()).replace('torch.', '')}")
+        if kernel.available():
+            print(f"fast path: compiled kernel in use, variance matmul in {str(variance_dtype()).replace('torch.', '')}")
+        else:
+            print(f"fast path: compiled kernel unavailable ({kernel.unavailable_reason()}): plain torch, variance "
+                  "matmul in float32")
 
     forward_rows, program_rows = [], []
     for bits in args.bits:
