@@ -147,9 +147,11 @@ int mr_normal(float *z, int64_t n, uint64_t seed, uint64_t stream, uint64_t firs
 }
 
 /* ADC of values in steps: clip to ±lim, then round half to even. lim is an integer below 2^22, so
- * adding and removing 1.5·2^23 rounds exactly (in the default rounding mode) and vectorises. */
+ * adding and removing 1.5·2^23 rounds exactly (in the default rounding mode) and vectorises. The clip
+ * is written as two selects of the form x86's min / max instructions compute (NaN passes through). */
 static inline float adc_steps(float v, float lim) {
-    v = v < -lim ? -lim : (v > lim ? lim : v);
+    v = v > lim ? lim : v;
+    v = v < -lim ? -lim : v;
     return (v + 12582912.0f) - 12582912.0f;
 }
 
