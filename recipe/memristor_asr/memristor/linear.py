@@ -305,7 +305,9 @@ class MemristorLinear(nn.Module):
 
     def crossbar_values(self, volts: torch.Tensor, path: Optional[str] = None, noise: Optional[str] = None
                         ) -> torch.Tensor:
-        """Normalised pre-ADC column values c·ΔI per (plane, input tile), for validation.
+        """Normalised pre-ADC column values c·ΔI per (plane, input tile), for validation. On CPU with
+        the kernel, ``fast`` draws the normals the forward pass would draw, but computes the variance in
+        float32 (the forward's is in :func:`variance_dtype`).
 
         :param volts: ``[..., in]`` DAC output in V
         :param path: ``exact`` or ``fast`` (default: the configured one)
