@@ -232,6 +232,29 @@ def test_noise_sigma_of_the_fast_path_is_accurate(layer, monkeypatch, dtype, bou
     assert (got - ref).abs().max() < 0.02
 
 
+@pytest.mark.parametrize("tile, n_in, n_out, bits, rows", [(64, 150, 70, 4, 1), (200, 450, 130, 6, 33),
+                                                         (300, 300, 65, 3, 5), (128, 128, 1, 8, 7)])
+def test_eight_bit_and_float32_variances_agree_for_any_layer_shape(monkeypatch, tile, n_in, n_out, bits, rows):
+    """Same normals, σ from 8-bit codes or float32: the outputs differ far less than two noise draws
+    do (odd tile sizes, a tile above 259 inputs, partial column blocks, a single output)."""
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(n_out, n_in, generator=g) * 0.1
+    s_w = float(w.abs().max() / (2 ** (bits - 1) - 1))
+    cfg = dict(tile_inputs=tile, tile_outputs=min(tile, 128), pulses_per_cycle=0)
+    lay = program_layer(integer_weights(w, s_w, bits), bits, config=HardwareConfig(**cfg), seed=1, num_cycles=1)
+    x = torch.randn(rows, n_in, generator=g)
+    outs = {}
+    for dtype in ("int8", "float32"):
+        monkeypatch.setenv("MEMRISTOR_ASR_VARIANCE_DTYPE", dtype)
+        m = MemristorLinear(lay, weight_scale=s_w, input_scale=float(x.abs().max() / 127), noise_seed=3,
+                            config=HardwareConfig(**cfg, output_precision_bits=10, output_range_bits=8))
+        outs[dtype] = (m(x), m(x))  # noise calls 0 and 1
+    same = (outs["int8"][0] - outs["float32"][0]).abs().mean()
+    other = (outs["int8"][1] - outs["float32"][0]).abs().mean()
+    assert other > 0
+    assert same < 0.05 * other
+
+
 def test_eight_bit_codes_round_to_the_nearest_level():
     g = torch.Generator().manual_seed(3)
     x = torch.rand(4, 5, 128, generator=g) ** 3
