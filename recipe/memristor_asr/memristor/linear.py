@@ -499,8 +499,7 @@ class MemristorLinear(nn.Module):
         plane_w = torch.tensor(self.plane_weights) / 2.0 ** c.output_precision_bits
         lim = 2.0 ** (c.output_precision_bits + c.output_range_bits - 1)
         out = torch.zeros(n_rows, n_out)
-        cb = km.cb
-        n_blocks = math.ceil(n_out / cb)
+        cb, n_blocks = km.cb, len(km.r_diff)
         row_block = min(n_rows, KERNEL_BLOCK_ROWS)
         width = n_planes * cb
         mean_buf = torch.empty(t_in * row_block * width)

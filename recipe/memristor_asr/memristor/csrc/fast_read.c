@@ -155,6 +155,12 @@ static inline float adc_steps(float v, float lim) {
     return (v + 12582912.0f) - 12582912.0f;
 }
 
+/* ADC of mean + σ·z in steps, with σ·z = sqrt(σ²·ρ²)·direction: one square root per element
+ * (σ² below 0, from rounding, counts as 0). */
+static inline float noisy_adc_steps(float mean, float sigma2, float rho2, float dir, float lim) {
+    return adc_steps(mean + sqrtf((sigma2 > 0.0f ? sigma2 : 0.0f) * rho2) * dir, lim);
+}
+
 /* How mr_adc_accumulate receives the variances σ² (without the row term var_base). */
 enum { VAR_NONE = 0, VAR_FLOAT32 = 1, VAR_COUNTS = 2 };
 
@@ -210,22 +216,17 @@ int mr_adc_accumulate(const float *mean, const void *var, int var_kind, const fl
                     const float *m = mean + at + p * width;
                     const float *r2 = rho2 + off + p * width, *dr = dir + off + p * width;
                     const float w = plane_weight[p];
-                    /* σ·z = sqrt(σ²·ρ²)·direction: one square root per element */
                     if (var_kind == VAR_COUNTS) {
                         const int32_t *vr = (const int32_t *)var + at + p * width;
                         const float *cs = col_scale + t * row_len + p * width;
                         const float rs = row_scale[t * tile_rows + r];
                         const int32_t ro = row_offset[t * tile_rows + r];
-                        for (int64_t c = 0; c < cols; ++c) {
-                            float s = rs * cs[c] * (float)(vr[c] + ro) + base;
-                            acc[c] += w * adc_steps(m[c] + sqrtf((s > 0.0f ? s : 0.0f) * r2[c]) * dr[c], lim);
-                        }
+                        for (int64_t c = 0; c < cols; ++c)
+                            acc[c] += w * noisy_adc_steps(m[c], rs * cs[c] * (float)(vr[c] + ro) + base, r2[c], dr[c], lim);
                     } else if (var_kind == VAR_FLOAT32) {
                         const float *vr = (const float *)var + at + p * width;
-                        for (int64_t c = 0; c < cols; ++c) {
-                            float s = vr[c] + base;
-                            acc[c] += w * adc_steps(m[c] + sqrtf((s > 0.0f ? s : 0.0f) * r2[c]) * dr[c], lim);
-                        }
+                        for (int64_t c = 0; c < cols; ++c)
+                            acc[c] += w * noisy_adc_steps(m[c], vr[c] + base, r2[c], dr[c], lim);
                     } else {
                         for (int64_t c = 0; c < cols; ++c) acc[c] += w * adc_steps(m[c], lim);
                     }
