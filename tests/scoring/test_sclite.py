@@ -46,3 +46,20 @@ def test_raw_summary_without_sum_line(tmp_path):
 def test_no_hypotheses_at_all(tmp_path):
     with pytest.raises(ValueError, match="hypotheses are empty"):
         write_ctm(tmp_path / "hyp.ctm", SEGMENTS, {})
+
+
+def test_per_segment_counts_from_the_sgml_report_add_up(tmp_path):
+    from memristor_asr.scoring.sclite import parse_sgml_segments, read_segment_scores, write_segment_scores
+
+    (tmp_path / "ref.stm").write_text(STM)
+    hyps = {"TalkA/1": ["the", "cat", "sat", "down"], "TalkA/2": ["on", "a", "mat"], "TalkB/1": []}
+    write_ctm(tmp_path / "hyp.ctm", SEGMENTS, hyps)
+    run_sclite(tmp_path / "ref.stm", tmp_path / "hyp.ctm", tmp_path / "out")
+    segs = parse_sgml_segments(tmp_path / "out" / "hyp.sgml")
+    by_id = {s.segment: (s.words, s.errors) for s in segs}
+    assert by_id == {"talka@0.000-2.000": (3, 1), "talka@3.000-5.000": (3, 1), "talkb@0.000-2.000": (2, 2)}
+    write_segment_scores(tmp_path / "s.tsv", segs)
+    assert read_segment_scores(tmp_path / "s.tsv") == segs
+    (tmp_path / "bad.tsv").write_text("segment\twords\terrors\nx\t3\n")
+    with pytest.raises(ValueError, match="bad.tsv:2"):
+        read_segment_scores(tmp_path / "bad.tsv")

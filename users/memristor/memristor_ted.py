@@ -10,6 +10,7 @@ Only composition lives here: the jobs do the work, the profiles below and in
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
@@ -28,6 +29,7 @@ from memristor_asr.report.jobs import Table2Job, Table3Job, WerPlotJob
 from memristor_asr.scoring.jobs import ScliteJob
 from memristor_asr.training.jobs import PriorJob, TrainJob
 from memristor_asr.training.profiles import get_profile
+from memristor_asr.training.trainer import TrainConfig
 
 __all__ = ["Experiment", "EXPERIMENTS", "run_memristor_ted", "print_tables"]
 
@@ -47,6 +49,8 @@ class Experiment:
     :param num_devices: programmed devices per weight-bit setting (paper: 10)
     :param cell_pairs: pairs for the single-cell table (paper: 5000)
     :param hardware: HardwareConfig fields that differ from the paper's (programming and read)
+    :param num_seeds: training seeds per model (seeds 1..n); with more than one, the tables report
+        the mean ± std over seeds (the paper: 1)
     :param recog_rqmt: rqmt of a recognition task (cpu = decoding processes)
     :param program_rqmt: rqmt of a crossbar programming task
     """
@@ -62,8 +66,15 @@ class Experiment:
     num_devices: int = 10
     cell_pairs: int = 5000
     hardware: Optional[Dict[str, object]] = None
+    num_seeds: int = 1
     recog_rqmt: Dict[str, float] = field(default_factory=lambda: {"cpu": 2, "mem": 4, "time": 2, "gpu": 0})
     program_rqmt: Dict[str, float] = field(default_factory=lambda: {"cpu": 1, "mem": 4, "time": 1, "gpu": 0})
+
+    def __post_init__(self):
+        if not isinstance(self.num_seeds, int) or self.num_seeds < 1:
+            raise ValueError(f"Experiment.num_seeds must be a positive number of training seeds, got {self.num_seeds!r}")
+        if self.num_devices < 1:
+            raise ValueError(f"Experiment.num_devices must be >= 1, got {self.num_devices!r}")
 
 
 EXPERIMENTS: Dict[str, Experiment] = {
@@ -92,21 +103,27 @@ EXPERIMENTS: Dict[str, Experiment] = {
 }
 
 
-def _rqmt(d: Dict[str, float]) -> Dict[str, float]:
-    return {f"{k}_rqmt": v for k, v in d.items()}
+@dataclass(frozen=True)
+class StudyData:
+    """The prepared data of a study: what the trainings and recognitions read (tk.Paths)."""
+
+    train_segments: tk.Path
+    dev_segments: tk.Path
+    dev_stm: tk.Path
+    train_features: tk.Path
+    dev_features: tk.Path
+    training_lexicon: tk.Path
+    decoding_lexicon: tk.Path
+    labels: tk.Path
+    lm: tk.Path
 
 
-def run_memristor_ted(*, profile: str, corpus_root: Optional[tk.Path] = None, prefix: str = "memristor_ted"):
-    """Build the whole study; registers tables under ``output/<prefix>/``.
+def prepare_data(exp: "Experiment", *, corpus_root: Optional[tk.Path], prefix: str) -> StudyData:
+    """Corpus (embedded when ``corpus_root`` is None) → i6 preparation → lexicon, features, 4-gram LM.
 
-    :param profile: ``paper``, ``mini`` or ``ci``
-    :param corpus_root: a TEDLIUM_release2 directory; None: synthesise the embedded corpus
-    :return: dict of the table jobs (for callers that want to add more)
+    Registers the LM's dev perplexity, the lexicon report and the prepared data under
+    ``output/<prefix>/`` (``data/`` holds what tools/bench/convergence.py trains on).
     """
-    train_p = get_profile(profile)
-    exp = EXPERIMENTS[profile]
-
-    # ---------------------------------------------------------------- data
     if corpus_root is None:
         corpus = EmbeddedCorpusJob(profile=exp.corpus_profile, seed=0)
         corpus.add_alias(f"{prefix}/corpus")
@@ -122,68 +139,104 @@ def run_memristor_ted(*, profile: str, corpus_root: Optional[tk.Path] = None, pr
     perplexity = KenLMPerplexityJob(lm=lm, text=ManifestTextJob(segments=dev_segments).out_text)
     tk.register_output(f"{prefix}/lm/dev_perplexity", perplexity.out_perplexity)
     tk.register_output(f"{prefix}/lexicon/report.json", lexicon.out_report)
+    data = StudyData(train_segments=lexicon.out_train_segments, dev_segments=dev_segments, dev_stm=dev_stm,
+                     train_features=train_features.out_features, dev_features=dev_features.out_features,
+                     training_lexicon=lexicon.out_training_lexicon, decoding_lexicon=lexicon.out_decoding_lexicon,
+                     labels=lexicon.out_labels, lm=lm)
+    for name in ("train_segments", "dev_segments", "train_features", "dev_features", "training_lexicon", "labels"):
+        path = getattr(data, name)
+        suffix = os.path.basename(path.path).split(".", 1)[-1]  # keep .jsonl.gz etc.: readers go by suffix
+        tk.register_output(f"{prefix}/data/{name}.{suffix}", path)
+    return data
 
-    data = dict(train_features=train_features.out_features, dev_features=dev_features.out_features,
-                train_manifest=lexicon.out_train_segments, dev_manifest=dev_segments,
-                lexicon=lexicon.out_training_lexicon, labels=lexicon.out_labels)
+
+def _rqmt(d: Dict[str, float]) -> Dict[str, float]:
+    return {f"{k}_rqmt": v for k, v in d.items()}
+
+
+def run_memristor_ted(*, profile: str, corpus_root: Optional[tk.Path] = None, prefix: str = "memristor_ted"):
+    """Build the whole study; registers tables under ``output/<prefix>/``.
+
+    :param profile: ``paper``, ``mini`` or ``ci``
+    :param corpus_root: a TEDLIUM_release2 directory; None: synthesise the embedded corpus
+    :return: dict of the table jobs (for callers that want to add more)
+    """
+    train_p = get_profile(profile)
+    exp = EXPERIMENTS[profile]
+
+    embedded = corpus_root is None
+    prepared = prepare_data(exp, corpus_root=corpus_root, prefix=prefix)
+    dev_segments, dev_stm = prepared.dev_segments, prepared.dev_stm
+    train_features, dev_features = prepared.train_features, prepared.dev_features
+    data = dict(train_features=train_features, dev_features=dev_features, train_manifest=prepared.train_segments,
+                dev_manifest=dev_segments, lexicon=prepared.training_lexicon, labels=prepared.labels)
     eval_rqmt = _rqmt({k: train_p.eval_rqmt[k] for k in ("cpu", "gpu", "mem", "time")})
-    recog_common = dict(features=dev_features.out_features, segments=dev_segments, labels=lexicon.out_labels,
-                        lexicon=lexicon.out_decoding_lexicon, lm=lm, search=exp.search,
+    recog_common = dict(features=dev_features, segments=dev_segments, labels=prepared.labels,
+                        lexicon=prepared.decoding_lexicon, lm=prepared.lm, search=exp.search,
                         **_rqmt(exp.recog_rqmt))
 
-    def recognize(name: str, checkpoint, prior, lm_scales, prior_scales, **extra) -> List[tk.Variable]:
+    def recognize(name: str, checkpoint, prior, lm_scales, prior_scales, **extra) -> List[tk.Path]:
+        """Recognition over a scale grid; returns the segment scores of every grid point."""
         recog = RecognitionJob(checkpoint=checkpoint, prior=prior, lm_scales=lm_scales, prior_scales=prior_scales,
                                **recog_common, **extra)
         recog.add_alias(f"{prefix}/recog/{name}")
-        wers = []
+        scores = []
         for lm_s in lm_scales:
             for pr_s in prior_scales:
                 score = ScliteJob(ref=dev_stm, hyp=recog.out_ctm[grid_key(lm_s, pr_s)])
                 tk.register_output(f"{prefix}/wer/{name}/{grid_key(lm_s, pr_s)}", score.out_wer)
-                wers.append(score.out_wer)
-        return wers
+                scores.append(score.out_segment_scores)
+        return scores
 
-    def train(name: str, weight_bits: Optional[int]):
-        job = TrainJob(model_config=train_p.model_config(weight_bits), train_config=train_p.train_config(weight_bits),
+    def train(name: str, weight_bits: Optional[int], seed: int):
+        train_config = dict(train_p.train_config(weight_bits), seed=seed)
+        job = TrainJob(model_config=train_p.model_config(weight_bits), train_config=train_config,
                        **data, **_rqmt(train_p.train_rqmt))
         job.add_alias(f"{prefix}/train/{name}")
         tk.register_output(f"{prefix}/train/{name}/losses.csv", job.out_losses)
-        prior = PriorJob(checkpoint=job.out_checkpoint, features=train_features.out_features,
+        prior = PriorJob(checkpoint=job.out_checkpoint, features=train_features,
                          batch_seconds=train_p.batch_seconds_eval, **eval_rqmt)
         return job.out_checkpoint, prior.out_prior
 
-    # ---------------------------------------------------------------- float baseline and PTQ
-    float_ckpt, float_prior = train("float", None)
-    baseline = recognize("float", float_ckpt, float_prior, exp.lm_scales, exp.qat_prior_scales)
-    ptq = {}
-    for bits in train_p.ptq_bits:
-        ptq_ckpt = PTQJob(float_checkpoint=float_ckpt, train_features=train_features.out_features,
-                          weight_bits=bits, num_segments=train_p.ptq_num_segments, seed=train_p.ptq_seed,
-                          batch_seconds=train_p.batch_seconds_eval, **eval_rqmt).out_checkpoint
-        # the float model's prior: PTQ changes the weights, not what the model was trained to output
-        ptq[bits] = recognize(f"ptq{bits}", ptq_ckpt, float_prior, exp.lm_scales, exp.ptq_prior_scales)
-
-    # ---------------------------------------------------------------- QAT, and QAT on memristors
-    qat, devices = {}, {}
+    # Results per table cell and training seed: [seed][grid point] (tuned) or [seed][device].
+    seeds = [TrainConfig.from_dict(train_p.train_config()).seed + i for i in range(exp.num_seeds)]
+    baseline, ptq, qat, devices = [], {}, {}, {}
     lm_s, pr_s = exp.memristor_scales
-    for bits in train_p.qat_bits:
-        ckpt, prior = train(f"qat{bits}", bits)
-        qat[bits] = recognize(f"qat{bits}", ckpt, prior, exp.lm_scales, exp.qat_prior_scales)
-        if bits not in exp.memristor_bits:
-            continue
-        devices[bits] = []
-        for k in range(exp.num_devices):
-            device = ProgramCrossbarsJob(checkpoint=ckpt, device_index=k, hardware=exp.hardware,
-                                         **_rqmt(exp.program_rqmt))
-            device.add_alias(f"{prefix}/devices/qat{bits}/device{k}")
-            devices[bits] += recognize(f"memristor{bits}/device{k}", ckpt, prior, (lm_s,), (pr_s,),
-                                       programmed_device=device.out_device, noise_seed=k)
+    for seed in seeds:
+        tag = "" if seed == seeds[0] else f"/seed{seed}"  # the first seed keeps the single-seed names
+        # ------------------------------------------------------------ float baseline and PTQ
+        float_ckpt, float_prior = train(f"float{tag}", None, seed)
+        baseline.append(recognize(f"float{tag}", float_ckpt, float_prior, exp.lm_scales, exp.qat_prior_scales))
+        for bits in train_p.ptq_bits:
+            ptq_ckpt = PTQJob(float_checkpoint=float_ckpt, train_features=train_features,
+                              weight_bits=bits, num_segments=train_p.ptq_num_segments, seed=train_p.ptq_seed,
+                              batch_seconds=train_p.batch_seconds_eval, **eval_rqmt).out_checkpoint
+            # the float model's prior: PTQ changes the weights, not what the model was trained to output;
+            # low-bit PTQ may collapse (a result, not a failure), so no empty-hypothesis check
+            ptq.setdefault(bits, []).append(recognize(f"ptq{bits}{tag}", ptq_ckpt, float_prior, exp.lm_scales,
+                                                      exp.ptq_prior_scales, max_empty_fraction=None))
+        # ------------------------------------------------------------ QAT, and QAT on memristors
+        for bits in train_p.qat_bits:
+            ckpt, prior = train(f"qat{bits}{tag}", bits, seed)
+            qat.setdefault(bits, []).append(recognize(f"qat{bits}{tag}", ckpt, prior, exp.lm_scales,
+                                                      exp.qat_prior_scales))
+            if bits not in exp.memristor_bits:
+                continue
+            runs = []
+            for k in range(exp.num_devices):
+                device = ProgramCrossbarsJob(checkpoint=ckpt, device_index=k, hardware=exp.hardware,
+                                             **_rqmt(exp.program_rqmt))
+                device.add_alias(f"{prefix}/devices/qat{bits}{tag}/device{k}")
+                runs += recognize(f"memristor{bits}{tag}/device{k}", ckpt, prior, (lm_s,), (pr_s,),
+                                  programmed_device=device.out_device, noise_seed=k)
+            devices.setdefault(bits, []).append(runs)
 
     # ---------------------------------------------------------------- tables
+    corpus = corpus_name(embedded=embedded)
     table1 = SingleCellTableJob(pairs=exp.cell_pairs, seed=0)
-    table2 = Table2Job(baseline=baseline, ptq=ptq, qat=qat)
-    table3 = Table3Job(baseline=baseline, devices=devices)
-    plot = WerPlotJob(baseline=baseline, ptq=ptq, qat=qat, devices=devices)
+    table2 = Table2Job(baseline=baseline, ptq=ptq, qat=qat, corpus=corpus)
+    table3 = Table3Job(baseline=baseline, devices=devices, corpus=corpus)
+    plot = WerPlotJob(baseline=baseline, ptq=ptq, qat=qat, devices=devices, corpus=corpus)
     for name, job in (("table1", table1), ("table2", table2), ("table3", table3)):
         for ext in ("markdown", "latex", "csv"):
             out = getattr(job, f"out_{ext}")
@@ -191,6 +244,11 @@ def run_memristor_ted(*, profile: str, corpus_root: Optional[tk.Path] = None, pr
     tk.register_output(f"{prefix}/wer_vs_bits.png", plot.out_plot)
     tk.register_callback(print_tables, table2.out_markdown, table3.out_markdown)
     return {"table1": table1, "table2": table2, "table3": table3, "plot": plot}
+
+
+def corpus_name(*, embedded: bool) -> str:
+    """The corpus as titles and captions name it."""
+    return "embedded synthetic corpus (TED-LIUM v2 layout)" if embedded else "TED-LIUM v2"
 
 
 def print_tables(*paths: tk.Path) -> None:

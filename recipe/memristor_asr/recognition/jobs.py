@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 from sisyphus import Job, Task, tk
 
 from memristor_asr.recognition.search import SearchConfig
-from memristor_asr.util import ProgressFile, hash_without, setup_task
+from memristor_asr.util import RQMT_ARGS, ProgressFile, hash_without, setup_task
 
 __all__ = ["RecognitionJob", "grid_key"]
 
@@ -30,7 +30,7 @@ class RecognitionJob(Job):
                  lm_scales: Sequence[float] = (2.0,), prior_scales: Sequence[float] = (0.5,),
                  search: SearchConfig = SearchConfig(), programmed_device: Optional[tk.Path] = None,
                  hardware: Optional[dict] = None, noise_seed: int = 0, batch_seconds: float = 60.0,
-                 cpu_rqmt: int = 2, mem_rqmt: float = 4.0, time_rqmt: float = 2.0, gpu_rqmt: int = 0):
+                 max_empty_fraction: Optional[float] = 0.5, cpu_rqmt: int = 2, mem_rqmt: float = 4.0, time_rqmt: float = 2.0, gpu_rqmt: int = 0):
         """
         :param checkpoint: model checkpoint (float, QAT or PTQ)
         :param features: HDF5 features of the split
@@ -46,6 +46,8 @@ class RecognitionJob(Job):
         :param hardware: read settings overriding the programmed ones (noise, read_path, ADC, DAC)
         :param noise_seed: seed of the crossbar read noise
         :param batch_seconds: audio per forward batch, seconds
+        :param max_empty_fraction: fail when a grid point has more empty hypotheses than this share
+            (None: no check, for systems expected to collapse); not hashed
         :param cpu_rqmt: decoding processes (resource only, not hashed)
         :param mem_rqmt: GB (not hashed)
         :param time_rqmt: hours (not hashed)
@@ -65,6 +67,7 @@ class RecognitionJob(Job):
         self.hardware = hardware
         self.noise_seed = noise_seed
         self.batch_seconds = batch_seconds
+        self.max_empty_fraction = max_empty_fraction
         self.rqmt = {"cpu": cpu_rqmt, "mem": mem_rqmt, "time": time_rqmt, "gpu": gpu_rqmt}
         if prior is None and any(p != 0 for p in self.prior_scales):
             raise ValueError("prior scales other than 0 need a prior")
@@ -99,8 +102,9 @@ class RecognitionJob(Job):
             programmed_device=tk.uncached_path(self.programmed_device) if self.programmed_device else None,
             hardware=self.hardware, noise_seed=self.noise_seed, batch_seconds=self.batch_seconds,
             num_workers=self.rqmt["cpu"], gpu=self.rqmt["gpu"], hypotheses_path=self.out_hypotheses.get_path(),
-            report_path=self.out_report.get_path(), progress=progress)
+            report_path=self.out_report.get_path(), max_empty_fraction=self.max_empty_fraction,
+            name=f"RecognitionJob {self.job_id()}", progress=progress)
 
     @classmethod
     def hash(cls, parsed_args):
-        return hash_without(RecognitionJob, parsed_args)
+        return hash_without(RecognitionJob, parsed_args, RQMT_ARGS + ("max_empty_fraction",))

@@ -21,9 +21,13 @@ from memristor_asr.scoring.sclite import write_ctm
 from memristor_asr.training.prior import read_prior
 from memristor_asr.util import task_device
 
-__all__ = ["recognize", "load_recognition_model"]
+__all__ = ["recognize", "load_recognition_model", "EmptyRecognitionError"]
 
 log = logging.getLogger(__name__)
+
+
+class EmptyRecognitionError(RuntimeError):
+    """Most hypotheses of a grid point are empty: the model (or its hardware) emits only blanks."""
 
 
 def load_recognition_model(checkpoint: str, *, programmed_device: Optional[str], hardware: Optional[dict],
@@ -53,11 +57,17 @@ def recognize(*, checkpoint: str, features: str, segments: str, labels: str, lex
               prior: Optional[str], grid: Sequence[Tuple[float, float, str]], search: SearchConfig,
               programmed_device: Optional[str] = None, hardware: Optional[dict] = None, noise_seed: int = 0,
               batch_seconds: float = 60.0, num_workers: int = 1, gpu: int = 0, hypotheses_path: Optional[str] = None,
-              report_path: Optional[str] = None, progress: Callable[..., None] = lambda line, force=False: None):
+              report_path: Optional[str] = None, max_empty_fraction: Optional[float] = 0.5, name: str = "recognition",
+              progress: Callable[..., None] = lambda line, force=False: None):
     """Forward ``features`` through the model once, then decode with every (lm_scale, prior_scale)
     of ``grid`` and write each grid point's CTM (third tuple element).
 
+    :param max_empty_fraction: a grid point with a larger share of empty hypotheses fails the
+        recognition (after all outputs are written, for inspection); None: no check (a system
+        that is expected to collapse, e.g. 2-bit PTQ)
+    :param name: the recognition's name in error messages (its job id)
     :raises ValueError: naming the file when labels, model, features and manifest do not fit
+    :raises EmptyRecognitionError: see ``max_empty_fraction``
     """
     device = task_device(gpu)
     torch.manual_seed(noise_seed)
@@ -96,8 +106,6 @@ def recognize(*, checkpoint: str, features: str, segments: str, labels: str, lex
         search_s = time.perf_counter() - t1
         hyps = dict(zip(ids, words))
         hyps.update({i: [] for i in too_short})
-        if not any(hyps.values()):
-            log.warning("all hypotheses are empty for lm %g prior %g", lm_scale, prior_scale)
         write_ctm(ctm_path, segs, hyps)
         key = os.path.basename(ctm_path)[: -len(".ctm")]
         all_hyps[key] = {i: " ".join(w) for i, w in hyps.items()}
@@ -111,6 +119,16 @@ def recognize(*, checkpoint: str, features: str, segments: str, labels: str, lex
     if report_path:
         with open(report_path, "w", encoding="utf-8") as f:
             json.dump(report, f, indent=1)
+    if max_empty_fraction is not None:
+        bad = {k: v["empty_hypotheses"] for k, v in report["grid"].items()
+               if v["empty_hypotheses"] > max_empty_fraction * len(segs)}
+        if bad:
+            worst = ", ".join(f"{k}: {n}/{len(segs)}" for k, n in bad.items())
+            raise EmptyRecognitionError(
+                f"{name}: most hypotheses are empty ({worst}; limit {max_empty_fraction:.0%}) with {mode} model "
+                f"{checkpoint}{' on ' + programmed_device if programmed_device else ''}: the model emits (almost) "
+                "only blanks. Check its training (losses.csv, dev_label_error_rate), the prior and LM scales, or "
+                "the hardware settings; the CTMs and report.json are kept in the job's output")
     return report
 
 

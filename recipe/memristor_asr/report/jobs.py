@@ -1,30 +1,48 @@
-"""Report jobs: the paper's tables (Markdown, LaTeX, CSV) and the WER-vs-bits plot."""
-from typing import Dict, List, Sequence, Union
+"""Report jobs: the paper's tables (Markdown, LaTeX, CSV) and the WER-vs-bits plot.
+
+Every WER comes from a ScliteJob's per-segment scores (``out_segment_scores``), so that each
+table cell carries a bootstrap interval over the evaluation segments. A cell's input is given
+per training seed: ``[[grid point, ...] for each seed]`` for tuned systems (the best grid point
+of each seed is reported, as in the paper), ``[[device, ...] for each seed]`` for memristor runs.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Sequence
 
 from sisyphus import Job, Task, tk
 
-from memristor_asr.report.tables import Table, device_stats, table2, table3
+from memristor_asr.report.bootstrap import ScoredSystem, WerEstimate, estimate, load_scores
+from memristor_asr.report.tables import EvalSet, Table, device_stats, table2, table3
 
-__all__ = ["Table2Job", "Table3Job", "WerPlotJob", "write_table", "best_wer"]
+__all__ = ["Table2Job", "Table3Job", "WerPlotJob", "write_table", "best_of_grid", "tuned_estimate"]
 
-WerInput = Union[tk.Variable, Sequence[tk.Variable]]
+PerSeed = Sequence[Sequence[tk.Path]]  # [seed][grid point or device] -> segment scores
 
 
-def best_wer(value: WerInput) -> float:
-    """The WER of a result, or the best (lowest) over a tuning grid of results.
+def best_of_grid(grid: Sequence[tk.Path]) -> ScoredSystem:
+    """The grid point with the lowest corpus-level WER (first one on ties).
 
-    :raises ValueError: naming the job of a missing or out-of-range WER
+    :raises ValueError: for an empty grid
     """
-    items = list(value) if isinstance(value, (list, tuple)) else [value]
-    wers = []
-    for v in items:
-        w = v.get()
-        if w is None or not (0.0 <= float(w)):
-            raise ValueError(f"invalid WER {w!r} in {v.get_path()}")
-        wers.append(float(w))
-    if not wers:
-        raise ValueError("empty list of WER results")
-    return min(wers)
+    if not grid:
+        raise ValueError("empty tuning grid")
+    systems = [load_scores(tk.uncached_path(p)) for p in grid]
+    return min(systems, key=lambda s: s.wer)
+
+
+def tuned_estimate(per_seed: PerSeed) -> WerEstimate:
+    """The estimate of a tuned system: each seed's best grid point, averaged over seeds."""
+    return estimate([[best_of_grid(grid)] for grid in per_seed])
+
+
+def devices_estimate(per_seed: PerSeed):
+    """(estimate of the device average, every device's WER) of a memristor setting."""
+    systems = [[load_scores(tk.uncached_path(p)) for p in devices] for devices in per_seed]
+    return estimate(systems), [s.wer for seed in systems for s in seed]
+
+
+def eval_set(corpus: str, split: str, system: ScoredSystem) -> EvalSet:
+    return EvalSet(corpus, split, len(system.scores), sum(s.words for s in system.scores))
 
 
 def write_table(table: Table, job) -> None:
@@ -46,64 +64,77 @@ class _TableJob(Job):
 
 
 class Table2Job(_TableJob):
-    """Table 2: PTQ vs QAT dev WER per weight bits, plus the non-quantised baseline.
+    """Table 2: PTQ vs QAT WER per weight bits, plus the non-quantised baseline, with 95 % intervals."""
 
-    Each entry may be one WER or a list (a tuning grid): the best is reported, as in the paper.
-    """
-
-    def __init__(self, *, baseline: WerInput, ptq: Dict[int, WerInput], qat: Dict[int, WerInput]):
+    def __init__(self, *, baseline: PerSeed, ptq: Dict[int, PerSeed], qat: Dict[int, PerSeed], corpus: str,
+                 split: str = "dev"):
         """
-        :param baseline: WER(s) of the float model
-        :param ptq: weight bits -> WER(s) of the post-training quantised float model
-        :param qat: weight bits -> WER(s) of the QAT model
+        :param baseline: segment scores of the float model, per seed and grid point
+        :param ptq: weight bits -> segment scores of the post-training quantised float model
+        :param qat: weight bits -> segment scores of the QAT model
+        :param corpus: name of the corpus in titles and captions
+        :param split: name of the evaluation split
         """
         self.baseline = baseline
         self.ptq = ptq
         self.qat = qat
+        self.corpus = corpus
+        self.split = split
         self._declare_outputs()
 
     def run(self):
         bits = sorted(set(self.ptq) | set(self.qat), reverse=True)
-        t = table2(best_wer(self.baseline), {b: best_wer(v) for b, v in self.ptq.items()},
-                   {b: best_wer(v) for b, v in self.qat.items()}, bits)
+        base = tuned_estimate(self.baseline)
+        where = eval_set(self.corpus, self.split, best_of_grid(self.baseline[0]))
+        t = table2(base, {b: tuned_estimate(v) for b, v in self.ptq.items()},
+                   {b: tuned_estimate(v) for b, v in self.qat.items()}, bits, where)
         write_table(t, self)
 
 
 class Table3Job(_TableJob):
-    """Table 3: QAT models on simulated memristor hardware: avg, std (ddof 0), min, max over devices."""
+    """Table 3: QAT models on simulated memristor hardware: avg (with its 95 % interval), std (ddof 0),
+    min, max over devices."""
 
-    def __init__(self, *, baseline: WerInput, devices: Dict[int, List[tk.Variable]]):
+    def __init__(self, *, baseline: PerSeed, devices: Dict[int, PerSeed], corpus: str, split: str = "dev"):
         """
-        :param baseline: WER(s) of the float model
-        :param devices: weight bits -> one WER per programmed device
+        :param baseline: segment scores of the float model, per seed and grid point
+        :param devices: weight bits -> segment scores per seed and programmed device
+        :param corpus: name of the corpus in titles and captions
+        :param split: name of the evaluation split
         """
         self.baseline = baseline
         self.devices = devices
+        self.corpus = corpus
+        self.split = split
         self._declare_outputs()
 
     def run(self):
         bits = sorted(self.devices, reverse=True)
-        devs = {b: [best_wer(v) for v in self.devices[b]] for b in bits}
-        write_table(table3(best_wer(self.baseline), devs, bits), self)
+        where = eval_set(self.corpus, self.split, best_of_grid(self.baseline[0]))
+        write_table(table3(tuned_estimate(self.baseline), {b: devices_estimate(self.devices[b]) for b in bits},
+                           bits, where), self)
 
 
 class WerPlotJob(Job):
-    """PNG plot of dev WER against weight bits: baseline, PTQ, QAT and memristor (min–max band)."""
+    """PNG plot of WER against weight bits: baseline, PTQ, QAT and memristor avg with 95 % intervals
+    (error bars; the baseline's as a band) and the memristor min–max over devices."""
 
-    def __init__(self, *, baseline: WerInput, ptq: Dict[int, WerInput], qat: Dict[int, WerInput],
-                 devices: Dict[int, List[tk.Variable]], title: str = "TED-LIUM v2 dev"):
+    def __init__(self, *, baseline: PerSeed, ptq: Dict[int, PerSeed], qat: Dict[int, PerSeed],
+                 devices: Dict[int, PerSeed], corpus: str, split: str = "dev"):
         """
-        :param baseline: WER(s) of the float model
-        :param ptq: weight bits -> WER(s) of PTQ models
-        :param qat: weight bits -> WER(s) of QAT models
-        :param devices: weight bits -> WER per memristor device
-        :param title: plot title
+        :param baseline: segment scores of the float model, per seed and grid point
+        :param ptq: weight bits -> segment scores of PTQ models
+        :param qat: weight bits -> segment scores of QAT models
+        :param devices: weight bits -> segment scores per seed and memristor device
+        :param corpus: name of the corpus in the title
+        :param split: name of the evaluation split
         """
         self.baseline = baseline
         self.ptq = ptq
         self.qat = qat
         self.devices = devices
-        self.title = title
+        self.corpus = corpus
+        self.split = split
         self.out_plot = self.output_path("wer_vs_bits.png")
 
     def tasks(self):
@@ -115,21 +146,32 @@ class WerPlotJob(Job):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(6, 4), dpi=150)
-        ax.axhline(best_wer(self.baseline), color="k", linestyle="--", label="float baseline")
+        def errorbar(ax, bits: List[int], ests: List[WerEstimate], **kw):
+            ax.errorbar(bits, [e.wer for e in ests], yerr=[[e.wer - e.lo for e in ests], [e.hi - e.wer for e in ests]],
+                        capsize=3, **kw)
+
+        fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=150)
+        base = tuned_estimate(self.baseline)
+        ax.axhline(base.wer, color="k", linestyle="--", label="float baseline (95 % CI band)")
+        ax.axhspan(base.lo, base.hi, color="k", alpha=0.08)
         for name, data, marker in (("PTQ", self.ptq, "s"), ("QAT", self.qat, "o")):
             bits = sorted(data)
-            ax.plot(bits, [best_wer(data[b]) for b in bits], marker=marker, label=name)
+            errorbar(ax, bits, [tuned_estimate(data[b]) for b in bits], marker=marker, label=name)
         bits = sorted(self.devices)
-        stats = [device_stats([best_wer(v) for v in self.devices[b]]) for b in bits]
-        ax.plot(bits, [s["avg"] for s in stats], marker="^", color="tab:red", label="QAT on memristors (avg)")
-        ax.fill_between(bits, [s["min"] for s in stats], [s["max"] for s in stats], color="tab:red", alpha=0.2,
-                        label="memristor min–max")
+        if bits:
+            stats = [devices_estimate(self.devices[b]) for b in bits]
+            errorbar(ax, bits, [s[0] for s in stats], marker="^", color="tab:red", label="QAT on memristors (avg)")
+            ranges = [device_stats(s[1]) for s in stats]
+            ax.fill_between(bits, [r["min"] for r in ranges], [r["max"] for r in ranges], color="tab:red", alpha=0.2,
+                            label="memristor min–max over devices")
         ax.set_xlabel("weight bits")
         ax.set_ylabel("WER [%]")
-        ax.set_title(self.title)
+        where = eval_set(self.corpus, self.split, best_of_grid(self.baseline[0]))
+        ax.set_title(f"{self.corpus} {self.split}", fontsize=10)
+        ax.text(0.99, 0.01, f"{where.segments} segments, {where.words} words; bars: 95 % bootstrap CI",
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.4")
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(self.out_plot.get_path())
         plt.close(fig)

@@ -9,13 +9,19 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-__all__ = ["Table", "table2", "table3", "device_stats", "fmt"]
+from memristor_asr.report.bootstrap import WerEstimate
+
+__all__ = ["Table", "EvalSet", "table2", "table3", "device_stats", "fmt"]
 
 
 def fmt(value, digits: int = 1) -> str:
-    """A table cell: numbers with ``digits`` decimals, None/NaN as "n.a."."""
+    """A table cell: numbers with ``digits`` decimals, a WER estimate as ``value [lo, hi]`` (with
+    ``± seed std`` before the interval when averaged over seeds), None/NaN as "n.a."."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n.a."
+    if isinstance(value, WerEstimate):
+        spread = f" ± {value.seed_std:.{digits}f}" if value.seed_std is not None else ""
+        return f"{value.wer:.{digits}f}{spread} [{value.lo:.{digits}f}, {value.hi:.{digits}f}]"
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return str(value)
     if isinstance(value, (float, np.floating)):
@@ -59,12 +65,34 @@ class Table:
         return "\n".join(out) + "\n"
 
     def csv(self) -> str:
+        """Plain numbers; a column of WER estimates becomes ``X, X_ci_lo, X_ci_hi`` (and
+        ``X_seed_std`` when some cell averages several seeds)."""
+        estimate_cols = {i for r in self.rows for i, v in enumerate(r) if isinstance(v, WerEstimate)}
+        seed_cols = {i for r in self.rows for i, v in enumerate(r) if isinstance(v, WerEstimate) and v.num_seeds > 1}
+        header = []
+        for i, h in enumerate(self.header):
+            header.append(h)
+            if i in estimate_cols:
+                header += [f"{h}_ci_lo", f"{h}_ci_hi"] + ([f"{h}_seed_std"] if i in seed_cols else [])
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(self.header)
+        w.writerow(header)
         for r in self.rows:
-            w.writerow(["" if v is None else v for v in r])
+            cells = []
+            for i, v in enumerate(r):
+                if i in estimate_cols:
+                    e = v if isinstance(v, WerEstimate) else None
+                    cells += [_num(e.wer), _num(e.lo), _num(e.hi)] if e else [_num(v), "", ""]
+                    if i in seed_cols:
+                        cells.append(_num(e.seed_std) if e and e.seed_std is not None else "")
+                else:
+                    cells.append("" if v is None else v)
+            w.writerow(cells)
         return buf.getvalue()
+
+
+def _num(v) -> str:
+    return "" if v is None else f"{float(v):.3f}"
 
 
 def device_stats(wers: Sequence[float]) -> dict:
@@ -78,20 +106,54 @@ def device_stats(wers: Sequence[float]) -> dict:
             "n": int(a.size)}
 
 
-def table2(baseline: float, ptq: dict, qat: dict, bits: Sequence[int]) -> Table:
+@dataclass(frozen=True)
+class EvalSet:
+    """What the WERs were measured on, for captions: corpus name, split, segments and words."""
+
+    corpus: str
+    split: str
+    segments: int
+    words: int
+
+    def describe(self) -> str:
+        return f"{self.corpus}, {self.split}: {self.segments} segments, {self.words} words"
+
+
+_CI_NOTE = ("WER [%] with its 95 % confidence interval [lo, hi] from a bootstrap over the evaluation segments "
+            "(2,000 resamples)")
+
+
+def table2(baseline: WerEstimate, ptq: dict, qat: dict, bits: Sequence[int], eval_set: EvalSet) -> Table:
     """Table 2: PTQ vs QAT WER per weight bits (8-bit activations) and the float baseline."""
     rows = [[b, ptq.get(b), qat.get(b)] for b in bits]
     rows.append(["non-quantised baseline", baseline, None])
-    return Table("Table 2: PTQ vs. QAT, dev WER [%], activations 8 bit", ["weight bits", "PTQ", "QAT"], rows,
-                 digits=[0, 1, 1])
+    seeds = _seed_note([baseline, *ptq.values(), *qat.values()])
+    return Table(f"Table 2: PTQ vs. QAT, {eval_set.split} WER [%], activations 8 bit ({eval_set.corpus})",
+                 ["weight bits", "PTQ", "QAT"], rows, digits=[0, 1, 1],
+                 note=f"{_CI_NOTE}{seeds}. Evaluated on {eval_set.describe()}.",
+                 caption=f"PTQ vs. QAT, {eval_set.describe()}; WER [%] with 95 % bootstrap interval{seeds}")
 
 
-def table3(baseline: float, devices: dict, bits: Sequence[int]) -> Table:
-    """Table 3: QAT models on simulated memristor hardware, statistics over devices per weight bits."""
+def table3(baseline: WerEstimate, devices: dict, bits: Sequence[int], eval_set: EvalSet) -> Table:
+    """Table 3: QAT models on simulated memristor hardware, statistics over devices per weight bits.
+
+    :param devices: bits -> (estimate of the device average, list of per-device WERs)
+    """
     rows = []
     for b in bits:
-        s = device_stats(devices[b])
-        rows.append([b, s["avg"], s["std"], s["min"], s["max"], s["n"]])
+        avg, wers = devices[b]
+        s = device_stats(wers)
+        rows.append([b, avg, s["std"], s["min"], s["max"], s["n"]])
     rows.append(["non-quantised baseline", baseline, None, None, None, None])
-    return Table("Table 3: QAT models on simulated memristor hardware, dev WER [%] over devices",
-                 ["weight bits", "avg", "std", "min", "max", "devices"], rows, digits=[0, 1, 2, 1, 1, 0])
+    seeds = _seed_note([baseline] + [devices[b][0] for b in bits])
+    return Table(f"Table 3: QAT models on simulated memristor hardware, {eval_set.split} WER [%] over devices "
+                 f"({eval_set.corpus})",
+                 ["weight bits", "avg", "std", "min", "max", "devices"], rows, digits=[0, 1, 2, 1, 1, 0],
+                 note=(f"avg: mean over devices with its 95 % bootstrap interval over the evaluation segments"
+                       f"{seeds}; std (ddof 0), min, max: over devices. Evaluated on {eval_set.describe()}."),
+                 caption=f"QAT models on simulated memristor hardware, {eval_set.describe()}; WER [%] over devices")
+
+
+def _seed_note(estimates) -> str:
+    n = max((e.num_seeds for e in estimates if isinstance(e, WerEstimate)), default=1)
+    return f"; mean ± std (ddof 1) over {n} training seeds" if n > 1 else ""

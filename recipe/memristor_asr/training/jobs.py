@@ -14,6 +14,7 @@ from memristor_asr.nn.checkpoint import load_model
 from memristor_asr.nn.config import ModelConfig
 from memristor_asr.training.data import CTCDataset
 from memristor_asr.training.prior import compute_log_prior, write_prior
+from memristor_asr.training.convergence import ConvergenceCheck
 from memristor_asr.training.trainer import TrainConfig, TrainProgress, train
 from memristor_asr.util import RQMT_ARGS, ProgressFile, hash_without, setup_task, task_device
 
@@ -25,12 +26,14 @@ class TrainJob(Job):
 
     Resumable: checkpoints of every sub-epoch are kept in ``work/checkpoints``; a restarted task
     continues after the newest one and ends with the same weights as an uninterrupted run.
-    Outputs: ``model.pt`` (the final checkpoint) and ``losses.csv`` (train/dev loss per sub-epoch).
+    Outputs: ``model.pt`` (the final checkpoint) and ``losses.csv`` (train/dev loss and greedy dev
+    label error rate per sub-epoch). A training that ends on the CTC blank plateau or diverged
+    fails the job (:mod:`memristor_asr.training.convergence`) instead of writing ``model.pt``.
     """
 
     def __init__(self, *, train_features: tk.Path, dev_features: tk.Path, train_manifest: tk.Path,
                  dev_manifest: tk.Path, lexicon: tk.Path, labels: tk.Path, model_config: dict, train_config: dict,
-                 cpu_rqmt: int = 2, gpu_rqmt: int = 0, mem_rqmt: float = 8.0, time_rqmt: float = 24.0):
+                 convergence: ConvergenceCheck = ConvergenceCheck(), cpu_rqmt: int = 2, gpu_rqmt: int = 0, mem_rqmt: float = 8.0, time_rqmt: float = 24.0):
         """
         :param train_features: HDF5 features of the training segments
         :param dev_features: HDF5 features of the dev segments (the CV set)
@@ -40,6 +43,8 @@ class TrainJob(Job):
         :param labels: label inventory, blank last
         :param model_config: :class:`~memristor_asr.nn.config.ModelConfig` as a dict
         :param train_config: :class:`~memristor_asr.training.trainer.TrainConfig` as a dict
+        :param convergence: when the finished training counts as failed; not hashed (a looser check
+            on a failed job resumes from its checkpoints instead of training again)
         :param cpu_rqmt: CPU cores (also torch's thread count); resource only, not hashed
         :param gpu_rqmt: GPUs; with one, training runs on CUDA; not hashed
         :param mem_rqmt: memory in GB; not hashed
@@ -53,6 +58,7 @@ class TrainJob(Job):
         self.labels = labels
         self.model_config = model_config
         self.train_config = train_config
+        self.convergence = convergence
         # fail at graph construction, not hours later, on a bad config
         self._model_cfg = ModelConfig.from_dict(model_config)
         self._train_cfg = TrainConfig.from_dict(train_config)
@@ -81,7 +87,8 @@ class TrainJob(Job):
         train(model_cfg=self._model_cfg, train_cfg=self._train_cfg, train_data=train_data, dev_data=dev_data,
               checkpoint_dir=os.path.join(self.work_path(), "checkpoints"),
               losses_csv=self.out_losses.get_path(), final_checkpoint=self.out_checkpoint.get_path(),
-              device=task_device(self.rqmt["gpu"]), progress=progress)
+              device=task_device(self.rqmt["gpu"]), progress=progress, convergence=self.convergence,
+              name=f"TrainJob {self.job_id()}")
 
     def _sub_epochs_done(self) -> int:
         try:
@@ -98,7 +105,7 @@ class TrainJob(Job):
 
     @classmethod
     def hash(cls, parsed_args):
-        return hash_without(TrainJob, parsed_args)
+        return hash_without(TrainJob, parsed_args, RQMT_ARGS + ("convergence",))
 
 
 class PriorJob(Job):

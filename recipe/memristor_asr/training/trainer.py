@@ -32,19 +32,22 @@ from memristor_asr.nn.checkpoint import (CheckpointError, load_state_dict_checke
                                          save_checkpoint)
 from memristor_asr.nn.config import ModelConfig
 from memristor_asr.nn.model import ConformerCTCModel
+from memristor_asr.training.convergence import (ConvergenceCheck, GreedyStats, check_convergence, greedy_stats,
+                                                summarize)
 from memristor_asr.training.data import (CTCDataset, SkipCounts, iterate_batches, make_batches,
                                          sub_epoch_order)
 from memristor_asr.training.schedule import three_phase_lr
 from memristor_asr.training.speed_perturbation import SpeedPerturbation, mel_centre_frequencies
 from memristor_asr.util import atomic_write_text
 
-__all__ = ["TrainConfig", "TrainProgress", "TrainingDivergedError", "train", "ctc_loss_sum", "evaluate_loss",
+__all__ = ["TrainConfig", "TrainProgress", "TrainingDivergedError", "train", "ctc_loss_sum", "evaluate",
            "default_device", "CSV_FIELDS"]
 
 log = logging.getLogger(__name__)
 
-CSV_FIELDS = ["sub_epoch", "epoch", "learning_rate", "train_loss", "dev_loss", "train_seqs", "train_audio_seconds",
-              "train_labels", "dev_seqs", "skipped_too_short", "skipped_empty_batches", "wall_seconds"]
+CSV_FIELDS = ["sub_epoch", "epoch", "learning_rate", "train_loss", "dev_loss", "dev_label_error_rate",
+              "dev_emission_ratio", "dev_blank_fraction", "train_seqs", "train_audio_seconds", "train_labels",
+              "dev_seqs", "skipped_too_short", "skipped_empty_batches", "wall_seconds"]
 _CKPT_RE = re.compile(r"epoch\.(\d+)\.pt$")
 
 
@@ -142,24 +145,28 @@ def ctc_loss_sum(log_probs: torch.Tensor, out_lengths: torch.Tensor, targets: to
 
 
 @torch.no_grad()
-def evaluate_loss(model: torch.nn.Module, dataset: CTCDataset, *, max_frames: int, device) -> Tuple[float, int]:
-    """Label-normalised CTC loss of ``dataset`` in eval mode (batches sorted by length).
+def evaluate(model: torch.nn.Module, dataset: CTCDataset, *, max_frames: int,
+             device) -> Tuple[float, int, GreedyStats]:
+    """Label-normalised CTC loss and greedy decoding statistics of ``dataset`` in eval mode.
 
-    :return: (loss per target label, number of sequences)
+    :return: (loss per target label, number of sequences, greedy statistics)
     """
     was_training = model.training
     model.eval()
     lengths = dataset.lengths
     batches = make_batches(np.argsort(lengths, kind="stable"), lengths, max_frames=max_frames)
     total, labels, seqs = 0.0, 0, 0
+    counts = {"errors": 0, "emitted": 0, "reference": 0, "blank_frames": 0, "frames": 0}
     for batch in iterate_batches(dataset, batches, SkipCounts()):
         batch = batch.to(device)
         log_probs, out_lengths = model(batch.features, batch.lengths)
         total += float(ctc_loss_sum(log_probs, out_lengths, batch.targets, batch.target_lengths))
+        for k, v in greedy_stats(log_probs, out_lengths, batch.targets, batch.target_lengths).items():
+            counts[k] += v
         labels += batch.num_labels
         seqs += len(batch.seg_ids)
     model.train(was_training)
-    return total / max(labels, 1), seqs
+    return total / max(labels, 1), seqs, summarize(counts)
 
 
 def _checkpoint_path(checkpoint_dir: str, sub_epoch: int) -> str:
@@ -231,7 +238,8 @@ def _resume(checkpoint_dir: str, model_cfg: ModelConfig, train_cfg: TrainConfig,
 
 def train(*, model_cfg: ModelConfig, train_cfg: TrainConfig, train_data: CTCDataset,
           dev_data: Optional[CTCDataset], checkpoint_dir: str, losses_csv: str, final_checkpoint: str,
-          device=None, progress: Optional[Callable[[TrainProgress], None]] = None) -> List[Dict[str, Any]]:
+          device=None, progress: Optional[Callable[[TrainProgress], None]] = None,
+          convergence: Optional[ConvergenceCheck] = ConvergenceCheck(), name: str = "training") -> List[Dict[str, Any]]:
     """Train (or continue training) and write the final checkpoint.
 
     :param checkpoint_dir: sub-epoch checkpoints ``epoch.NNN.pt``; existing ones are resumed from
@@ -239,8 +247,11 @@ def train(*, model_cfg: ModelConfig, train_cfg: TrainConfig, train_data: CTCData
     :param final_checkpoint: the trained model (``model``, ``model_config``, ``epoch``, ``train_config``)
     :param device: default: CUDA if available, else CPU
     :param progress: called after every training step
+    :param convergence: checked at the end (before the final checkpoint is written); None: no check
+    :param name: the training's name in error messages (its job id)
     :return: the per-sub-epoch rows of the CSV
     :raises TrainingDivergedError: on a non-finite loss or gradient (last good checkpoint kept)
+    :raises TrainingNotConvergedError: when the finished model fails ``convergence`` (checkpoints kept)
     """
     device = torch.device(device) if device is not None else default_device()
     if train_data.num_features != model_cfg.feature_dim:
@@ -300,19 +311,24 @@ def train(*, model_cfg: ModelConfig, train_cfg: TrainConfig, train_data: CTCData
             if progress is not None:
                 progress(TrainProgress(sub_epoch, train_cfg.num_sub_epochs, step, len(batches),
                                        loss_value / max(batch.num_labels, 1), last_dev))
-        dev_loss, dev_seqs = evaluate_loss(model, dev_data, max_frames=max_frames, device=device) \
-            if dev_data is not None and len(dev_data) else (float("nan"), 0)
+        if dev_data is not None and len(dev_data):
+            dev_loss, dev_seqs, greedy = evaluate(model, dev_data, max_frames=max_frames, device=device)
+        else:
+            dev_loss, dev_seqs, greedy = float("nan"), 0, None
         last_dev = dev_loss
         row = {"sub_epoch": sub_epoch, "epoch": round(sub_epoch / train_cfg.partition_epoch, 4),
                "learning_rate": lr, "train_loss": loss_sum / max(labels, 1), "dev_loss": dev_loss,
+               "dev_label_error_rate": round(greedy.label_error_rate, 4) if greedy else "",
+               "dev_emission_ratio": round(greedy.emission_ratio, 4) if greedy else "",
+               "dev_blank_fraction": round(greedy.blank_fraction, 4) if greedy else "",
                "train_seqs": seqs, "train_audio_seconds": round(frames * train_data.frame_shift, 2),
                "train_labels": labels, "dev_seqs": dev_seqs, "skipped_too_short": skipped.too_short,
                "skipped_empty_batches": skipped.empty_batches,
                "wall_seconds": round(time.perf_counter() - start, 2)}
         history.append(row)
-        log.info("sub-epoch %d/%d lr %.3g train %.4f dev %.4f (%d seqs, %.1f s audio, %.1f s)", sub_epoch,
-                 train_cfg.num_sub_epochs, lr, row["train_loss"], dev_loss, seqs, row["train_audio_seconds"],
-                 row["wall_seconds"])
+        log.info("sub-epoch %d/%d lr %.3g train %.4f dev %.4f, dev greedy label error rate %s (%d seqs, %.1f s "
+                 "audio, %.1f s)", sub_epoch, train_cfg.num_sub_epochs, lr, row["train_loss"], dev_loss,
+                 row["dev_label_error_rate"], seqs, row["train_audio_seconds"], row["wall_seconds"])
         _write_csv(losses_csv, history)
         save_checkpoint(_checkpoint_path(checkpoint_dir, sub_epoch), model, model_cfg, epoch=sub_epoch,
                         optimizer=optimizer.state_dict(), train_config=train_cfg.to_dict(),
@@ -321,6 +337,8 @@ def train(*, model_cfg: ModelConfig, train_cfg: TrainConfig, train_data: CTCData
             if old != sub_epoch and old not in train_cfg.keep_epochs:
                 os.remove(path)
     _write_csv(losses_csv, history)
+    if convergence is not None:
+        check_convergence(history, convergence, name=name)
     save_checkpoint(final_checkpoint, model, model_cfg, epoch=train_cfg.num_sub_epochs,
                     train_config=train_cfg.to_dict())
     return history
