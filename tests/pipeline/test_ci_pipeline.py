@@ -42,18 +42,23 @@ def test_ci_pipeline_produces_paper_tables(ci_run):
     assert "Table 2: PTQ vs. QAT" in res.stdout and "Table 3: QAT models on simulated memristor" in res.stdout
 
     t2 = _csv_rows(out / "table2.csv")
-    assert t2[0] == ["weight bits", "PTQ", "QAT"]
+    assert t2[0] == ["weight bits", "PTQ", "PTQ_ci_lo", "PTQ_ci_hi", "QAT", "QAT_ci_lo", "QAT_ci_hi"]
     assert [r[0] for r in t2[1:]] == ["8", "6", "5", "4", "3", "2", "non-quantised baseline"]
     assert all(_is_wer(c) for r in t2[1:-1] for c in r[1:]) and _is_wer(t2[-1][1])
+    for r in t2[1:]:  # every WER lies inside its bootstrap interval
+        for i in (1, 4) if r[4] else (1,):
+            assert float(r[i + 1]) <= float(r[i]) <= float(r[i + 2]), r
 
     t3 = _csv_rows(out / "table3.csv")
-    assert t3[0] == ["weight bits", "avg", "std", "min", "max", "devices"]
+    assert t3[0] == ["weight bits", "avg", "avg_ci_lo", "avg_ci_hi", "std", "min", "max", "devices"]
     bits_row = t3[1]
-    assert bits_row[0] == "4" and bits_row[5] == "2"
-    avg, std, lo, hi = (float(x) for x in bits_row[1:5])
-    assert all(_is_wer(x) for x in bits_row[1:5] if x != bits_row[2]) and std >= 0
-    assert lo <= avg <= hi
+    assert bits_row[0] == "4" and bits_row[7] == "2"
+    avg, ci_lo, ci_hi, std, lo, hi = (float(x) for x in bits_row[1:7])
+    assert all(_is_wer(x) for x in (avg, ci_lo, ci_hi, lo, hi)) and std >= 0
+    assert lo <= avg <= hi and ci_lo <= avg <= ci_hi
     assert t3[-1][0] == "non-quantised baseline" and _is_wer(t3[-1][1])
+    md = (out / "table2.md").read_text()
+    assert "embedded synthetic corpus (TED-LIUM v2 layout)" in md and " segments, " in md
 
     for name in ("table1", "table2", "table3"):
         for ext in ("md", "tex", "csv"):

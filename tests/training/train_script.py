@@ -36,7 +36,8 @@ def main():
             for split in ("train", "dev")}
     train(model_cfg=MODEL, train_cfg=TRAIN, train_data=data["train"], dev_data=data["dev"],
           checkpoint_dir=os.path.join(out, "checkpoints"), losses_csv=os.path.join(out, "losses.csv"),
-          final_checkpoint=os.path.join(out, "model.pt"), device="cpu", progress=progress)
+          final_checkpoint=os.path.join(out, "model.pt"), device="cpu", progress=progress,
+          convergence=None)  # the mechanics of resuming, on a model too small to learn much
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from memristor_asr.recognition.jobs import RecognitionJob, grid_key
 from memristor_asr.recognition.search import SearchConfig
 from memristor_asr.report.jobs import Table2Job, Table3Job, WerPlotJob
 from memristor_asr.scoring.jobs import ScliteJob
+from memristor_asr.training.convergence import ConvergenceCheck
 from memristor_asr.training.jobs import PriorJob, TrainJob
 from memristor_asr.training.profiles import get_profile
 from memristor_asr.training.trainer import TrainConfig
@@ -49,6 +50,9 @@ class Experiment:
     :param num_devices: programmed devices per weight-bit setting (paper: 10)
     :param cell_pairs: pairs for the single-cell table (paper: 5000)
     :param hardware: HardwareConfig fields that differ from the paper's (programming and read)
+    :param convergence: when a finished training counts as failed (its job stops with an error)
+    :param max_empty_fraction: a recognition of a float, QAT or memristor model with a larger share
+        of empty hypotheses fails (None: no check)
     :param num_seeds: training seeds per model (seeds 1..n); with more than one, the tables report
         the mean ± std over seeds (the paper: 1)
     :param recog_rqmt: rqmt of a recognition task (cpu = decoding processes)
@@ -66,6 +70,8 @@ class Experiment:
     num_devices: int = 10
     cell_pairs: int = 5000
     hardware: Optional[Dict[str, object]] = None
+    convergence: ConvergenceCheck = ConvergenceCheck()
+    max_empty_fraction: Optional[float] = 0.5
     num_seeds: int = 1
     recog_rqmt: Dict[str, float] = field(default_factory=lambda: {"cpu": 2, "mem": 4, "time": 2, "gpu": 0})
     program_rqmt: Dict[str, float] = field(default_factory=lambda: {"cpu": 1, "mem": 4, "time": 1, "gpu": 0})
@@ -99,6 +105,10 @@ EXPERIMENTS: Dict[str, Experiment] = {
         search=SearchConfig(beam_size=16, beam_size_token=8, beam_threshold=14.0),
         lm_scales=(2.0,), qat_prior_scales=(0.5,), ptq_prior_scales=(0.5,),
         memristor_bits=(4,), num_devices=2, cell_pairs=500, hardware={"pulses_per_cycle": 5},
+        # the ci models (seconds of training on 80 s of speech) test the wiring and do not leave the
+        # blank plateau: no convergence or empty-hypothesis check (the mini and paper profiles have both)
+        convergence=ConvergenceCheck(max_dev_label_error_rate=1.0, min_emission_ratio=0.0, max_train_loss_rise=10.0),
+        max_empty_fraction=None,
         recog_rqmt={"cpu": 1, "mem": 2, "time": 1, "gpu": 0}),
 }
 
@@ -177,6 +187,7 @@ def run_memristor_ted(*, profile: str, corpus_root: Optional[tk.Path] = None, pr
 
     def recognize(name: str, checkpoint, prior, lm_scales, prior_scales, **extra) -> List[tk.Path]:
         """Recognition over a scale grid; returns the segment scores of every grid point."""
+        extra.setdefault("max_empty_fraction", exp.max_empty_fraction)
         recog = RecognitionJob(checkpoint=checkpoint, prior=prior, lm_scales=lm_scales, prior_scales=prior_scales,
                                **recog_common, **extra)
         recog.add_alias(f"{prefix}/recog/{name}")
@@ -191,7 +202,7 @@ def run_memristor_ted(*, profile: str, corpus_root: Optional[tk.Path] = None, pr
     def train(name: str, weight_bits: Optional[int], seed: int):
         train_config = dict(train_p.train_config(weight_bits), seed=seed)
         job = TrainJob(model_config=train_p.model_config(weight_bits), train_config=train_config,
-                       **data, **_rqmt(train_p.train_rqmt))
+                       convergence=exp.convergence, **data, **_rqmt(train_p.train_rqmt))
         job.add_alias(f"{prefix}/train/{name}")
         tk.register_output(f"{prefix}/train/{name}/losses.csv", job.out_losses)
         prior = PriorJob(checkpoint=job.out_checkpoint, features=train_features,
