@@ -31,3 +31,26 @@ def test_graph_builds(tmp_path, profile, root, devices):
     assert counts["RecognitionJob"] == 1 + 6 + 6 + devices
     assert ("EmbeddedCorpusJob" in counts) == (root == "-")
     assert counts["Table3Job"] == 1 and counts["WerPlotJob"] == 1
+
+
+SEEDS_SCRIPT = """
+import collections, dataclasses
+from sisyphus import tk
+import users.memristor.memristor_ted as study
+study.EXPERIMENTS["ci"] = dataclasses.replace(study.EXPERIMENTS["ci"], num_seeds=2)
+jobs = study.run_memristor_ted(profile="ci")
+t2 = jobs["table2"]
+print(len(t2.baseline), len(t2.qat[4]), len(jobs["table3"].devices[4]), len(jobs["table3"].devices[4][1]))
+seeds = sorted({j.train_config["seed"] for j in tk.sis_graph.jobs() if type(j).__name__ == "TrainJob"})
+print(seeds, sum(1 for j in tk.sis_graph.jobs() if type(j).__name__ == "TrainJob"))
+"""
+
+
+def test_training_seeds_multiply_trainings_and_feed_the_tables(tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(REPO, p) for p in ("tools", "recipe", "")]))
+    res = subprocess.run([sys.executable, "-c", SEEDS_SCRIPT], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr[-3000:]
+    cells, trainings = res.stdout.strip().splitlines()[-2:]
+    assert cells == "2 2 2 2"  # per table cell: 2 seeds; per memristor seed: 2 devices
+    assert trainings == "[1, 2] 14"

@@ -58,3 +58,16 @@ def test_too_few_segments_and_mismatched_systems_are_errors():
     b = ScoredSystem("b.tsv", [SegmentScore(f"other@{i}", 5, 1) for i in range(12)])
     with pytest.raises(ValueError, match="b.tsv and a.tsv were scored on different segments"):
         bootstrap_wer([a, b])
+
+
+def test_settings_that_cannot_give_an_interval_are_named():
+    from memristor_asr.corpus.embedded.plan import Profile
+
+    with pytest.raises(ValueError, match="dev_seconds=20 is too small"):
+        Profile(train_seconds=80, dev_seconds=20, test_seconds=25, talk_seconds=(12, 25), lm_sentences=10,
+                train_oov_words=1, invented_rate=0.1, reserved_words=1)
+    from users.memristor.memristor_ted import EXPERIMENTS
+    import dataclasses
+
+    with pytest.raises(ValueError, match="Experiment.num_seeds must be a positive"):
+        dataclasses.replace(EXPERIMENTS["mini"], num_seeds=0)

@@ -41,6 +41,17 @@ class Profile:
     invented_rate: float                # share of train sentences with a word no dictionary knows
     reserved_words: int                 # rare words that occur in dev/test (and the LM text) but never in train
 
+    # a segment lasts ~4-6 s: 60 s of dev give the 10 segments a bootstrap interval needs at least
+    MIN_DEV_SECONDS = 60.0
+
+    def __post_init__(self):
+        if self.dev_seconds < self.MIN_DEV_SECONDS:
+            raise ValueError(f"embedded corpus profile: dev_seconds={self.dev_seconds:g} is too small for a WER "
+                             f"confidence interval (at least {self.MIN_DEV_SECONDS:g} s, about 10 segments)")
+        for name in ("train_seconds", "test_seconds"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"embedded corpus profile: {name} must be > 0, got {getattr(self, name)}")
+
 
 PROFILES: Dict[str, Profile] = {
     # dev: ~10 min (~1,500 words), so that a WER's 95 % bootstrap interval is about ±2 points or less
