@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import csv
 import dataclasses
 import multiprocessing
 import os
@@ -81,8 +82,6 @@ def train_one(data: str, profile: str, model: str, seed: int, threads: int) -> d
                             name=f"{model} seed {seed} threads {threads}")
         except TrainingNotConvergedError:
             verdict = "FAILED"
-            import csv
-
             with open(os.path.join(tmp, "losses.csv")) as f:
                 history = list(csv.DictReader(f))
     last = history[-1]

@@ -30,7 +30,6 @@ from memristor_asr.scoring.jobs import ScliteJob
 from memristor_asr.training.convergence import ConvergenceCheck
 from memristor_asr.training.jobs import PriorJob, TrainJob
 from memristor_asr.training.profiles import get_profile
-from memristor_asr.training.trainer import TrainConfig
 
 __all__ = ["Experiment", "EXPERIMENTS", "run_memristor_ted", "print_tables"]
 
@@ -210,7 +209,7 @@ def run_memristor_ted(*, profile: str, corpus_root: Optional[tk.Path] = None, pr
         return job.out_checkpoint, prior.out_prior
 
     # Results per table cell and training seed: [seed][grid point] (tuned) or [seed][device].
-    seeds = [TrainConfig.from_dict(train_p.train_config()).seed + i for i in range(exp.num_seeds)]
+    seeds = [train_p.train.seed + i for i in range(exp.num_seeds)]
     baseline, ptq, qat, devices = [], {}, {}, {}
     lm_s, pr_s = exp.memristor_scales
     for seed in seeds:

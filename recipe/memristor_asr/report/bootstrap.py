@@ -18,7 +18,10 @@ import numpy as np
 
 from memristor_asr.scoring.sclite import SegmentScore, read_segment_scores
 
-__all__ = ["WerEstimate", "ScoredSystem", "bootstrap_wer", "estimate", "load_scores", "MIN_SEGMENTS"]
+__all__ = ["WerEstimate", "ScoredSystem", "bootstrap_wer", "estimate", "load_scores", "MIN_SEGMENTS", "NUM_RESAMPLES"]
+
+# Resamples of every interval (the tables' notes state it).
+NUM_RESAMPLES = 2000
 
 # Fewer segments than this give no meaningful interval (the bootstrap distribution is too coarse).
 MIN_SEGMENTS = 10
@@ -91,7 +94,7 @@ def _aligned(systems: Sequence[ScoredSystem]):
     return errors, words
 
 
-def bootstrap_wer(systems: Sequence[ScoredSystem], *, num_resamples: int = 2000, level: float = 0.95,
+def bootstrap_wer(systems: Sequence[ScoredSystem], *, num_resamples: int = NUM_RESAMPLES, level: float = 0.95,
                   seed: int = 0) -> WerEstimate:
     """Mean WER over ``systems`` and its percentile bootstrap interval over segments.
 

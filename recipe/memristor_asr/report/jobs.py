@@ -32,7 +32,13 @@ def best_of_grid(grid: Sequence[tk.Path]) -> ScoredSystem:
 
 def tuned_estimate(per_seed: PerSeed) -> WerEstimate:
     """The estimate of a tuned system: each seed's best grid point, averaged over seeds."""
-    return estimate([[best_of_grid(grid)] for grid in per_seed])
+    return _tuned(per_seed)[0]
+
+
+def _tuned(per_seed: PerSeed):
+    """(estimate, the first seed's best system) of a tuned system."""
+    best = [best_of_grid(grid) for grid in per_seed]
+    return estimate([[b] for b in best]), best[0]
 
 
 def devices_estimate(per_seed: PerSeed):
@@ -84,10 +90,10 @@ class Table2Job(_TableJob):
 
     def run(self):
         bits = sorted(set(self.ptq) | set(self.qat), reverse=True)
-        base = tuned_estimate(self.baseline)
-        where = eval_set(self.corpus, self.split, best_of_grid(self.baseline[0]))
+        base, base_system = _tuned(self.baseline)
         t = table2(base, {b: tuned_estimate(v) for b, v in self.ptq.items()},
-                   {b: tuned_estimate(v) for b, v in self.qat.items()}, bits, where)
+                   {b: tuned_estimate(v) for b, v in self.qat.items()}, bits,
+                   eval_set(self.corpus, self.split, base_system))
         write_table(t, self)
 
 
@@ -110,9 +116,9 @@ class Table3Job(_TableJob):
 
     def run(self):
         bits = sorted(self.devices, reverse=True)
-        where = eval_set(self.corpus, self.split, best_of_grid(self.baseline[0]))
-        write_table(table3(tuned_estimate(self.baseline), {b: devices_estimate(self.devices[b]) for b in bits},
-                           bits, where), self)
+        base, base_system = _tuned(self.baseline)
+        write_table(table3(base, {b: devices_estimate(self.devices[b]) for b in bits}, bits,
+                           eval_set(self.corpus, self.split, base_system)), self)
 
 
 class WerPlotJob(Job):
@@ -151,7 +157,7 @@ class WerPlotJob(Job):
                         capsize=3, **kw)
 
         fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=150)
-        base = tuned_estimate(self.baseline)
+        base, base_system = _tuned(self.baseline)
         ax.axhline(base.wer, color="k", linestyle="--", label="float baseline (95 % CI band)")
         ax.axhspan(base.lo, base.hi, color="k", alpha=0.08)
         for name, data, marker in (("PTQ", self.ptq, "s"), ("QAT", self.qat, "o")):
@@ -166,7 +172,7 @@ class WerPlotJob(Job):
                             label="memristor min–max over devices")
         ax.set_xlabel("weight bits")
         ax.set_ylabel("WER [%]")
-        where = eval_set(self.corpus, self.split, best_of_grid(self.baseline[0]))
+        where = eval_set(self.corpus, self.split, base_system)
         ax.set_title(f"{self.corpus} {self.split}", fontsize=10)
         ax.text(0.99, 0.01, f"{where.segments} segments, {where.words} words; bars: 95 % bootstrap CI",
                 transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.4")

@@ -9,7 +9,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from memristor_asr.report.bootstrap import WerEstimate
+from memristor_asr.report.bootstrap import NUM_RESAMPLES, WerEstimate
 
 __all__ = ["Table", "EvalSet", "table2", "table3", "device_stats", "fmt"]
 
@@ -120,7 +120,7 @@ class EvalSet:
 
 
 _CI_NOTE = ("WER [%] with its 95 % confidence interval [lo, hi] from a bootstrap over the evaluation segments "
-            "(2,000 resamples)")
+            f"({NUM_RESAMPLES:,} resamples)")
 
 
 def table2(baseline: WerEstimate, ptq: dict, qat: dict, bits: Sequence[int], eval_set: EvalSet) -> Table:

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Sequence
 import torch
 
 __all__ = ["ConvergenceCheck", "TrainingNotConvergedError", "GreedyStats", "greedy_stats", "edit_distance",
-           "check_convergence"]
+           "check_convergence", "summarize"]
 
 
 @dataclass(frozen=True)
