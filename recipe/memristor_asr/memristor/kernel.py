@@ -39,8 +39,10 @@ __all__ = ["load", "available", "unavailable_reason", "normal", "adc_accumulate"
 
 SOURCE = Path(__file__).with_name("csrc") / "fast_read.c"
 # -ffp-contract=off: no FMA contraction, so every machine computes the same float operations;
-# -fno-math-errno lets sqrtf vectorise
-CFLAGS = ["-O3", "-std=c11", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno"]
+# -fno-math-errno lets sqrtf vectorise; -fno-trapping-math lets the compiler turn Box–Muller's selects
+# into blends, so that loop vectorises too (without it gcc 12 leaves it scalar on AVX2: 13.8 vs
+# 2.5 ns per normal measured on an AMD EPYC, Zen 3); no value changes, only FP exception flags
+CFLAGS = ["-O3", "-std=c11", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math"]
 NATIVE_FLAGS = ["-march=native"]
 # OpenMP: the library then uses libgomp.so.1, which resolves to the copy torch has already loaded
 # (torch's CPU build runs its matmuls on OpenMP), so both share one thread team
