@@ -14,18 +14,25 @@ from users.memristor.memristor_ted import run_memristor_ted
 root = tk.Path(sys.argv[2]) if sys.argv[2] != "-" else None
 run_memristor_ted(profile=sys.argv[1], corpus_root=root)
 jobs = tk.sis_graph.jobs()
+trains = [j for j in jobs if type(j).__name__ == "TrainJob"]
+floats = {j.out_checkpoint for j in trains if "weight_bits" not in j.model_config or j.model_config["weight_bits"] is None}
+# QAT trainings: from scratch, or fine-tuned from the float model of the same seed
+print(sorted({"scratch" if j.init_checkpoint is None else ("float" if j.init_checkpoint in floats else "?")
+              for j in trains if j.out_checkpoint not in floats}))
 print(dict(collections.Counter(j._sis_id().split("/")[-1].split(".")[0] for j in jobs)))
 """
 
 
-@pytest.mark.parametrize("profile, root, devices", [("paper", "/data/TEDLIUM_release2", 50), ("mini", "-", 50),
-                                                    ("ci", "-", 2)])
-def test_graph_builds(tmp_path, profile, root, devices):
+@pytest.mark.parametrize("profile, root, devices, qat_init", [("paper", "/data/TEDLIUM_release2", 50, "scratch"),
+                                                              ("mini", "-", 50, "float"), ("ci", "-", 2, "scratch")])
+def test_graph_builds(tmp_path, profile, root, devices, qat_init):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(REPO, p) for p in ("tools", "recipe", "")]))
     res = subprocess.run([sys.executable, "-c", SCRIPT, profile, root], cwd=tmp_path, env=env, capture_output=True,
                          text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-3000:]
-    counts = eval(res.stdout.strip().splitlines()[-1])
+    init, counts = res.stdout.strip().splitlines()[-2:]
+    assert eval(init) == [qat_init]
+    counts = eval(counts)
     assert counts["TrainJob"] == 7 and counts["PTQJob"] == 6 and counts["PriorJob"] == 7
     assert counts["ProgramCrossbarsJob"] == devices
     assert counts["RecognitionJob"] == 1 + 6 + 6 + devices

@@ -88,6 +88,26 @@ def test_qat_observers_are_cumulative_and_weights_on_the_grid(tmp_path, corpus):
     assert len(torch.unique(torch.round(w_int))) <= 7 and float(w_int.abs().max()) <= 3.0001
 
 
+def test_qat_training_starts_from_a_float_checkpoint(tmp_path, corpus):
+    float_dir, qat_dir = tmp_path / "float", tmp_path / "qat"
+    float_dir.mkdir()
+    qat_dir.mkdir()
+    _run(float_dir, corpus, train_cfg=dataclasses.replace(FAST, num_epochs=3))
+    # learning rate 0: the QAT model keeps the float weights exactly, and its observers fill from the data
+    still = dataclasses.replace(FAST, num_epochs=3, lr_start=0.0, lr_peak=0.0, lr_after_decay=0.0, lr_final=0.0)
+    _run(qat_dir, corpus, model_cfg=TINY.quantized_variant(4), train_cfg=still,
+         init_checkpoint=str(float_dir / "model.pt"))
+    start, end = read_checkpoint(float_dir / "model.pt")["model"], read_checkpoint(qat_dir / "model.pt")["model"]
+    for name, value in start.items():
+        assert torch.equal(end[name], value), name
+    model, _ = load_model(qat_dir / "model.pt")
+    assert all(float(q.max_val) > float(q.min_val) for _, q in fake_quantizers(model))
+    # a different architecture does not load
+    with pytest.raises(CheckpointError, match="model.pt"):
+        _run(tmp_path / "wide", corpus, model_cfg=dataclasses.replace(TINY, model_dim=48), train_cfg=still,
+             init_checkpoint=str(float_dir / "model.pt"))
+
+
 def test_nan_loss_stops_with_step_and_segments_keeping_last_good_checkpoint(tmp_path, corpus):
     cfg = dataclasses.replace(FAST, num_epochs=1, partition_epoch=3)
     good = _data(corpus, "train")

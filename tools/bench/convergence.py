@@ -6,7 +6,9 @@ the main command prepared (``output/memristor_ted/data/``), for several seeds an
 counts, exactly as TrainJob would (same configs, same trainer, same convergence check), and
 prints the final train/dev loss, the greedy dev label error rate and the number of labels
 emitted per reference label of every run. The ratio column compares each run's final dev loss
-with the float model's of the same seed and threads, measured in the same run.
+with the float model's of the same seed and threads, measured in the same run. Where the profile
+fine-tunes QAT from the float model (``qat_finetune``), the float runs go first and each QAT run
+starts from the float model of its seed and thread count.
 
 usage: tools/bench/convergence.py [--data output/memristor_ted/data] [--profile mini]
            [--seeds 1,2,3] [--threads 1,2] [--models float,8,6,5,4,3,2] [--jobs N]
@@ -16,10 +18,10 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import csv
-import dataclasses
 import multiprocessing
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -52,7 +54,9 @@ def find_data(data: str) -> dict:
     return found
 
 
-def train_one(data: str, profile: str, model: str, seed: int, threads: int) -> dict:
+def train_one(data: str, profile: str, model: str, seed: int, threads: int, init: str = None,
+              keep: str = None) -> dict:
+    """One training; ``init``: start from this checkpoint, ``keep``: where to leave the final model."""
     import torch
 
     from memristor_asr.nn.config import ModelConfig
@@ -65,7 +69,7 @@ def train_one(data: str, profile: str, model: str, seed: int, threads: int) -> d
     prof = get_profile(profile)
     bits = None if model == "float" else int(model)
     model_cfg = ModelConfig.from_dict(prof.model_config(bits))
-    train_cfg = dataclasses.replace(TrainConfig.from_dict(prof.train_config(bits)), seed=seed)
+    train_cfg = TrainConfig.from_dict(prof.train_config(bits, seed))
     files = find_data(data)
     load = dict(lexicon_path=files["training_lexicon"], labels_path=files["labels"])
     train_data = CTCDataset.load(features_path=files["train_features"], manifest_path=files["train_segments"],
@@ -78,8 +82,8 @@ def train_one(data: str, profile: str, model: str, seed: int, threads: int) -> d
         try:
             history = train(model_cfg=model_cfg, train_cfg=train_cfg, train_data=train_data, dev_data=dev_data,
                             checkpoint_dir=os.path.join(tmp, "ckpt"), losses_csv=os.path.join(tmp, "losses.csv"),
-                            final_checkpoint=os.path.join(tmp, "model.pt"), device="cpu",
-                            name=f"{model} seed {seed} threads {threads}")
+                            final_checkpoint=keep or os.path.join(tmp, "model.pt"), device="cpu",
+                            name=f"{model} seed {seed} threads {threads}", init_checkpoint=init)
         except TrainingNotConvergedError:
             verdict = "FAILED"
             with open(os.path.join(tmp, "losses.csv")) as f:
@@ -109,17 +113,38 @@ def main() -> int:
     runs = [(m, s, t) for t in threads for s in seeds for m in models]
     print(f"# convergence of the {args.profile!r} trainings on {_cpu_model()} ({os.cpu_count()} cores), "
           f"{len(runs)} runs", flush=True)
+    from memristor_asr.training.profiles import get_profile
+
+    # with QAT fine-tuning (the mini profile), the QAT runs of a (seed, threads) start from its float model
+    finetune = get_profile(args.profile).qat_finetune is not None and "float" in models
     results = []
     ctx = multiprocessing.get_context("spawn")
+    keep_dir = tempfile.mkdtemp(prefix="convergence-")
+
+    def report(r):
+        results.append(r)
+        print(f"#   done: {r['model']} seed {r['seed']} threads {r['threads']}: dev loss {r['dev_loss']:.3f} "
+              f"({r['verdict']}, {r['wall']:.0f} s)", flush=True)
+
     for t in threads:  # runs of one thread count side by side, as many as fit the cores
         batch = [r for r in runs if r[2] == t]
+        phases = [[r for r in batch if r[0] == "float"], [r for r in batch if r[0] != "float"]] if finetune else [batch]
         with cf.ProcessPoolExecutor(max_workers=max(1, args.jobs // t), mp_context=ctx) as pool:
-            futures = [pool.submit(train_one, args.data, args.profile, m, s, t) for m, s, _ in batch]
-            for fut in cf.as_completed(futures):
-                r = fut.result()
-                results.append(r)
-                print(f"#   done: {r['model']} seed {r['seed']} threads {r['threads']}: dev loss {r['dev_loss']:.3f} "
-                      f"({r['verdict']}, {r['wall']:.0f} s)", flush=True)
+            for phase in phases:
+                futures = []
+                for m, s, _ in phase:
+                    ckpt = os.path.join(keep_dir, f"float-{s}-{t}.pt")
+                    if finetune and m != "float" and not os.path.exists(ckpt):
+                        results.append({"model": m, "seed": s, "threads": t, "train_loss": float("nan"),
+                                        "dev_loss": float("nan"), "ler": float("nan"), "emitted": float("nan"),
+                                        "verdict": "no float model", "wall": 0.0})
+                        continue
+                    futures.append(pool.submit(train_one, args.data, args.profile, m, s, t,
+                                               init=ckpt if finetune and m != "float" else None,
+                                               keep=ckpt if finetune and m == "float" else None))
+                for fut in cf.as_completed(futures):
+                    report(fut.result())
+    shutil.rmtree(keep_dir, ignore_errors=True)
     base = {(r["seed"], r["threads"]): r["dev_loss"] for r in results if r["model"] == "float"}
     order = {m: i for i, m in enumerate(models)}
     results.sort(key=lambda r: (r["threads"], r["seed"], order[r["model"]]))

@@ -94,9 +94,10 @@ EXPERIMENTS: Dict[str, Experiment] = {
         corpus_profile="mini", feature_chunks=2,
         search=SearchConfig(beam_size=64, beam_size_token=12, beam_threshold=14.0),
         lm_scales=(1.0, 2.0), qat_prior_scales=(0.3,), ptq_prior_scales=(0.3,), cell_pairs=5000,
-        # pre-cycling: 5 instead of 50 random pulses per cycle step (device k: 5(k + 1) pulses) to fit
-        # the time budget on 2 cores; devices stay independent through their seeds
-        hardware={"pulses_per_cycle": 5},
+        # pre-cycling: 2 instead of 50 random pulses per cycle step (device k: 2(k + 1) pulses) to fit
+        # the time budget on 2 cores (programming cost is linear in the pulses: with 5, the 50 devices
+        # took 17 core-minutes); devices stay independent through their seeds
+        hardware={"pulses_per_cycle": 2},
         # the network forward dominates and runs in one thread: one core per recognition task
         recog_rqmt={"cpu": 1, "mem": 4, "time": 2, "gpu": 0}),
     "ci": Experiment(
@@ -198,10 +199,10 @@ def run_memristor_ted(*, profile: str, corpus_root: Optional[tk.Path] = None, pr
                 scores.append(score.out_segment_scores)
         return scores
 
-    def train(name: str, weight_bits: Optional[int], seed: int):
-        train_config = dict(train_p.train_config(weight_bits), seed=seed)
-        job = TrainJob(model_config=train_p.model_config(weight_bits), train_config=train_config,
-                       convergence=exp.convergence, **data, **_rqmt(train_p.train_rqmt))
+    def train(name: str, weight_bits: Optional[int], seed: int, init_checkpoint: Optional[tk.Path] = None):
+        job = TrainJob(model_config=train_p.model_config(weight_bits), train_config=train_p.train_config(weight_bits, seed),
+                       init_checkpoint=init_checkpoint, convergence=exp.convergence, **data,
+                       **_rqmt(train_p.train_rqmt))
         job.add_alias(f"{prefix}/train/{name}")
         tk.register_output(f"{prefix}/train/{name}/losses.csv", job.out_losses)
         prior = PriorJob(checkpoint=job.out_checkpoint, features=train_features,
@@ -227,7 +228,8 @@ def run_memristor_ted(*, profile: str, corpus_root: Optional[tk.Path] = None, pr
                                                       exp.ptq_prior_scales, max_empty_fraction=None))
         # ------------------------------------------------------------ QAT, and QAT on memristors
         for bits in train_p.qat_bits:
-            ckpt, prior = train(f"qat{bits}{tag}", bits, seed)
+            ckpt, prior = train(f"qat{bits}{tag}", bits, seed,
+                                init_checkpoint=float_ckpt if train_p.qat_finetune is not None else None)
             qat.setdefault(bits, []).append(recognize(f"qat{bits}{tag}", ckpt, prior, exp.lm_scales,
                                                       exp.qat_prior_scales))
             if bits not in exp.memristor_bits:

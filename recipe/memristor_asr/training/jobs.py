@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import os
+from typing import Optional
 
 from sisyphus import Job, Task, tk
 
@@ -33,7 +34,8 @@ class TrainJob(Job):
 
     def __init__(self, *, train_features: tk.Path, dev_features: tk.Path, train_manifest: tk.Path,
                  dev_manifest: tk.Path, lexicon: tk.Path, labels: tk.Path, model_config: dict, train_config: dict,
-                 convergence: ConvergenceCheck = ConvergenceCheck(), cpu_rqmt: int = 2, gpu_rqmt: int = 0, mem_rqmt: float = 8.0, time_rqmt: float = 24.0):
+                 init_checkpoint: Optional[tk.Path] = None, convergence: ConvergenceCheck = ConvergenceCheck(),
+                 cpu_rqmt: int = 2, gpu_rqmt: int = 0, mem_rqmt: float = 8.0, time_rqmt: float = 24.0):
         """
         :param train_features: HDF5 features of the training segments
         :param dev_features: HDF5 features of the dev segments (the CV set)
@@ -43,6 +45,8 @@ class TrainJob(Job):
         :param labels: label inventory, blank last
         :param model_config: :class:`~memristor_asr.nn.config.ModelConfig` as a dict
         :param train_config: :class:`~memristor_asr.training.trainer.TrainConfig` as a dict
+        :param init_checkpoint: start from this model's weights (e.g. QAT fine-tuning of a float model)
+            instead of a random initialisation; None is left out of the hash
         :param convergence: when the finished training counts as failed; not hashed (a looser check
             on a failed job resumes from its checkpoints instead of training again)
         :param cpu_rqmt: CPU cores (also torch's thread count); resource only, not hashed
@@ -58,6 +62,7 @@ class TrainJob(Job):
         self.labels = labels
         self.model_config = model_config
         self.train_config = train_config
+        self.init_checkpoint = init_checkpoint
         self.convergence = convergence
         # fail at graph construction, not hours later, on a bad config
         self._model_cfg = ModelConfig.from_dict(model_config)
@@ -88,7 +93,8 @@ class TrainJob(Job):
               checkpoint_dir=os.path.join(self.work_path(), "checkpoints"),
               losses_csv=self.out_losses.get_path(), final_checkpoint=self.out_checkpoint.get_path(),
               device=task_device(self.rqmt["gpu"]), progress=progress, convergence=self.convergence,
-              name=f"TrainJob {self.job_id()}")
+              name=f"TrainJob {self.job_id()}",
+              init_checkpoint=None if self.init_checkpoint is None else tk.uncached_path(self.init_checkpoint))
 
     def _sub_epochs_done(self) -> int:
         try:
@@ -105,7 +111,9 @@ class TrainJob(Job):
 
     @classmethod
     def hash(cls, parsed_args):
-        return hash_without(TrainJob, parsed_args, RQMT_ARGS + ("convergence",))
+        # init_checkpoint=None is dropped, so that the hashes of from-scratch trainings stay as they were
+        excluded = RQMT_ARGS + ("convergence",) + (("init_checkpoint",) if parsed_args.get("init_checkpoint") is None else ())
+        return hash_without(TrainJob, parsed_args, excluded)
 
 
 class PriorJob(Job):

@@ -28,8 +28,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from memristor_asr.nn.checkpoint import (CheckpointError, load_state_dict_checked, read_checkpoint,
-                                         save_checkpoint)
+from memristor_asr.nn.checkpoint import (CheckpointError, load_state_dict_checked, observer_state_keys,
+                                         read_checkpoint, save_checkpoint)
 from memristor_asr.nn.config import ModelConfig
 from memristor_asr.nn.model import ConformerCTCModel
 from memristor_asr.training.convergence import (ConvergenceCheck, GreedyStats, check_convergence, greedy_stats,
@@ -239,7 +239,8 @@ def _resume(checkpoint_dir: str, model_cfg: ModelConfig, train_cfg: TrainConfig,
 def train(*, model_cfg: ModelConfig, train_cfg: TrainConfig, train_data: CTCDataset,
           dev_data: Optional[CTCDataset], checkpoint_dir: str, losses_csv: str, final_checkpoint: str,
           device=None, progress: Optional[Callable[[TrainProgress], None]] = None,
-          convergence: Optional[ConvergenceCheck] = ConvergenceCheck(), name: str = "training") -> List[Dict[str, Any]]:
+          convergence: Optional[ConvergenceCheck] = ConvergenceCheck(), name: str = "training",
+          init_checkpoint: Optional[str] = None) -> List[Dict[str, Any]]:
     """Train (or continue training) and write the final checkpoint.
 
     :param checkpoint_dir: sub-epoch checkpoints ``epoch.NNN.pt``; existing ones are resumed from
@@ -249,6 +250,9 @@ def train(*, model_cfg: ModelConfig, train_cfg: TrainConfig, train_data: CTCData
     :param progress: called after every training step
     :param convergence: checked at the end (before the final checkpoint is written); None: no check
     :param name: the training's name in error messages (its job id)
+    :param init_checkpoint: start from this model's weights instead of a random initialisation (e.g.
+        QAT fine-tuning of a float model: its quantisers' observers start empty); a resumed run
+        continues from its own checkpoints
     :return: the per-sub-epoch rows of the CSV
     :raises TrainingDivergedError: on a non-finite loss or gradient (last good checkpoint kept)
     :raises TrainingNotConvergedError: when the finished model fails ``convergence`` (checkpoints kept)
@@ -268,6 +272,11 @@ def train(*, model_cfg: ModelConfig, train_cfg: TrainConfig, train_data: CTCData
     model.to(device)
     optimizer = _make_optimizer(model, train_cfg)
     done, history = _resume(checkpoint_dir, model_cfg, train_cfg, model, optimizer)
+    if init_checkpoint is not None and done == 0:
+        data = read_checkpoint(init_checkpoint)
+        load_state_dict_checked(model, data["model"], source=os.fspath(init_checkpoint),
+                                allow_missing=observer_state_keys(model))
+        log.info("initialised from %s", init_checkpoint)
 
     max_frames = int(round(train_cfg.batch_seconds / train_data.frame_shift))
     lengths = train_data.lengths
