@@ -109,7 +109,9 @@ def test_dictionary_format(ci_corpus):
 
 def test_lm_text_is_disjoint_from_dev_and_test(ci_corpus):
     plan = make_plan("ci", 0)
-    lm = [line.strip() for p in sorted((ci_corpus / "LM").glob("*.gz")) for line in gzip.open(p, "rt")]
+    lines = [line.rstrip("\n") for p in sorted((ci_corpus / "LM").glob("*.gz")) for line in gzip.open(p, "rt")]
+    assert all(line.endswith(" </s>") for line in lines)  # as the release's LM files
+    lm = [line[: -len(" </s>")] for line in lines]
     assert len(lm) == PROFILES["ci"].lm_sentences
     held_out = {" ".join(s) for s in plan.sentences(["dev", "test"])}
     assert held_out and not held_out & set(lm)

@@ -6,7 +6,7 @@ import pytest
 
 from memristor_asr.corpus.manifest import read_manifest
 from memristor_asr.lm.kenlm_tools import KenLMError, arpa_ngram_counts, build_binary, estimate_arpa, perplexity
-from memristor_asr.lm.text import lm_source_files, write_lm_text, write_manifest_text
+from memristor_asr.lm.text import lm_source_files, lm_words, write_lm_text, write_manifest_text
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +93,21 @@ def test_lm_text_errors(tmp_path):
     good.write_text("imiss it's\n\n  \nok\n")
     assert write_lm_text(tmp_path / "out.gz", [good]) == {str(good): 2}
     assert gzip.open(tmp_path / "out.gz", "rt").read() == "i miss it 's\nok\n"
+
+
+def test_lm_text_drops_sentence_markers_unk_and_noise_so_lmplz_accepts_it(tmp_path):
+    # the real release's LM/*.en.gz end every line with " </s>"; STM text has <unk> and noise tokens
+    src = tmp_path / "LM" / "talks.en.gz"
+    src.parent.mkdir()
+    with gzip.open(src, "wt") as f:
+        f.write("<s> we went home </s>\nthe cat <unk> sat </s>\n</s>\n{NOISE} <sil> [laughter]\n"
+                + "".join(f"a dog and a {w} went home </s>\n" for w in ("cat", "tree", "house", "dog") * 5))
+    removed = {}
+    counts = write_lm_text(tmp_path / "lm.txt.gz", lm_source_files(tmp_path), removed=removed)
+    lines = gzip.open(tmp_path / "lm.txt.gz", "rt").read().splitlines()
+    assert lines[:2] == ["we went home", "the cat sat"] and len(lines) == 22 == counts[str(src)]
+    assert removed == {"<s>": 1, "</s>": 23, "<unk>": 1, "{NOISE}": 1, "<sil>": 1, "[laughter]": 1}
+    assert lm_words("it's {BREATH} fine") == ["it's", "fine"]
+    result = estimate_arpa([tmp_path / "lm.txt.gz"], str(tmp_path / "lm.arpa"), order=3, memory="64M",
+                           tmp_dir=str(tmp_path), log_path=str(tmp_path / "lmplz.log"))
+    assert result["ngrams"][1] == 14  # 11 words + <s> </s> <unk>

@@ -12,7 +12,9 @@ __all__ = ["TedliumLmTextJob", "ManifestTextJob", "KenLMEstimateJob", "KenLMBina
 
 
 class TedliumLmTextJob(Job):
-    """The LM training text: the corpus's ``LM/*.gz`` plus (optionally) train transcripts."""
+    """The LM training text: the corpus's ``LM/*.gz`` plus (optionally) train transcripts, without
+    sentence markers, ``<unk>`` and noise tokens (:func:`memristor_asr.lm.text.lm_words`; their
+    counts are in ``removed_tokens``)."""
 
     def __init__(self, *, corpus_root: tk.Path, train_segments: Optional[tk.Path] = None, normalize: bool = True):
         """
@@ -25,6 +27,7 @@ class TedliumLmTextJob(Job):
         self.normalize = normalize
         self.out_text = self.output_path("lm_text.txt.gz")
         self.out_line_counts = self.output_var("line_counts")
+        self.out_removed_tokens = self.output_var("removed_tokens")
 
     def tasks(self):
         yield Task("run", rqmt={"cpu": 1, "mem": 1, "time": 2})
@@ -34,8 +37,10 @@ class TedliumLmTextJob(Job):
 
         sources = lm_source_files(tk.uncached_path(self.corpus_root))
         manifests = [tk.uncached_path(self.train_segments)] if self.train_segments is not None else []
-        counts = write_lm_text(self.out_text.get_path(), sources, manifests, normalize=self.normalize)
+        removed = {}
+        counts = write_lm_text(self.out_text.get_path(), sources, manifests, normalize=self.normalize, removed=removed)
         self.out_line_counts.set(counts)
+        self.out_removed_tokens.set(dict(sorted(removed.items())))
 
 
 class ManifestTextJob(Job):

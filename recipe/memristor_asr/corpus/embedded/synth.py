@@ -3,7 +3,7 @@
 Layout written under ``root`` (as in the LIUM tarball)::
 
     TEDLIUM.152k.dic            word PH PH ..., variants as word(2), ARPAbet without stress
-    LM/*.en.gz                  gzipped LM text, one sentence per line
+    LM/*.en.gz                  gzipped LM text, one sentence per line, ending in " </s>"
     {train,dev,test}/sph/<talk>.sph   16 kHz 16-bit mono NIST SPHERE, one file per talk
     {train,dev,test}/stm/<talk>.stm   one STM per talk
     README                      provenance of the synthetic data
@@ -203,7 +203,8 @@ def write_lm_text(plan: CorpusPlan, root: str) -> int:
     os.makedirs(os.path.join(root, "LM"), exist_ok=True)
     cut = len(sentences) * 2 // 3
     for name, part in zip(LM_FILES, (sentences[:cut], sentences[cut:])):
-        _write_gz_lines(os.path.join(root, name), part)
+        # as in the release's LM/*.en.gz: every line ends with " </s>" (TedliumLmTextJob removes it)
+        _write_gz_lines(os.path.join(root, name), (f"{s} </s>" for s in part))
     return len(sentences)
 
 
