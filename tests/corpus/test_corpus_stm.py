@@ -42,6 +42,7 @@ def test_text_normalisation(raw, expected):
 
 @pytest.mark.parametrize("line, message", [
     ("Talk 1 Talk 12.0", "got 4 field(s)"),
+    ("Talk 1 Talk 12.0 13.0", "got 5 field(s)"),  # label and text lost: an error, not an empty segment
     ("Talk 1 Talk 12.0 11.5 <o,f0,male> text", "end time 11.5 is before start time 12.0"),
     ("Talk 1 Talk abc 11.5 <o,f0,male> text", "start time 'abc' is not a number"),
     ("Talk 1 Talk 1.0 nan <o,f0,male> text", "end time 'nan' must be a finite number"),

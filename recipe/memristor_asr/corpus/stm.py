@@ -92,18 +92,19 @@ def parse_stm_line(line: str, where: str = "<stm>") -> Optional[StmSegment]:
 
     :param where: ``file:line`` used in error messages
     :return: the segment, or None for an empty line, a ``;;`` comment or an ignored segment
-    :raises StmError: on a line with fewer than 5 fields before the text, unparsable or negative
+    :raises StmError: on a line with fewer than 6 fields (label or text missing), unparsable or negative
         times, or an end before the start
     """
     stripped = line.strip()
     if not stripped or stripped.startswith(";;") or IGNORE_TOKEN in stripped:
         return None
     fields = stripped.split(None, 5)
-    if len(fields) < 5:
-        raise StmError(f"{where}: expected 'recording channel speaker start end [<label>] text', "
+    # six fields at least: a line that ends after the times has lost its label and transcript (a
+    # truncated file, not an empty segment; an empty transcript still has its label)
+    if len(fields) < 6:
+        raise StmError(f"{where}: expected 'recording channel speaker start end <label> text', "
                        f"got {len(fields)} field(s): {stripped[:80]!r}")
-    rec, chan, spk, start_s, end_s = fields[:5]
-    rest = fields[5] if len(fields) > 5 else ""
+    rec, chan, spk, start_s, end_s, rest = fields
     start = _parse_time(start_s, "start", where)
     end = _parse_time(end_s, "end", where)
     if end < start:
