@@ -24,12 +24,14 @@ SAMPLE_RATE = 16000
 END_TOLERANCE = 0.1
 
 
-def check_layout(root, splits: Sequence[str] = SPLITS) -> None:
-    """Fail with one message listing everything missing from a release-2 directory."""
+def check_layout(root, splits: Sequence[str] = SPLITS, files: Sequence[str] = ()) -> None:
+    """Fail with one message listing everything missing from a release-2 directory: the ``stm`` and
+    ``sph`` folders of ``splits`` and the top-level ``files`` (e.g. :data:`DIC_NAME`), so that each
+    reader asks only for what it reads."""
     root = os.fspath(root)
     if not os.path.isdir(root):
         raise FileNotFoundError(f"TED-LIUM corpus root {root} does not exist or is not a directory")
-    missing = [p for p in [DIC_NAME] + [f"{s}/{d}" for s in splits for d in ("stm", "sph")]
+    missing = [p for p in list(files) + [f"{s}/{d}" for s in splits for d in ("stm", "sph")]
                if not os.path.exists(os.path.join(root, p))]
     if missing:
         raise FileNotFoundError(f"{root} is not a TEDLIUM_release2 directory: missing {', '.join(missing)}")
