@@ -32,7 +32,9 @@ def test_fields_and_label_mapping():
     ("swimiss uptheirs", "swimiss uptheirs"),                 # only whole words are fixed
     ("it's what we've done and don't", "it 's what we 've done and don 't"),
     ("it 's already split", "it 's already split"),
-    ("rock'n'roll", "rock 'n 'roll"),                         # every apostrophe between word char and letter
+    ("rock'n'roll", "rock 'n'roll"),                          # i6: left-to-right matches without overlap
+    ("a'b'c'd", "a 'b'c 'd"),
+    ("o'égal l'été", "o'égal l'été"),                         # i6: only before ASCII letters
     ("the '90s and 'cause", "the '90s and 'cause"),           # no word character before, or a digit after
     ("  many   spaces\there ", "many spaces here"),
 ])
@@ -81,13 +83,20 @@ def test_padding_full_when_the_gaps_are_wide():
     assert [(s.start, s.end) for s in out] == [(0.85, 2.1), (2.85, 4.1)]
 
 
-def test_padding_shares_narrow_gaps_and_never_overlaps():
-    # gap of 0.1 s: shared 0.6 : 0.4 between the next segment's start padding and this one's end padding
-    out = pad_segments([_seg(2.1, 3.0), _seg(1.0, 2.0), _seg(2.9, 3.5)], duration=3.55)
-    assert [s.start for s in out] == [0.85, 2.04, 2.9]   # sorted; the third overlaps its predecessor: no start pad
-    assert [s.end for s in out] == [2.04, 3.0, 3.55]     # end clipped at the audio length
-    assert out[0].end <= out[1].start                    # padding never creates an overlap
+def test_padding_follows_i6_start_first_in_file_order():
+    # gap of 0.1 s: the next segment's start padding wins (i6), this one's end stays unpadded
+    out = pad_segments([_seg(1.0, 2.0), _seg(2.1, 3.0), _seg(2.9, 3.5)], duration=3.55)
+    assert [s.start for s in out] == [0.85, 2.0, 3.0]    # the third lay inside the second: starts at its end
+    assert [s.end for s in out] == [2.0, 3.0, 3.55]      # end clipped at the audio length
+    assert all(a.end <= b.start for a, b in zip(out, out[1:]))
     assert pad_segments([_seg(0.05, 1.0)])[0].start == 0.0
+    # i6 keeps file order: neighbours are the previous and next lines, whatever their times (the
+    # first gets no end padding, as the next line "starts" before its end; i6 would start the
+    # second at 6.0, after its own end: it stops at its end)
+    out = pad_segments([_seg(5.0, 6.0), _seg(1.0, 2.0)])
+    assert [(s.start, s.end) for s in out] == [(4.85, 6.0), (2.0, 2.1)]
+    # a segment inside its padded predecessor: start stops at its own end (i6 would invert it)
+    assert pad_segments([_seg(1.0, 3.0), _seg(1.5, 2.5)])[1].start == 2.5
 
 
 def test_write_stm_sorts_and_writes_header(tmp_path):

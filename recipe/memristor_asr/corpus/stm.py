@@ -27,8 +27,10 @@ __all__ = ["IGNORE_TOKEN", "StmSegment", "StmError", "normalize_text", "map_labe
 IGNORE_TOKEN = "ignore_time_segment_in_scoring"
 _LABEL_MAP = {"<F0_M>": "<o,f0,male>", "<F0_F>": "<o,f0,female>"}
 _TYPO_FIXES = {"imiss": "i miss", "uptheir": "up their"}
-# the position before an apostrophe that follows a word character and precedes a letter
-_APOSTROPHE_SPLIT = re.compile(r"(?<=\w)(?='[^\W\d_])")
+# i6 (CreateTEDLIUM2BlissCorpusJob.make_stm): a space before every apostrophe between a word
+# character and an ASCII letter, matches taken left to right without overlap, so that the letter
+# after one apostrophe cannot start the next match: "rock'n'roll" -> "rock 'n'roll", "don't" -> "don 't"
+_APOSTROPHE_SPLIT = re.compile(r"(\w)'([a-zA-Z])")
 
 # sclite reads these label descriptions for its per-gender breakdown (as Kaldi's TED-LIUM recipe writes them)
 STM_HEADER = (';; LABEL "o" "Overall" "Overall results"\n'
@@ -70,7 +72,7 @@ class StmSegment:
 def normalize_text(text: str) -> str:
     """The i6 text normalisation: typo fixes, apostrophe splitting, single spaces."""
     words = [_TYPO_FIXES.get(w, w) for w in text.split()]
-    return _APOSTROPHE_SPLIT.sub(" ", " ".join(words))
+    return _APOSTROPHE_SPLIT.sub(r"\1 '\2", " ".join(words))
 
 
 def map_label(label: str) -> str:
@@ -145,28 +147,27 @@ def read_stm(path) -> Tuple[List[StmSegment], Dict[str, List[str]]]:
 
 def pad_segments(segments: Sequence[StmSegment], before: float = 0.15, after: float = 0.10,
                  duration: Optional[float] = None) -> List[StmSegment]:
-    """Kaldi-style padding of the segments of one recording (returned sorted by start time).
+    """The i6 / Kaldi train padding of the segments of one recording, in the given (file) order.
 
-    Each segment grows by ``before`` at the start and ``after`` at the end. Where the gap to a
-    neighbour is smaller than the padding both want, the gap is shared in proportion
-    ``before : after`` so that padded segments never overlap; segments that already overlap
-    are not padded on that side. Padding stops at 0 and at ``duration`` (the audio length).
+    As i6's ``CreateTEDLIUM2BlissCorpusJob.make_stm``: each segment starts ``before`` earlier, but
+    not before the previous segment's padded end (start padding first), and ends ``after`` later,
+    but not after the next segment's padded start (when that is later than this end); times are
+    rounded to 10 ms after each segment, as i6 writes them with two decimals. Beyond i6: a start
+    pushed past the segment's own end (it lay inside its predecessor) stops at that end, and ends
+    stop at ``duration`` (the audio length), never before the unpadded end.
     """
-    segs = sorted(segments, key=lambda s: (s.start, s.end))
-    out = []
+    segs = list(segments)
+    out: List[StmSegment] = []
     for i, s in enumerate(segs):
-        pad_start, pad_end = before, after
-        if i > 0:
-            gap = s.start - segs[i - 1].end
-            pad_start = min(before, max(gap, 0.0) * before / (before + after))
+        prev_end = out[-1].end if out else 0.0
+        start = min(max(s.start - before, prev_end), s.end)
+        next_start = s.end + after
         if i + 1 < len(segs):
-            gap = segs[i + 1].start - s.end
-            pad_end = min(after, max(gap, 0.0) * after / (before + after))
-        start = max(0.0, s.start - pad_start)
-        end = s.end + pad_end
+            next_start = max(segs[i + 1].start - before, s.end)
+        end = min(s.end + after, next_start)
         if duration is not None:
             end = min(end, max(duration, s.end))
-        out.append(replace(s, start=round(start, 4), end=round(end, 4)))
+        out.append(replace(s, start=round(start, 2), end=round(end, 2)))
     return out
 
 

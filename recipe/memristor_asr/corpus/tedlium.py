@@ -104,7 +104,9 @@ def prepare_split(root, split: str, pad: bool = None) -> PreparedSplit:
                 seg = StmSegment(**{**seg.__dict__, "end": duration})
             by_recording[seg.recording].append(seg)
     for rec in sorted(by_recording):
-        segs = sorted(by_recording[rec], key=lambda s: (s.start, s.end))
+        # file order, as i6: its segment ids count the lines of a recording as they come, and its
+        # padding looks at the neighbouring lines (sclite's reference is sorted by write_stm)
+        segs = by_recording[rec]
         result.references.extend(segs)
         timed = pad_segments(segs, duration=infos[rec].duration) if pad else segs
         for n, s in enumerate(timed, 1):
