@@ -69,6 +69,9 @@ def test_read_stm_counts_skips_and_reports_non_utf8(tmp_path):
     segs, skipped = read_stm(stm)
     assert [s.text for s in segs] == ["it 's fine", "i miss you"]
     assert skipped == {"ignored": [f"{stm}:2"], "empty_transcript": [f"{stm}:4"], "zero_length": [f"{stm}:5"]}
+    segs, skipped = read_stm(stm, keep_zero_length=True)  # the train split: padding gives them audio (i6)
+    assert [s.text for s in segs] == ["it 's fine", "nothing", "i miss you"] and not skipped["zero_length"]
+    assert [(s.start, s.end) for s in pad_segments(segs)] == [(0.35, 2.1), (4.85, 5.1), (5.85, 7.1)]
     stm.write_bytes(b"Talk 1 Talk 0.50 2.00 <o,f0,male> fine\nTalk 1 Talk 3.0 4.0 <o,f0,male> caf\xe9\n")
     with pytest.raises(StmError, match=rf"^{stm}:2: not valid UTF-8 \(byte 0xe9 at column 36\)"):
         read_stm(stm)

@@ -120,8 +120,11 @@ def parse_stm_line(line: str, where: str = "<stm>") -> Optional[StmSegment]:
     return StmSegment(rec, chan, spk, start, end, label, normalize_text(rest), where)
 
 
-def read_stm(path) -> Tuple[List[StmSegment], Dict[str, List[str]]]:
+def read_stm(path, keep_zero_length: bool = False) -> Tuple[List[StmSegment], Dict[str, List[str]]]:
     """Read one STM file with the i6 rules.
+
+    :param keep_zero_length: keep segments that end where they start (i6 keeps them; in the
+        padded train split they gain 0.25 s of audio), else skip them as ``zero_length``
 
     :return: (segments in file order, skipped) where ``skipped`` maps a reason ("ignored",
         "empty_transcript", "zero_length") to the ``file:line`` locations of the skipped lines
@@ -138,7 +141,7 @@ def read_stm(path) -> Tuple[List[StmSegment], Dict[str, List[str]]]:
             continue
         if not seg.text:
             skipped["empty_transcript"].append(where)
-        elif seg.end == seg.start:
+        elif seg.end == seg.start and not keep_zero_length:
             skipped["zero_length"].append(where)
         else:
             segments.append(seg)

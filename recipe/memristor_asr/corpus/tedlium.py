@@ -85,7 +85,9 @@ def prepare_split(root, split: str, pad: bool = None) -> PreparedSplit:
     infos: Dict[str, AudioInfo] = {}
     by_recording: Dict[str, List[StmSegment]] = collections.defaultdict(list)
     for name in stm_files:
-        segs, skipped = read_stm(os.path.join(stm_dir, name))
+        # zero-length segments: kept where padding gives them audio (train, as i6); in unpadded
+        # splits there is nothing to recognise, so they are skipped and counted (i6 keeps them)
+        segs, skipped = read_stm(os.path.join(stm_dir, name), keep_zero_length=pad)
         for reason, where in skipped.items():
             result.skipped[reason].extend(where)
         for seg in segs:
