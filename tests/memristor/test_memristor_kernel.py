@@ -274,9 +274,9 @@ def test_variance_dtype_setting(monkeypatch):
     monkeypatch.setenv("MEMRISTOR_ASR_VARIANCE_DTYPE", "int8")
     assert linear.variance_dtype() == torch.int8
     monkeypatch.delenv("MEMRISTOR_ASR_VARIANCE_DTYPE")  # auto: int8 only with 8-bit dot products
-    monkeypatch.setattr(linear, "_cpu_flags", lambda: frozenset({"avx2", "fma"}))
+    monkeypatch.setattr(linear.kernel, "cpu_flags", lambda: frozenset({"avx2", "fma"}))
     assert linear.variance_dtype() == torch.float32
-    monkeypatch.setattr(linear, "_cpu_flags", lambda: frozenset({"avx2", "avx512_vnni"}))
+    monkeypatch.setattr(linear.kernel, "cpu_flags", lambda: frozenset({"avx2", "avx512_vnni"}))
     assert linear.variance_dtype() == torch.int8
     monkeypatch.setenv("MEMRISTOR_ASR_VARIANCE_DTYPE", "bfloat16")
     with pytest.raises(ValueError, match="MEMRISTOR_ASR_VARIANCE_DTYPE"):

@@ -56,7 +56,6 @@ def write_lm_text(out_path, sources: Sequence = (), manifests: Sequence = (), no
     :return: line counts per input (lines left empty are not written)
     """
     counts: Dict[str, int] = {}
-    removed = {} if removed is None else removed
 
     def lines(src, is_manifest: bool):
         if is_manifest:

@@ -21,6 +21,7 @@ they do not depend on the CPU's vector width either.
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import os
 import platform
@@ -35,7 +36,7 @@ from typing import List, NamedTuple, Optional, Sequence, Union
 
 import torch
 
-__all__ = ["load", "available", "unavailable_reason", "normal", "adc_accumulate", "threefry4x32_20", "build"]
+__all__ = ["load", "available", "unavailable_reason", "cpu_flags", "normal", "adc_accumulate", "threefry4x32_20", "build"]
 
 SOURCE = Path(__file__).with_name("csrc") / "fast_read.c"
 # -ffp-contract=off: no FMA contraction, so every machine computes the same float operations;
@@ -75,6 +76,15 @@ def _cpuinfo_lines() -> str:
     except OSError:
         pass
     return lines
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset:
+    """The first CPU's feature flags from /proc/cpuinfo (x86 ``flags``, Arm ``Features``); empty where unknown."""
+    for line in _cpuinfo_lines().splitlines():
+        if line.startswith(("flags", "Features")):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
 
 
 def _cpu_fingerprint() -> str:

@@ -122,17 +122,6 @@ def _uses_kernel(device: torch.device) -> bool:
 INT8_DOT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm")
 
 
-def _cpu_flags() -> frozenset:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith(("flags", "Features")):
-                    return frozenset(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return frozenset()
-
-
 def variance_dtype() -> torch.dtype:
     """Operand type of the fast path's variance matmul on CPU, from ``MEMRISTOR_ASR_VARIANCE_DTYPE``:
     ``auto`` (default) takes 8-bit codes (``torch.int8``, an exact integer matmul, about twice the
@@ -151,7 +140,7 @@ def variance_dtype() -> torch.dtype:
         raise ValueError(f"MEMRISTOR_ASR_VARIANCE_DTYPE must be 'auto', 'int8' or 'float32', got {choice!r}")
     if not hasattr(torch, "_int_mm"):
         return torch.float32
-    if choice == "auto" and not (_cpu_flags() & set(INT8_DOT_FLAGS)):
+    if choice == "auto" and not (kernel.cpu_flags() & set(INT8_DOT_FLAGS)):
         return torch.float32
     return torch.int8
 

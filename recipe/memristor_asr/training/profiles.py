@@ -27,7 +27,7 @@ class Profile:
 
     :param model: the float model; QAT/PTQ variants derive from it
     :param train: float training; QAT uses it with ``qat_seqs_per_bin``
-    :param qat_seqs_per_bin: laplace bin size of the QAT runs (the paper: 4000 vs 1000 float)
+    :param qat_seqs_per_bin: laplace bin size of QAT runs from scratch (the paper: 4000 vs 1000 float)
     :param qat_finetune: None (the paper): QAT models train from scratch with ``train``. Set: each QAT
         model starts from the float model of its seed and trains with this config (its own schedule
         and bin size; the seed is the float run's)
