@@ -9,7 +9,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def ci_corpus(tmp_path_factory) -> Path:
-    """A TEDLIUM_release2-style directory (espeak-ng audio, about 2 minutes); treat it as read-only."""
+    """A TEDLIUM_release2-style directory (espeak-ng audio, about 11 minutes); treat it as read-only."""
     from memristor_asr.corpus.embedded.synth import ensure_embedded_corpus
 
     root = tmp_path_factory.getbasetemp() / "ci_corpus" / "TEDLIUM_release2"

@@ -10,7 +10,7 @@ import time
 from typing import IO, Optional
 
 __all__ = ["uopen", "find_tool", "seed_everything", "atomic_write_text", "ProgressFile", "RQMT_ARGS", "hash_without",
-           "task_device", "setup_task"]
+           "setup_logging", "task_device", "setup_task"]
 
 
 def uopen(path, mode: str = "rt", encoding: Optional[str] = "utf-8") -> IO:
@@ -132,11 +132,16 @@ def task_device(gpu_rqmt: int):
     return torch.device("cuda" if gpu_rqmt > 0 and torch.cuda.is_available() else "cpu")
 
 
-def setup_task(cpu_rqmt: int) -> None:
-    """Start of a task: INFO logging to the task log, torch threads = the task's CPU cores."""
+def setup_logging() -> None:
+    """INFO logging to the task log (a task's stdout and stderr)."""
     import logging
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True)
+
+
+def setup_task(cpu_rqmt: int) -> None:
+    """Start of a task: INFO logging to the task log, torch threads = the task's CPU cores."""
     import torch
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True)
+    setup_logging()
     torch.set_num_threads(max(1, int(cpu_rqmt)))

@@ -4,7 +4,8 @@ import pytest
 from memristor_asr.corpus.manifest import Segment, read_manifest
 from memristor_asr.corpus.embedded.plan import make_plan
 from memristor_asr.lexicon.cmu import load_cmu_dict, strip_stress
-from memristor_asr.lexicon.dictionary import DictionaryError, build_lexicons, oov_rate, read_tedlium_dic
+from memristor_asr.lexicon.dictionary import (DictionaryError, build_lexicons, cmu_pronouncer, oov_rate,
+                                             read_tedlium_dic)
 from memristor_asr.lexicon.lexicon import (BLANK, PHONEMES, add_eow, eow_labels, read_labels, read_lexicon,
                                            words_to_label_ids, write_labels, write_lexicon)
 
@@ -78,10 +79,12 @@ def test_lexicons_and_oovs_on_crafted_segments(tmp_path):
             Segment("t/2", "t.sph", 1, 2, "t", "male", "a dog 'd read"),       # dog: from the CMU dictionary
             Segment("t/3", "t.sph", 2, 3, "t", "male", "a zorbleck cat"),      # zorbleck: nowhere -> dropped
             Segment("t/4", "t.sph", 3, 4, "t", "male", "zorbleck zorbleck")]
-    built = build_lexicons(dic, segs, load_cmu_dict())
-    assert built.oov_from_cmu == {"dog": ("D", "AO", "G")}
+    built = build_lexicons(dic, segs, cmu_pronouncer(load_cmu_dict()))
+    assert built.oov_pronunciations == {"dog": ("D", "AO", "G")}
     assert built.unknown_words == {"zorbleck": 3}
-    assert built.dropped_segments == ["t/3", "t/4"] and [s.id for s in built.kept_segments] == ["t/1", "t/2"]
+    assert built.dropped_segments == {"t/3": ["zorbleck"], "t/4": ["zorbleck"]}
+    assert [s.id for s in built.kept_segments] == ["t/1", "t/2"]
+    assert built.dropped_seconds == 2.0 and built.total_seconds == 4.0
     assert built.training["read"] == ["R", "IY", "D#"] and built.training["dog"] == ["D", "AO", "G#"]
     assert built.training["'ll"] == ["L#"]
     assert ("read", ["R", "EH", "D#"]) in built.decoding and ("read", ["R", "IY", "D#"]) in built.decoding
@@ -99,8 +102,8 @@ def test_lexicons_on_the_embedded_corpus(ci_corpus, ci_prepared, tmp_path):
     dic = read_tedlium_dic(ci_corpus / "TEDLIUM.152k.dic")
     assert len(dic.fixes) == 3 and len(dic.special_dropped) == 3
     train = list(read_manifest(ci_prepared["train"]["segments"]))
-    built = build_lexicons(dic, train, load_cmu_dict())
-    assert set(built.oov_from_cmu) == plan.train_oov_words                 # the deliberate OOVs, found in CMU
+    built = build_lexicons(dic, train, cmu_pronouncer(load_cmu_dict()))
+    assert set(built.oov_pronunciations) == plan.train_oov_words                 # the deliberate OOVs, found in CMU
     invented = {w for s in train for w in s.words if w not in dic and w not in load_cmu_dict()}
     assert invented and set(built.unknown_words) == invented
     assert len(built.dropped_segments) == sum(1 for s in train if set(s.words) & invented) > 0

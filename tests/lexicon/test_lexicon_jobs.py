@@ -17,12 +17,15 @@ def test_lexicon_job_outputs(ci_data_jobs):
     training = read_lexicon(paths["training_lexicon"])
     decoding = read_lexicon(paths["decoding_lexicon"], first_only=False)
     report = json.loads(Path(paths["lexicon_report"]).read_text())
-    assert set(training) == set(decoding) | set(report["train_oov_from_cmu"])
+    assert set(training) == set(decoding) | set(report["train_oov_pronunciations"])
     assert sum(len(v) for v in decoding.values()) == report["dictionary_pronunciations"] > len(decoding)
     kept = list(read_manifest(paths["train_segments"]))
     all_train = list(read_manifest(paths["segments"]["train"]))
     assert len(kept) == report["train_segments_kept"] == len(all_train) - values["num_dropped_segments"]
     assert values["num_dropped_segments"] == report["train_segments_dropped"] > 0
+    assert report["train_oov_source"] == "CMU dictionary"
+    assert len(report["train_segments_dropped_why"]) == report["train_segments_dropped"]  # each with its words
+    assert 0 < report["train_audio_dropped_fraction"] < 1
     index = {lab: i for i, lab in enumerate(labels)}
     for seg in kept:
         assert words_to_label_ids(seg.words, training, index)

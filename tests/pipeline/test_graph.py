@@ -24,7 +24,7 @@ print(dict(collections.Counter(j._sis_id().split("/")[-1].split(".")[0] for j in
 
 
 @pytest.mark.parametrize("profile, root, devices, qat_init", [("paper", "/data/TEDLIUM_release2", 50, "scratch"),
-                                                              ("mini", "-", 50, "float"), ("ci", "-", 2, "scratch")])
+                                                              ("mini", "-", 50, "float"), ("ci", "-", 2, "float")])
 def test_graph_builds(tmp_path, profile, root, devices, qat_init):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(REPO, p) for p in ("tools", "recipe", "")]))
     res = subprocess.run([sys.executable, "-c", SCRIPT, profile, root], cwd=tmp_path, env=env, capture_output=True,

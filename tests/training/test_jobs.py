@@ -14,18 +14,19 @@ import json, sys
 from sisyphus import tk
 tk.setup_script_mode()
 from memristor_asr.quantization.jobs import PTQJob
-from memristor_asr.training.convergence import ConvergenceCheck
 from memristor_asr.training.jobs import PriorJob, TrainJob
 from memristor_asr.training.profiles import get_profile
 
-# engine mechanics on a tiny synthetic corpus that no model of this size learns in a few epochs
-LOOSE = ConvergenceCheck(max_dev_label_error_rate=1.0, min_emission_ratio=0.0, max_train_loss_rise=10.0)
+# engine mechanics on a tiny synthetic corpus that no model of this size learns in a few epochs:
+# no convergence check (a QAT model from scratch may emit more wrong labels than there are references)
+LOOSE = None
 corpus = {k: tk.Path(v) for k, v in json.load(open("corpus.json")).items()}
 profile = get_profile("ci")
 data = dict(train_features=corpus["train_features"], dev_features=corpus["dev_features"],
             train_manifest=corpus["train_manifest"], dev_manifest=corpus["dev_manifest"],
             lexicon=corpus["lexicon"], labels=corpus["labels"], convergence=LOOSE)
-float_train = TrainJob(model_config=profile.model_config(), train_config=profile.train_config(), **data)
+float_train = TrainJob(model_config=profile.model_config(), train_config=dict(profile.train_config(), num_epochs=3),
+                       **data)
 qat = TrainJob(model_config=profile.model_config(3), train_config=profile.train_config(3), cpu_rqmt=1, **data)
 ptq = PTQJob(float_checkpoint=float_train.out_checkpoint, train_features=corpus["train_features"], weight_bits=4,
              num_segments=profile.ptq_num_segments)

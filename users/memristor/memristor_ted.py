@@ -18,7 +18,8 @@ from sisyphus import tk
 
 from memristor_asr.corpus.jobs import EmbeddedCorpusJob, PrepareTedliumJob
 from memristor_asr.features.jobs import LogMelFeatureJob
-from memristor_asr.lexicon.jobs import TedliumLexiconJob
+from memristor_asr.lexicon.g2p import G2PConfig
+from memristor_asr.lexicon.jobs import TedliumLexiconJob, TrainG2PJob
 from memristor_asr.lm.jobs import (KenLMBinaryJob, KenLMEstimateJob, KenLMPerplexityJob, ManifestTextJob,
                                    TedliumLmTextJob)
 from memristor_asr.memristor.jobs import ProgramCrossbarsJob, SingleCellTableJob
@@ -52,6 +53,8 @@ class Experiment:
     :param convergence: when a finished training counts as failed (its job stops with an error)
     :param max_empty_fraction: a recognition of a float, QAT or memristor model with a larger share
         of empty hypotheses fails (None: no check)
+    :param g2p: Sequitur G2P settings for the train OOVs (the i6 setup's); None: look them up in the CMU
+        dictionary instead
     :param num_seeds: training seeds per model (seeds 1..n); with more than one, the tables report
         the mean ± std over seeds (the paper: 1)
     :param recog_rqmt: rqmt of a recognition task (cpu = decoding processes)
@@ -71,6 +74,7 @@ class Experiment:
     hardware: Optional[Dict[str, object]] = None
     convergence: ConvergenceCheck = ConvergenceCheck()
     max_empty_fraction: Optional[float] = 0.5
+    g2p: Optional[G2PConfig] = G2PConfig()
     num_seeds: int = 1
     recog_rqmt: Dict[str, float] = field(default_factory=lambda: {"cpu": 2, "mem": 4, "time": 2, "gpu": 0})
     program_rqmt: Dict[str, float] = field(default_factory=lambda: {"cpu": 1, "mem": 4, "time": 1, "gpu": 0})
@@ -105,10 +109,8 @@ EXPERIMENTS: Dict[str, Experiment] = {
         search=SearchConfig(beam_size=16, beam_size_token=8, beam_threshold=14.0),
         lm_scales=(2.0,), qat_prior_scales=(0.5,), ptq_prior_scales=(0.5,),
         memristor_bits=(4,), num_devices=2, cell_pairs=500, hardware={"pulses_per_cycle": 5},
-        # the ci models (seconds of training on 80 s of speech) test the wiring and do not leave the
-        # blank plateau: no convergence or empty-hypothesis check (the mini and paper profiles have both)
-        convergence=ConvergenceCheck(max_dev_label_error_rate=1.0, min_emission_ratio=0.0, max_train_loss_rise=10.0),
-        max_empty_fraction=None,
+        # the ci models learn (a minute of training on 10 min of speech): the same convergence and
+        # empty-hypothesis checks as mini and paper
         recog_rqmt={"cpu": 1, "mem": 2, "time": 1, "gpu": 0}),
 }
 
@@ -140,8 +142,14 @@ def prepare_data(exp: "Experiment", *, corpus_root: Optional[tk.Path], prefix: s
         corpus_root = corpus.out_corpus_root
     prep = PrepareTedliumJob(corpus_root=corpus_root)
     dev_segments, dev_stm = prep.out_segments["dev"], prep.out_stm["dev"]
+    g2p_model = None
+    if exp.g2p is not None:
+        g2p = TrainG2PJob(corpus_root=corpus_root, config=exp.g2p)
+        g2p.add_alias(f"{prefix}/g2p")
+        g2p_model = g2p.out_model
     lexicon = TedliumLexiconJob(corpus_root=corpus_root, train_segments=prep.out_segments["train"],
-                                eval_segments={"dev": dev_segments})
+                                eval_segments={"dev": dev_segments}, g2p_model=g2p_model,
+                                g2p_config=exp.g2p or G2PConfig())
     train_features = LogMelFeatureJob(segments=lexicon.out_train_segments, num_chunks=exp.feature_chunks)
     dev_features = LogMelFeatureJob(segments=dev_segments, num_chunks=exp.feature_chunks)
     lm_text = TedliumLmTextJob(corpus_root=corpus_root, train_segments=lexicon.out_train_segments)

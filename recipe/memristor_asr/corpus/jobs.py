@@ -1,6 +1,7 @@
 """Corpus jobs: synthesise the embedded TED-LIUM-style corpus; prepare a TED-LIUM v2 directory."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import Sequence
@@ -20,7 +21,8 @@ class EmbeddedCorpusJob(Job):
 
     def __init__(self, *, profile: str = "mini", seed: int = 0, num_workers: int = 2):
         """
-        :param profile: "mini" (about 40 min train, 5 min dev, 5 min test) or "ci" (about 2 min)
+        :param profile: "mini" (about 40 min train, 10 min dev, 10 min test) or "ci" (about 10 min train,
+            1 min dev, 25 s test); its sizes are part of the hash
         :param seed: everything (text, speakers, pauses, noise) follows from it
         :param num_workers: parallel synthesis tasks (resource only, not hashed; same output)
         """
@@ -79,7 +81,11 @@ class EmbeddedCorpusJob(Job):
 
     @classmethod
     def hash(cls, parsed_args):
-        return hash_without(EmbeddedCorpusJob, parsed_args, ("num_workers",))
+        from memristor_asr.corpus.embedded.plan import PROFILES
+
+        # the profile's sizes, not only its name: an edited profile must not reuse an old corpus
+        args = dict(parsed_args, profile_sizes=dataclasses.asdict(PROFILES[parsed_args["profile"]]))
+        return hash_without(EmbeddedCorpusJob, args, ("num_workers",))
 
 
 class PrepareTedliumJob(Job):

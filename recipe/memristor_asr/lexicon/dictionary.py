@@ -12,13 +12,14 @@ from __future__ import annotations
 import collections
 import re
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from memristor_asr.corpus.manifest import Segment
 from memristor_asr.lexicon.lexicon import PHONEMES, add_eow
 from memristor_asr.corpus.lines import utf8_lines
 
-__all__ = ["DictionaryError", "Dictionary", "read_tedlium_dic", "LexiconBuild", "build_lexicons", "oov_rate"]
+__all__ = ["DictionaryError", "Dictionary", "read_tedlium_dic", "LexiconBuild", "OovPronouncer", "cmu_pronouncer",
+           "build_lexicons", "oov_rate"]
 
 _VARIANT_INDEX = re.compile(r"\(\d+\)$")
 _SPECIAL_WORD = re.compile(r"^<[^<>\s]+>$")
@@ -87,36 +88,51 @@ class LexiconBuild:
 
     training: Dict[str, List[str]]                 # word -> first pronunciation with EOW
     decoding: List[Tuple[str, List[str]]]          # (word, pronunciation with EOW), all dic variants
-    oov_from_cmu: Dict[str, Pron]                  # train OOVs with their CMU pronunciation
-    unknown_words: Dict[str, int]                  # train words in neither dictionary -> occurrences
+    oov_pronunciations: Dict[str, Pron]            # train OOVs with the pronunciation they were given
+    unknown_words: Dict[str, int]                  # train words without any pronunciation -> occurrences
     kept_segments: List[Segment]
-    dropped_segments: List[str]                    # ids of train segments with an unknown word
+    dropped_segments: Dict[str, List[str]]         # id of a dropped train segment -> its unknown words
+    dropped_seconds: float                         # audio of the dropped segments
+    total_seconds: float                           # audio of all train segments
 
 
-def build_lexicons(dic: Dictionary, train_segments: Iterable[Segment],
-                   cmu: Mapping[str, Sequence[Pron]]) -> LexiconBuild:
-    """Training lexicon (dic + train OOVs from ``cmu``, first pronunciation), decoding lexicon (dic only,
-    all variants) and the train segments that remain after dropping those with unknown words."""
+# words (train OOVs) -> their pronunciation variants, best first; a word it cannot pronounce is absent
+OovPronouncer = Callable[[Sequence[str]], Mapping[str, Sequence[Sequence[str]]]]
+
+
+def cmu_pronouncer(cmu: Mapping[str, Sequence[Pron]]) -> OovPronouncer:
+    """Train OOVs looked up in a CMU-style dictionary (the fallback when no G2P model is given)."""
+    return lambda words: {w: cmu[w] for w in words if w in cmu}
+
+
+def build_lexicons(dic: Dictionary, train_segments: Iterable[Segment], pronounce: OovPronouncer) -> LexiconBuild:
+    """Training lexicon (dic + train OOVs pronounced by ``pronounce``, first pronunciation), decoding
+    lexicon (dic only, all variants) and the train segments that remain: a segment is dropped only
+    when one of its words got no pronunciation inside the 39-phoneme inventory."""
     segments = list(train_segments)
+    oov_words = sorted({w for seg in segments for w in seg.words if w not in dic})
+    given = pronounce(oov_words)
     oov: Dict[str, Pron] = {}
-    unknown: Dict[str, int] = collections.Counter()
+    for w in oov_words:
+        cands = [tuple(p) for p in given.get(w, ()) if p and all(x in _PHONEME_SET for x in p)]
+        if cands:
+            oov[w] = cands[0]
+    unknown: Dict[str, int] = collections.Counter(w for seg in segments for w in seg.words
+                                                  if w not in dic and w not in oov)
+    kept, dropped, dropped_seconds = [], {}, 0.0
     for seg in segments:
-        for w in seg.words:
-            if w in dic or w in oov:
-                continue
-            cands = [p for p in cmu.get(w, ()) if all(x in _PHONEME_SET for x in p)]
-            if cands:
-                oov[w] = tuple(cands[0])
-            else:
-                unknown[w] += 1
-    kept, dropped = [], []
-    for seg in segments:
-        (dropped.append(seg.id) if any(w in unknown for w in seg.words) else kept.append(seg))
+        missing = sorted({w for w in seg.words if w in unknown})
+        if missing:
+            dropped[seg.id] = missing
+            dropped_seconds += seg.duration
+        else:
+            kept.append(seg)
     training = {w: add_eow(v[0]) for w, v in dic.prons.items()}
     training.update({w: add_eow(p) for w, p in sorted(oov.items())})
     decoding = [(w, add_eow(p)) for w, variants in dic.prons.items() for p in variants]
-    return LexiconBuild(training=training, decoding=decoding, oov_from_cmu=oov, unknown_words=dict(unknown),
-                        kept_segments=kept, dropped_segments=dropped)
+    return LexiconBuild(training=training, decoding=decoding, oov_pronunciations=oov, unknown_words=dict(unknown),
+                        kept_segments=kept, dropped_segments=dropped, dropped_seconds=dropped_seconds,
+                        total_seconds=sum(seg.duration for seg in segments))
 
 
 def oov_rate(segments: Iterable[Segment], vocabulary) -> Dict[str, float]:

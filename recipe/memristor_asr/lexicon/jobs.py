@@ -2,32 +2,90 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import Dict, Optional
 
 from sisyphus import Job, Task, tk
 
-__all__ = ["TedliumLexiconJob"]
+from memristor_asr.lexicon.g2p import G2PConfig
+from memristor_asr.util import hash_without, setup_logging
+
+__all__ = ["TrainG2PJob", "TedliumLexiconJob"]
+
+# a lexicon job warns when it has to drop more than this share of the train audio
+MAX_DROPPED_TRAIN_AUDIO = 0.01
+
+
+class TrainG2PJob(Job):
+    """Train a Sequitur G2P model on TEDLIUM.152k.dic (after the i6 fixes, all variants), as the
+    paper's i6 setup does for the train OOVs: a first model and ``num_ramp_ups`` ramp-ups."""
+
+    def __init__(self, *, corpus_root: tk.Path, config: G2PConfig = G2PConfig(),
+                 dictionary_name: str = "TEDLIUM.152k.dic", time_rqmt: float = 12, mem_rqmt: float = 4):
+        """
+        :param corpus_root: TEDLIUM_release2 directory holding the dictionary
+        :param config: sequitur settings (training and, for later application, variants)
+        :param dictionary_name: dictionary file inside ``corpus_root``
+        :param time_rqmt: hours (resource only, not hashed; the embedded 3.6k-word dictionary takes ~25 s,
+            the 152k one an estimated several hours)
+        :param mem_rqmt: GB (resource only, not hashed)
+        """
+        self.corpus_root = corpus_root
+        self.config = config
+        self.dictionary_name = dictionary_name
+        self.rqmt = {"cpu": 1, "mem": mem_rqmt, "time": time_rqmt}
+        self.out_training_lexicon = self.output_path("g2p.train.lexicon.txt")
+        self.out_model = self.output_path("g2p.model")
+
+    def tasks(self):
+        yield Task("run", rqmt=self.rqmt)
+
+    def run(self):
+        import shutil
+
+        from memristor_asr.lexicon.dictionary import read_tedlium_dic
+        from memristor_asr.lexicon.g2p import train_g2p, write_g2p_lexicon
+
+        dic_path = os.path.join(tk.uncached_path(self.corpus_root), self.dictionary_name)
+        if not os.path.isfile(dic_path):
+            raise FileNotFoundError(f"dictionary {dic_path} does not exist")
+        n = write_g2p_lexicon(read_tedlium_dic(dic_path).prons, self.out_training_lexicon.get_path())
+        if n < 20:
+            raise ValueError(f"{dic_path}: {n} pronunciations are too few to train a G2P model")
+        models = train_g2p(self.out_training_lexicon.get_path(), os.getcwd(), self.config)
+        shutil.copyfile(models[-1], self.out_model.get_path())
+
+    @classmethod
+    def hash(cls, parsed_args):
+        return hash_without(TrainG2PJob, parsed_args, ("time_rqmt", "mem_rqmt"))
 
 
 class TedliumLexiconJob(Job):
     """From TEDLIUM.152k.dic (i6 fixes, 39-phoneme check): 79 output labels (39 phonemes, their
-    end-of-word copies, blank), the training lexicon (first pronunciation; train OOVs from the
-    CMU dictionary), the flashlight decoding lexicon (dic words, all variants) and the train
-    segments whose words all have a pronunciation (the others are dropped and counted)."""
+    end-of-word copies, blank), the training lexicon (first pronunciation; train OOVs pronounced by
+    a Sequitur G2P model as in i6, or looked up in the CMU dictionary when none is given), the
+    flashlight decoding lexicon (dic words, all variants) and the train segments whose words all
+    have a pronunciation (the others are dropped, logged with their words, and counted)."""
 
     def __init__(self, *, corpus_root: tk.Path, train_segments: tk.Path,
-                 eval_segments: Optional[Dict[str, tk.Path]] = None, dictionary_name: str = "TEDLIUM.152k.dic"):
+                 eval_segments: Optional[Dict[str, tk.Path]] = None, dictionary_name: str = "TEDLIUM.152k.dic",
+                 g2p_model: Optional[tk.Path] = None, g2p_config: G2PConfig = G2PConfig()):
         """
         :param corpus_root: TEDLIUM_release2 directory holding the dictionary
         :param train_segments: train manifest (segments.jsonl.gz)
         :param eval_segments: optional {name: manifest} whose OOV rate against the decoding lexicon is reported
         :param dictionary_name: dictionary file inside ``corpus_root``
+        :param g2p_model: TrainG2PJob.out_model; None: train OOVs from the CMU dictionary (None and
+            g2p_config are left out of the hash then)
+        :param g2p_config: variants settings of the G2P application (i6: 1 variant, mass 1.0)
         """
         self.corpus_root = corpus_root
         self.train_segments = train_segments
         self.eval_segments = eval_segments or {}
         self.dictionary_name = dictionary_name
+        self.g2p_model = g2p_model
+        self.g2p_config = g2p_config
         self.out_labels = self.output_path("labels.txt")
         self.out_training_lexicon = self.output_path("training.lexicon.txt")
         self.out_decoding_lexicon = self.output_path("decoding.lexicon.txt")
@@ -42,14 +100,35 @@ class TedliumLexiconJob(Job):
     def run(self):
         from memristor_asr.corpus.manifest import read_manifest, write_manifest
         from memristor_asr.lexicon.cmu import load_cmu_dict
-        from memristor_asr.lexicon.dictionary import build_lexicons, oov_rate, read_tedlium_dic
+        from memristor_asr.lexicon.dictionary import build_lexicons, cmu_pronouncer, oov_rate, read_tedlium_dic
+        from memristor_asr.lexicon.g2p import apply_g2p
         from memristor_asr.lexicon.lexicon import eow_labels, write_labels, write_lexicon
+
+        setup_logging()
 
         dic_path = os.path.join(tk.uncached_path(self.corpus_root), self.dictionary_name)
         if not os.path.isfile(dic_path):
             raise FileNotFoundError(f"dictionary {dic_path} does not exist")
         dic = read_tedlium_dic(dic_path)
-        built = build_lexicons(dic, read_manifest(tk.uncached_path(self.train_segments)), load_cmu_dict())
+        if self.g2p_model is None:
+            pronounce, oov_source = cmu_pronouncer(load_cmu_dict()), "CMU dictionary"
+        else:
+            model = tk.uncached_path(self.g2p_model)
+            pronounce, oov_source = (lambda words: apply_g2p(model, words, os.getcwd(), self.g2p_config)), \
+                f"Sequitur G2P {model}"
+        built = build_lexicons(dic, read_manifest(tk.uncached_path(self.train_segments)), pronounce)
+        dropped_share = built.dropped_seconds / built.total_seconds if built.total_seconds else 0.0
+        log = logging.getLogger("memristor_asr.lexicon")
+        for seg_id, words in list(built.dropped_segments.items())[:20]:
+            log.info("dropped train segment %s: no pronunciation for %s", seg_id, " ".join(words))
+        msg = (f"{len(built.dropped_segments)} of {len(built.dropped_segments) + len(built.kept_segments)} train "
+               f"segments dropped ({100 * dropped_share:.2f} % of the train audio) for words without a "
+               f"pronunciation; train OOVs pronounced from the {oov_source}: {len(built.oov_pronunciations)}")
+        if dropped_share > MAX_DROPPED_TRAIN_AUDIO:
+            log.warning("%s -- more than %.0f %% of the train audio; see %s", msg, 100 * MAX_DROPPED_TRAIN_AUDIO,
+                        self.out_report.get_path())
+        else:
+            log.info("%s", msg)
         labels = eow_labels()
         write_labels(self.out_labels.get_path(), labels)
         write_lexicon(self.out_training_lexicon.get_path(), sorted(built.training.items()))
@@ -65,14 +144,22 @@ class TedliumLexiconJob(Job):
             "i6_fixes": dic.fixes,
             "special_entries_dropped": dic.special_dropped,
             "labels": len(labels),
-            "train_oov_from_cmu": {w: " ".join(p) for w, p in sorted(built.oov_from_cmu.items())},
+            "train_oov_source": oov_source,
+            "train_oov_pronunciations": {w: " ".join(p) for w, p in sorted(built.oov_pronunciations.items())},
             "train_words_without_pronunciation": dict(sorted(built.unknown_words.items())),
             "train_segments_kept": len(built.kept_segments),
             "train_segments_dropped": len(built.dropped_segments),
-            "train_segments_dropped_ids": built.dropped_segments[:100],
+            "train_audio_dropped_fraction": dropped_share,
+            "train_segments_dropped_why": dict(list(built.dropped_segments.items())[:100]),
             "eval_oov_vs_decoding_lexicon": {name: oov_rate(read_manifest(tk.uncached_path(p)), decoding_words)
                                              for name, p in sorted(self.eval_segments.items())},
         }
         with open(self.out_report.get_path(), "w", encoding="utf-8") as f:
             json.dump(report, f, indent=1, ensure_ascii=False)
         self.out_num_dropped_segments.set(len(built.dropped_segments))
+
+    @classmethod
+    def hash(cls, parsed_args):
+        # without a G2P model, the hash of the CMU-fallback job stays what it was before G2P existed
+        excluded = ("g2p_model", "g2p_config") if parsed_args["g2p_model"] is None else ()
+        return hash_without(TedliumLexiconJob, parsed_args, excluded)
