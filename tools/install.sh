@@ -8,7 +8,7 @@
 # 2. .venv at the repository root with torch 2.13.0 (CPU build, from local disk); a machine
 #    whose python already has a CUDA torch keeps it (the venv then sees system packages).
 # 3. The pinned Python dependencies (requirements*.txt) and `pip install -e .`.
-# 4. lmplz / build_binary / query compiled from the kenlm source distribution into .venv/bin.
+# 4. lmplz / build_binary / query / interpolate compiled from the kenlm source distribution into .venv/bin.
 # 5. The memristor read kernel compiled into its cache (it would otherwise build on first use).
 # Everything is fetched here, at install time; nothing is downloaded while the pipeline runs.
 set -euo pipefail
@@ -25,7 +25,7 @@ log() { printf '\n== %s\n' "$*"; }
 
 # ---------------------------------------------------------------- Debian packages
 APT_PKGS=(sox espeak-ng sctk cmake g++ make libboost-program-options-dev libboost-system-dev
-          libboost-thread-dev libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev)
+          libboost-thread-dev libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev libeigen3-dev)
 [ "$WITH_SLURM" = 1 ] && APT_PKGS+=(slurm-wlm munge)
 missing=()
 for p in "${APT_PKGS[@]}"; do
@@ -70,14 +70,15 @@ fi
 "${PIP[@]}" --no-build-isolation -e . 2>/dev/null || "${PIP[@]}" -e .
 
 # ---------------------------------------------------------------- KenLM command-line tools
-if [ ! -x .venv/bin/lmplz ] || [ ! -x .venv/bin/build_binary ]; then
-  log "kenlm: building lmplz/build_binary/query from the kenlm 0.3.0 source distribution"
+if [ ! -x .venv/bin/lmplz ] || [ ! -x .venv/bin/build_binary ] || [ ! -x .venv/bin/interpolate ]; then
+  log "kenlm: building lmplz/build_binary/query/interpolate from the kenlm 0.3.0 source distribution"
   B=$(mktemp -d)
   "$VPY" -m pip download -q --no-deps --no-binary kenlm kenlm==0.3.0 -d "$B"
   tar xzf "$B"/kenlm-0.3.0.tar.gz -C "$B"
   cmake -S "$B/kenlm-0.3.0" -B "$B/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  make -C "$B/build" -j"$(nproc)" lmplz build_binary query >/dev/null
-  cp "$B"/build/bin/{lmplz,build_binary,query} .venv/bin/
+  # interpolate (log-linear, weights tuned on dev) is built only where CMake finds Eigen 3
+  make -C "$B/build" -j"$(nproc)" lmplz build_binary query interpolate >/dev/null
+  cp "$B"/build/bin/{lmplz,build_binary,query,interpolate} .venv/bin/
   rm -rf "$B"
 fi
 

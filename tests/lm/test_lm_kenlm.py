@@ -111,3 +111,45 @@ def test_lm_text_drops_sentence_markers_unk_and_noise_so_lmplz_accepts_it(tmp_pa
     result = estimate_arpa([tmp_path / "lm.txt.gz"], str(tmp_path / "lm.arpa"), order=3, memory="64M",
                            tmp_dir=str(tmp_path), log_path=str(tmp_path / "lmplz.log"))
     assert result["ngrams"][1] == 14  # 11 words + <s> </s> <unk>
+
+
+def test_interpolation_tunes_weights_on_dev_and_lowers_its_perplexity(ci_lm, ci_corpus, ci_prepared):
+    from memristor_asr.lm.kenlm_tools import estimate_intermediate, interpolate_lms
+
+    out = ci_lm["dir"]
+    sources = lm_source_files(ci_corpus)
+    assert len(sources) >= 2  # the release (and the embedded corpus) have several LM sources
+    models, ppl = [], {}
+    for i, src in enumerate(sources):
+        write_lm_text(out / f"src{i}.txt.gz", [src])
+        estimate_intermediate([out / f"src{i}.txt.gz"], str(out / f"src{i}"), order=4, memory="200M",
+                              tmp_dir=str(out))
+        estimate_arpa([out / f"src{i}.txt.gz"], str(out / f"src{i}.arpa"), order=4, memory="200M", tmp_dir=str(out))
+        ppl[i] = perplexity(str(out / f"src{i}.arpa"), [out / "dev.txt.gz"])["perplexity"]
+        models.append(str(out / f"src{i}"))
+    with gzip.open(out / "dev.txt.gz", "rt") as f, open(out / "dev.txt", "w") as g:
+        g.write(f.read())
+    weights = interpolate_lms(models, str(out / "dev.txt"), str(out / "mixed.arpa.gz"), memory_mb=200,
+                              tmp_prefix=str(out / "interp"), log_path=str(out / "interpolate.log"))
+    assert len(weights) == len(models) and all(math.isfinite(w) for w in weights)
+    assert sorted(arpa_ngram_counts(out / "mixed.arpa.gz")) == [1, 2, 3, 4]
+    # the tuned weights beat other weightings on dev (perplexity over the union vocabulary, OOVs at <unk>,
+    # which is what interpolate minimises); single-source perplexities are not comparable (other vocabularies)
+    def dev_ppl(path):
+        return perplexity(path, [out / "dev.txt.gz"])["perplexity_with_oov"]
+
+    tuned = dev_ppl(str(out / "mixed.arpa.gz"))
+    for other in ([1.0] * len(models), [1.5] + [0.5] * (len(models) - 1), [0.5] * (len(models) - 1) + [1.5]):
+        interpolate_lms(models, None, str(out / "other.arpa"), memory_mb=200, tmp_prefix=str(out / "interp"),
+                        weights=other)
+        assert tuned <= dev_ppl(str(out / "other.arpa")) * 1.001, (tuned, other, weights)
+    assert all(math.isfinite(p) for p in ppl.values())
+
+
+def test_interpolation_failure_names_the_command(tmp_path):
+    from memristor_asr.lm.kenlm_tools import interpolate_lms
+
+    (tmp_path / "tune.txt").write_text("a b\n")
+    with pytest.raises(KenLMError, match="interpolate failed"):
+        interpolate_lms([str(tmp_path / "missing")], str(tmp_path / "tune.txt"), str(tmp_path / "x.arpa"),
+                        tmp_prefix=str(tmp_path / "t"))

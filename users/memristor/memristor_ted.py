@@ -20,8 +20,8 @@ from memristor_asr.corpus.jobs import EmbeddedCorpusJob, PrepareTedliumJob
 from memristor_asr.features.jobs import LogMelFeatureJob
 from memristor_asr.lexicon.g2p import G2PConfig
 from memristor_asr.lexicon.jobs import TedliumLexiconJob, TrainG2PJob
-from memristor_asr.lm.jobs import (KenLMBinaryJob, KenLMEstimateJob, KenLMPerplexityJob, ManifestTextJob,
-                                   TedliumLmTextJob)
+from memristor_asr.lm.jobs import (KenLMBinaryJob, KenLMEstimateJob, KenLMInterpolatedJob, KenLMPerplexityJob,
+                                   ManifestTextJob, TedliumLmTextJob)
 from memristor_asr.memristor.jobs import ProgramCrossbarsJob, SingleCellTableJob
 from memristor_asr.quantization.jobs import PTQJob
 from memristor_asr.recognition.jobs import RecognitionJob, grid_key
@@ -55,6 +55,8 @@ class Experiment:
         of empty hypotheses fails (None: no check)
     :param g2p: Sequitur G2P settings for the train OOVs (the i6 setup's); None: look them up in the CMU
         dictionary instead
+    :param lm_interpolation: True (the paper): per-source 4-grams interpolated with weights tuned on
+        dev; False: one 4-gram on all LM text (both dev perplexities are registered either way)
     :param num_seeds: training seeds per model (seeds 1..n); with more than one, the tables report
         the mean ± std over seeds (the paper: 1)
     :param recog_rqmt: rqmt of a recognition task (cpu = decoding processes)
@@ -75,6 +77,7 @@ class Experiment:
     convergence: ConvergenceCheck = ConvergenceCheck()
     max_empty_fraction: Optional[float] = 0.5
     g2p: Optional[G2PConfig] = G2PConfig()
+    lm_interpolation: bool = True
     num_seeds: int = 1
     recog_rqmt: Dict[str, float] = field(default_factory=lambda: {"cpu": 2, "mem": 4, "time": 2, "gpu": 0})
     program_rqmt: Dict[str, float] = field(default_factory=lambda: {"cpu": 1, "mem": 4, "time": 1, "gpu": 0})
@@ -152,10 +155,19 @@ def prepare_data(exp: "Experiment", *, corpus_root: Optional[tk.Path], prefix: s
                                 g2p_config=exp.g2p or G2PConfig())
     train_features = LogMelFeatureJob(segments=lexicon.out_train_segments, num_chunks=exp.feature_chunks)
     dev_features = LogMelFeatureJob(segments=dev_segments, num_chunks=exp.feature_chunks)
+    dev_text = ManifestTextJob(segments=dev_segments).out_text
     lm_text = TedliumLmTextJob(corpus_root=corpus_root, train_segments=lexicon.out_train_segments)
-    lm = KenLMBinaryJob(arpa=KenLMEstimateJob(text=lm_text.out_text, order=4).out_arpa).out_binary
-    perplexity = KenLMPerplexityJob(lm=lm, text=ManifestTextJob(segments=dev_segments).out_text)
-    tk.register_output(f"{prefix}/lm/dev_perplexity", perplexity.out_perplexity)
+    arpas = {"single": KenLMEstimateJob(text=lm_text.out_text, order=4).out_arpa}
+    interpolated = KenLMInterpolatedJob(corpus_root=corpus_root, train_segments=lexicon.out_train_segments,
+                                        tuning_text=dev_text, order=4)
+    arpas["interpolated"] = interpolated.out_arpa
+    tk.register_output(f"{prefix}/lm/interpolation_report.json", interpolated.out_report)
+    binaries = {}
+    for name, arpa in arpas.items():
+        binaries[name] = KenLMBinaryJob(arpa=arpa).out_binary
+        perplexity = KenLMPerplexityJob(lm=binaries[name], text=dev_text)
+        tk.register_output(f"{prefix}/lm/dev_perplexity_{name}", perplexity.out_perplexity)
+    lm = binaries["interpolated" if exp.lm_interpolation else "single"]
     tk.register_output(f"{prefix}/lexicon/report.json", lexicon.out_report)
     data = StudyData(train_segments=lexicon.out_train_segments, dev_segments=dev_segments, dev_stm=dev_stm,
                      train_features=train_features.out_features, dev_features=dev_features.out_features,

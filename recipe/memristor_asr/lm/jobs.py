@@ -1,14 +1,16 @@
-"""LM jobs: LM text, 4-gram estimation with lmplz, binary conversion, perplexity."""
+"""LM jobs: LM text, 4-gram estimation with lmplz, per-source interpolation, binary conversion, perplexity."""
 from __future__ import annotations
 
 import json
+import os
 from typing import Optional, Sequence, Union
 
 from sisyphus import Job, Task, tk
 
 from memristor_asr.util import hash_without
 
-__all__ = ["TedliumLmTextJob", "ManifestTextJob", "KenLMEstimateJob", "KenLMBinaryJob", "KenLMPerplexityJob"]
+__all__ = ["TedliumLmTextJob", "ManifestTextJob", "KenLMEstimateJob", "KenLMInterpolatedJob", "KenLMBinaryJob",
+           "KenLMPerplexityJob"]
 
 
 class TedliumLmTextJob(Job):
@@ -105,6 +107,76 @@ class KenLMEstimateJob(Job):
     @classmethod
     def hash(cls, parsed_args):
         return hash_without(KenLMEstimateJob, parsed_args, ("mem_rqmt", "time_rqmt"))
+
+
+class KenLMInterpolatedJob(Job):
+    """Per-source 4-grams interpolated with weights tuned on a tuning text (the paper's LM, with
+    KenLM instead of SRILM): one model per ``LM/*.gz`` file, one on the train transcripts and one
+    on all of them together (i6's "background" model), each estimated by ``lmplz`` like
+    :class:`KenLMEstimateJob`; KenLM ``interpolate`` tunes the weights on ``tuning_text`` (the
+    paper tunes on dev) and writes the interpolated ARPA. KenLM interpolates log-linearly (SRILM's
+    ``compute-best-mix`` linearly). The LM text of every source is cleaned as in
+    :class:`TedliumLmTextJob`."""
+
+    def __init__(self, *, corpus_root: tk.Path, train_segments: Optional[tk.Path], tuning_text: tk.Path,
+                 order: int = 4, normalize: bool = True, mem_rqmt: float = 4.0, time_rqmt: float = 4.0):
+        """
+        :param corpus_root: TEDLIUM_release2 directory with an ``LM/`` folder of gzipped text
+        :param train_segments: manifest whose transcripts form one more source (None: no such source)
+        :param tuning_text: plain or gzipped text, one sentence per line (e.g. ManifestTextJob of dev)
+        :param order: n-gram order
+        :param normalize: apply the STM text normalisation to the LM/ text as well
+        :param mem_rqmt: GB; lmplz and interpolate get 75 % of it (resource only, not hashed)
+        :param time_rqmt: hours (resource only, not hashed)
+        """
+        self.corpus_root = corpus_root
+        self.train_segments = train_segments
+        self.tuning_text = tuning_text
+        self.order = order
+        self.normalize = normalize
+        self.rqmt = {"cpu": 1, "mem": mem_rqmt, "time": time_rqmt}
+        self.out_arpa = self.output_path("lm.arpa.gz")
+        self.out_weights = self.output_var("weights")
+        self.out_report = self.output_path("report.json")
+
+    def tasks(self):
+        yield Task("run", rqmt=self.rqmt)
+
+    def run(self):
+        from memristor_asr.lm.kenlm_tools import estimate_intermediate, interpolate_lms, iter_text_lines
+        from memristor_asr.lm.text import lm_source_files, write_lm_text
+
+        root = tk.uncached_path(self.corpus_root)
+        components = [(os.path.basename(f).split(".")[0], [f], []) for f in lm_source_files(root)]
+        train = [tk.uncached_path(self.train_segments)] if self.train_segments is not None else []
+        if train:
+            components.append(("train-transcripts", [], train))
+        components.append(("background", [f for _, fs, _ in components for f in fs], train))
+        memory_mb = max(64, int(self.rqmt["mem"] * 1024 * 0.75))
+        memory = f"{memory_mb}M"
+        report = {"components": {}}
+        models = []
+        for name, sources, manifests in components:
+            text = f"{name}.txt.gz"
+            removed = {}
+            counts = write_lm_text(text, sources, manifests, normalize=self.normalize, removed=removed)
+            fallback = estimate_intermediate([text], name, order=self.order, memory=memory, tmp_dir=".",
+                                             log_path="lmplz.log")
+            models.append(name)
+            report["components"][name] = {"lines": sum(counts.values()), "discount_fallback": fallback,
+                                          "removed_tokens": dict(sorted(removed.items()))}
+        with open("tuning.txt", "w", encoding="utf-8") as f:
+            f.writelines(iter_text_lines([tk.uncached_path(self.tuning_text)]))
+        weights = interpolate_lms(models, "tuning.txt", self.out_arpa.get_path(), memory_mb=memory_mb,
+                                  tmp_prefix="./interpolate", log_path="interpolate.log")
+        report["weights"] = dict(zip(models, weights))
+        with open(self.out_report.get_path(), "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=1, sort_keys=True)
+        self.out_weights.set(report["weights"])
+
+    @classmethod
+    def hash(cls, parsed_args):
+        return hash_without(KenLMInterpolatedJob, parsed_args, ("mem_rqmt", "time_rqmt"))
 
 
 class KenLMBinaryJob(Job):

@@ -1,4 +1,5 @@
-"""KenLM: n-gram estimation with ``lmplz``, ``build_binary``, and perplexity via the ``kenlm`` module.
+"""KenLM: n-gram estimation with ``lmplz``, log-linear interpolation with ``interpolate``,
+``build_binary``, and perplexity via the ``kenlm`` module.
 
 ``lmplz`` estimates interpolated modified Kneser-Ney. On small or artificial text it cannot
 compute the discounts for some order (it aborts with a ``BadDiscountException`` and suggests
@@ -17,7 +18,8 @@ from typing import Dict, Iterable, Optional, Sequence
 from memristor_asr.corpus.lines import deterministic_gzip
 from memristor_asr.util import find_tool, uopen
 
-__all__ = ["KenLMError", "estimate_arpa", "build_binary", "arpa_ngram_counts", "perplexity", "iter_text_lines"]
+__all__ = ["KenLMError", "estimate_arpa", "estimate_intermediate", "interpolate_lms", "build_binary",
+           "arpa_ngram_counts", "perplexity", "iter_text_lines"]
 
 _NEEDS_FALLBACK = re.compile(r"BadDiscountException|--discount_fallback")
 
@@ -56,6 +58,35 @@ def _run_lmplz(cmd: Sequence[str], texts: Sequence, log_path: Optional[str]) -> 
     return subprocess.CompletedProcess(cmd, proc.returncode, "", err)
 
 
+def _lmplz(cmd: Sequence[str], texts: Sequence, discount_fallback: str, log_path: Optional[str]) -> bool:
+    """Run lmplz, retrying with ``--discount_fallback`` when ``discount_fallback`` is "auto" and it
+    asks for it; returns whether the fallback was used.
+
+    :raises KenLMError: naming the command and lmplz's message
+    """
+    if discount_fallback not in ("auto", "always", "never"):
+        raise ValueError(f"discount_fallback must be auto, always or never, not {discount_fallback!r}")
+    use_fallback = discount_fallback == "always"
+    res = _run_lmplz(list(cmd) + (["--discount_fallback"] if use_fallback else []), texts, log_path)
+    if res.returncode != 0 and discount_fallback == "auto" and _NEEDS_FALLBACK.search(res.stderr):
+        use_fallback = True
+        res = _run_lmplz(list(cmd) + ["--discount_fallback"], texts, log_path)
+    if res.returncode != 0:
+        tail = "\n".join(res.stderr.strip().splitlines()[-8:])
+        raise KenLMError(f"lmplz failed (exit {res.returncode}): {' '.join(res.args)}\n{tail}")
+    return use_fallback
+
+
+def _lmplz_cmd(order: int, memory: str, tmp_dir: str, vocab_file: Optional[str],
+               prune: Optional[Sequence[int]]) -> list:
+    cmd = [find_tool("lmplz", "KENLM_BIN"), "-o", str(order), "-S", memory, "-T", tmp_dir]
+    if vocab_file:
+        cmd += ["--limit_vocab_file", os.fspath(vocab_file)]
+    if prune:
+        cmd += ["--prune"] + [str(int(p)) for p in prune]
+    return cmd
+
+
 def estimate_arpa(texts: Sequence, out_arpa: str, *, order: int = 4, memory: str = "1G", tmp_dir: str = ".",
                   discount_fallback: str = "auto", vocab_file: Optional[str] = None,
                   prune: Optional[Sequence[int]] = None, log_path: Optional[str] = None) -> Dict[str, object]:
@@ -69,23 +100,10 @@ def estimate_arpa(texts: Sequence, out_arpa: str, *, order: int = 4, memory: str
     :return: ``{"discount_fallback": bool, "ngrams": {order: count}}``
     :raises KenLMError: naming the command and lmplz's message
     """
-    if discount_fallback not in ("auto", "always", "never"):
-        raise ValueError(f"discount_fallback must be auto, always or never, not {discount_fallback!r}")
     plain = out_arpa[:-3] if out_arpa.endswith(".gz") else out_arpa
     tmp_arpa = plain + ".partial"
-    cmd = [find_tool("lmplz", "KENLM_BIN"), "-o", str(order), "-S", memory, "-T", tmp_dir, "--arpa", tmp_arpa]
-    if vocab_file:
-        cmd += ["--limit_vocab_file", os.fspath(vocab_file)]
-    if prune:
-        cmd += ["--prune"] + [str(int(p)) for p in prune]
-    use_fallback = discount_fallback == "always"
-    res = _run_lmplz(cmd + (["--discount_fallback"] if use_fallback else []), texts, log_path)
-    if res.returncode != 0 and discount_fallback == "auto" and _NEEDS_FALLBACK.search(res.stderr):
-        use_fallback = True
-        res = _run_lmplz(cmd + ["--discount_fallback"], texts, log_path)
-    if res.returncode != 0:
-        tail = "\n".join(res.stderr.strip().splitlines()[-8:])
-        raise KenLMError(f"lmplz failed (exit {res.returncode}): {' '.join(res.args)}\n{tail}")
+    cmd = _lmplz_cmd(order, memory, tmp_dir, vocab_file, prune) + ["--arpa", tmp_arpa]
+    use_fallback = _lmplz(cmd, texts, discount_fallback, log_path)
     if out_arpa.endswith(".gz"):
         with open(tmp_arpa, "rb") as src, deterministic_gzip(out_arpa) as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
@@ -93,6 +111,60 @@ def estimate_arpa(texts: Sequence, out_arpa: str, *, order: int = 4, memory: str
     else:
         os.replace(tmp_arpa, out_arpa)
     return {"discount_fallback": use_fallback, "ngrams": arpa_ngram_counts(out_arpa)}
+
+
+def estimate_intermediate(texts: Sequence, prefix: str, *, order: int = 4, memory: str = "1G", tmp_dir: str = ".",
+                          discount_fallback: str = "auto", log_path: Optional[str] = None) -> bool:
+    """Estimate a model in KenLM's intermediate format (files ``<prefix>.*``), the input of
+    :func:`interpolate_lms`; returns whether ``--discount_fallback`` was needed."""
+    cmd = _lmplz_cmd(order, memory, tmp_dir, None, None) + ["--intermediate", prefix]
+    return _lmplz(cmd, texts, discount_fallback, log_path)
+
+
+_FINAL_WEIGHTS = re.compile(r"Final weights:\s*([-+0-9.eE\s]+)")
+
+
+def interpolate_lms(models: Sequence[str], tuning_text: Optional[str], out_arpa: str, *, memory_mb: int = 1024,
+                    tmp_prefix: str = "./interpolate", log_path: Optional[str] = None,
+                    weights: Optional[Sequence[float]] = None) -> list:
+    """Log-linear interpolation of intermediate-format models with KenLM ``interpolate``, the
+    weights tuned to minimise the perplexity of ``tuning_text`` (plain text, one sentence per line),
+    or fixed to ``weights``.
+
+    :param out_arpa: the interpolated ARPA; gzipped if it ends in ``.gz``
+    :param memory_mb: sorting memory (``-S``); the sort blocks get 1/16 of it each, because with
+        fewer than about four blocks (e.g. ``-S 200M`` at the default 64M blocks) interpolate 0.3.0
+        deadlocks ("Last input should have been poison") instead of failing
+    :return: the tuned weights, in the order of ``models``
+    :raises KenLMError: naming the command and the tool's message
+    """
+    plain = out_arpa[:-3] if out_arpa.endswith(".gz") else out_arpa
+    if (tuning_text is None) == (weights is None):
+        raise ValueError("interpolate_lms needs exactly one of tuning_text and weights")
+    memory_mb = max(64, int(memory_mb))
+    how = ["-t", os.fspath(tuning_text)] if weights is None else ["-w", *(repr(float(w)) for w in weights)]
+    cmd = [find_tool("interpolate", "KENLM_BIN"), "-m", *models, *how,
+           "-S", f"{memory_mb}M", "--sort_block", f"{max(1, memory_mb // 16)}M", "-T", tmp_prefix]
+    with open(plain + ".partial", "wb") as out:
+        res = subprocess.run(cmd, stdout=out, stderr=subprocess.PIPE)
+    err = res.stderr.decode("utf-8", "replace")
+    if log_path:
+        with open(log_path, "a", encoding="utf-8") as f:
+            f.write("$ " + " ".join(cmd) + "\n" + err + "\n")
+    m = _FINAL_WEIGHTS.search(err) if weights is None else None
+    if res.returncode != 0 or (weights is None and not m):
+        tail = "\n".join(err.strip().splitlines()[-8:])
+        raise KenLMError(f"interpolate failed (exit {res.returncode}): {' '.join(cmd)}\n{tail}")
+    weights = [float(x) for x in m.group(1).split()] if weights is None else [float(w) for w in weights]
+    if out_arpa.endswith(".gz"):
+        with open(plain + ".partial", "rb") as src, deterministic_gzip(out_arpa) as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        os.remove(plain + ".partial")
+    else:
+        os.replace(plain + ".partial", out_arpa)
+    if len(weights) != len(models):
+        raise KenLMError(f"interpolate: {len(weights)} weights for {len(models)} models ({' '.join(cmd)})")
+    return weights
 
 
 def arpa_ngram_counts(path) -> Dict[int, int]:
