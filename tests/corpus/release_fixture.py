@@ -52,8 +52,9 @@ def make_release_fixture(embedded_root: Path, out_root: Path) -> Dict[str, int]:
         shutil.rmtree(out_root)
     shutil.copytree(embedded_root, out_root)
     counts = {"edited": 0, "zero_length": 0, "swapped": 0}
+    # a few recordings per split, as in the release, where such tokens are rare
     for split in ("train", "dev"):
-        for stm in sorted((out_root / split / "stm").glob("*.stm")):
+        for stm in sorted((out_root / split / "stm").glob("*.stm"))[:2]:
             _rewrite_stm(stm, split, counts)
     lm = sorted((out_root / "LM").glob("*.gz"))[0]
     with gzip.open(lm, "rt", encoding="utf-8") as f:

@@ -40,7 +40,7 @@ def test_ci_study_runs_on_a_release_format_corpus(ci_corpus, tmp_path):
     lexicon = json.loads((out / "lexicon" / "report.json").read_text())
     assert lexicon["train_oov_source"].startswith("Sequitur G2P")
     assert lexicon["train_segments_dropped"] == len(lexicon["train_segments_dropped_why"])
-    assert lexicon["train_audio_dropped_fraction"] < 0.05
+    assert lexicon["train_audio_dropped_fraction"] < 0.1
     kept = {w for w in lexicon["train_oov_pronunciations"]}
     dropped_words = {w for ws in lexicon["train_segments_dropped_why"].values() for w in ws}
     assert {"{noise}", "{breath}", "<unk>", "<sil>"} <= {w.lower() for w in kept | dropped_words}, (kept,
