@@ -10,7 +10,6 @@ apostrophe word (``rock'n'roll``), and ``<unk>``/``{NOISE}`` in the LM text.
 from __future__ import annotations
 
 import gzip
-import os
 import shutil
 from pathlib import Path
 from typing import Dict
@@ -61,5 +60,4 @@ def make_release_fixture(embedded_root: Path, out_root: Path) -> Dict[str, int]:
         text = f.read()
     with gzip.open(lm, "wt", encoding="utf-8") as f:
         f.write(text + "and then <unk> said {NOISE} something </s>\n")
-    os.utime(out_root)
     return counts
