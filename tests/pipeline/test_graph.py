@@ -35,7 +35,7 @@ def test_graph_builds(tmp_path, profile, root, devices, qat_init):
     counts = eval(counts)
     assert counts["TrainJob"] == 7 and counts["PTQJob"] == 6 and counts["PriorJob"] == 7
     assert counts["ProgramCrossbarsJob"] == devices
-    assert counts["RecognitionJob"] == 1 + 6 + 6 + devices
+    assert counts["RecognitionJob"] == 2 * (1 + 6 + 6 + devices)  # dev and test
     assert ("EmbeddedCorpusJob" in counts) == (root == "-")
     assert counts["Table3Job"] == 1 and counts["WerPlotJob"] == 1
 

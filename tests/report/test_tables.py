@@ -3,8 +3,12 @@ import math
 
 import pytest
 
+from sisyphus import tk
+
 from memristor_asr.report.bootstrap import WerEstimate
+from memristor_asr.report.jobs import best_of_grid, devices_estimates, tuned_estimates
 from memristor_asr.report.tables import EvalSet, device_stats, fmt, table2, table3
+from memristor_asr.scoring.sclite import SegmentScore, write_segment_scores
 
 WHERE = EvalSet("embedded synthetic corpus (TED-LIUM v2 layout)", "dev", 160, 1500)
 
@@ -19,24 +23,66 @@ def test_device_stats_use_population_std():
 
 def test_table2_and_3_render_intervals_and_the_corpus():
     est = lambda w: WerEstimate(w, w - 0.5, w + 0.6)  # noqa: E731
-    t2 = table2(est(7.2), {8: est(7.25), 2: None}, {8: est(7.31), 2: est(22.06)}, [8, 2], WHERE)
+    one = lambda w: {"dev": est(w)}  # noqa: E731
+    t2 = table2(one(7.2), {8: one(7.25), 2: None}, {8: one(7.31), 2: one(22.06)}, [8, 2], [WHERE])
     md = t2.markdown()
     assert "| 8 | 7.2 [6.8, 7.8] | 7.3 [6.8, 7.9] |" in md and "| 2 | n.a. | 22.1 [21.6, 22.7] |" in md
     assert "embedded synthetic corpus" in md and "160 segments, 1500 words" in md
     assert "TED-LIUM v2 dev" not in md
     assert "\\toprule" in t2.latex() and "$\\pm$" not in t2.latex()
     csv_lines = t2.csv().splitlines()
-    assert csv_lines[0] == "weight bits,PTQ,PTQ_ci_lo,PTQ_ci_hi,QAT,QAT_ci_lo,QAT_ci_hi"
+    assert csv_lines[0] == "weight bits,PTQ dev,PTQ dev_ci_lo,PTQ dev_ci_hi,QAT dev,QAT dev_ci_lo,QAT dev_ci_hi"
     assert csv_lines[1] == "8,7.250,6.750,7.850,7.310,6.810,7.910"
-    t3 = table3(est(7.2), {8: (est(8.3), [8.1, 8.5]), 3: (est(9.2), [9.0, 9.4, 9.2])}, [8, 3], WHERE)
+    t3 = table3(one(7.2), {8: {"dev": (est(8.3), [8.1, 8.5])}, 3: {"dev": (est(9.2), [9.0, 9.4, 9.2])}}, [8, 3],
+                [WHERE])
     assert "| 8 | 8.3 [7.8, 8.9] | 0.20 | 8.1 | 8.5 | 2 |" in t3.markdown()
     assert fmt(float("nan")) == "n.a."
+
+
+def test_test_columns_follow_dev_columns():
+    est = lambda w: WerEstimate(w, w - 0.5, w + 0.6)  # noqa: E731
+    both = lambda d, t: {"dev": est(d), "test": est(t)}  # noqa: E731
+    test_set = EvalSet(WHERE.corpus, "test", 170, 1600)
+    t2 = table2(both(7.2, 8.0), {8: both(7.3, 8.1)}, {8: both(7.4, 8.2)}, [8], [WHERE, test_set])
+    md = t2.markdown()
+    assert "| weight bits | PTQ dev | PTQ test | QAT dev | QAT test |" in md
+    assert "| 8 | 7.3 [6.8, 7.9] | 8.1 [7.6, 8.7] | 7.4 [6.9, 8.0] | 8.2 [7.7, 8.8] |" in md
+    assert "| non-quantised baseline | 7.2 [6.7, 7.8] | 8.0 [7.5, 8.6] | n.a. | n.a. |" in md
+    assert "dev and test (scales tuned on dev)" in md and "test: 170 segments, 1600 words" in md
+    t3 = table3(both(7.2, 8.0), {4: {"dev": (est(9.0), [8.9, 9.1]), "test": (est(10.0), [9.0, 11.0])}}, [4],
+                [WHERE, test_set])
+    assert t3.header == ["weight bits", "dev avg", "dev std", "dev min", "dev max", "test avg", "test std",
+                         "test min", "test max", "devices"]
+    assert "| 4 | 9.0 [8.5, 9.6] | 0.10 | 8.9 | 9.1 | 10.0 [9.5, 10.6] | 1.00 | 9.0 | 11.0 | 2 |" in t3.markdown()
+    with pytest.raises(ValueError, match="different numbers of device results"):
+        table3(both(7.2, 8.0), {4: {"dev": (est(9.0), [8.9, 9.1]), "test": (est(10.0), [9.0])}}, [4],
+               [WHERE, test_set])
+
+
+def _scores(path, errors):
+    """A ScliteJob-style segment_scores.tsv: 12 segments of 10 words, ``errors`` errors in each."""
+    write_segment_scores(str(path), [SegmentScore(f"talk@{i}.000-{i + 1}.000", 10, errors) for i in range(12)])
+    return tk.Path(str(path))
+
+
+def test_scales_are_tuned_on_dev_and_applied_to_test(tmp_path):
+    # grid point A is best on dev, B on test: the test WER reported is A's, not the better B's
+    a = {"dev": _scores(tmp_path / "a_dev.tsv", 2), "test": _scores(tmp_path / "a_test.tsv", 4)}
+    b = {"dev": _scores(tmp_path / "b_dev.tsv", 3), "test": _scores(tmp_path / "b_test.tsv", 1)}
+    best = best_of_grid([b, a], ("dev", "test"))
+    assert best["dev"].wer == 20.0 and best["test"].wer == 40.0
+    est = tuned_estimates([[b, a]], ("dev", "test"))
+    assert est["dev"].wer == 20.0 and est["test"].wer == 40.0
+    with pytest.raises(ValueError, match="has no test scores"):
+        best_of_grid([{"dev": a["dev"]}], ("dev", "test"))
+    dev = devices_estimates([[a, b]], ("dev", "test"))
+    assert dev["test"][1] == [40.0, 10.0] and dev["test"][0].wer == 25.0
 
 
 def test_seed_spread_is_shown():
     e = WerEstimate(10.0, 9.0, 11.0, seed_std=0.4, num_seeds=3)
     assert fmt(e) == "10.0 ± 0.4 [9.0, 11.0]"
-    t2 = table2(e, {8: e}, {8: e}, [8], WHERE)
+    t2 = table2({"dev": e}, {8: {"dev": e}}, {8: {"dev": e}}, [8], [WHERE])
     assert "over 3 training seeds" in t2.markdown()
-    assert t2.csv().splitlines()[0].endswith("QAT,QAT_ci_lo,QAT_ci_hi,QAT_seed_std")
+    assert t2.csv().splitlines()[0].endswith("QAT dev,QAT dev_ci_lo,QAT dev_ci_hi,QAT dev_seed_std")
     assert "$\\pm$" in t2.latex()

@@ -2,8 +2,9 @@
 
 Stages: corpus → i6 preparation → lexicon → log-mel features → 4-gram KenLM → float and QAT
 Conformer-CTC trainings → PTQ of the float model → priors → recognition over LM/prior-scale grids →
-sclite → crossbar programming of the QAT models (device k: seed k, k + 1 pre-cycling steps) →
-memristor recognition with fixed scales → Tables 1–3 and the WER plot.
+sclite on dev and test → crossbar programming of the QAT models (device k: seed k, k + 1 pre-cycling
+steps) → memristor recognition with fixed scales → Tables 1–3 (scales tuned on dev, applied to test)
+and the WER plot.
 
 Only composition lives here: the jobs do the work, the profiles below and in
 ``memristor_asr.training.profiles`` hold the sizes.
@@ -26,7 +27,7 @@ from memristor_asr.memristor.jobs import ProgramCrossbarsJob, SingleCellTableJob
 from memristor_asr.quantization.jobs import PTQJob
 from memristor_asr.recognition.jobs import RecognitionJob, grid_key
 from memristor_asr.recognition.search import SearchConfig
-from memristor_asr.report.jobs import Table2Job, Table3Job, WerPlotJob
+from memristor_asr.report.jobs import GridPoint, Table2Job, Table3Job, WerPlotJob
 from memristor_asr.scoring.jobs import ScliteJob
 from memristor_asr.training.convergence import ConvergenceCheck
 from memristor_asr.training.jobs import PriorJob, TrainJob
@@ -59,6 +60,8 @@ class Experiment:
         dev; False: one 4-gram on all LM text (both dev perplexities are registered either way)
     :param num_seeds: training seeds per model (seeds 1..n); with more than one, the tables report
         the mean ± std over seeds (the paper: 1)
+    :param eval_splits: splits every system is recognised and scored on: dev tunes the scales (the grid
+        point with the lowest dev WER is reported on every split), test only applies them
     :param recog_rqmt: rqmt of a recognition task (cpu = decoding processes)
     :param program_rqmt: rqmt of a crossbar programming task
     """
@@ -79,6 +82,7 @@ class Experiment:
     g2p: Optional[G2PConfig] = G2PConfig()
     lm_interpolation: bool = True
     num_seeds: int = 1
+    eval_splits: Tuple[str, ...] = ("dev", "test")
     recog_rqmt: Dict[str, float] = field(default_factory=lambda: {"cpu": 2, "mem": 4, "time": 2, "gpu": 0})
     program_rqmt: Dict[str, float] = field(default_factory=lambda: {"cpu": 1, "mem": 4, "time": 1, "gpu": 0})
 
@@ -87,6 +91,10 @@ class Experiment:
             raise ValueError(f"Experiment.num_seeds must be a positive number of training seeds, got {self.num_seeds!r}")
         if self.num_devices < 1:
             raise ValueError(f"Experiment.num_devices must be >= 1, got {self.num_devices!r}")
+        if tuple(self.eval_splits) not in (("dev",), ("dev", "test")):
+            # the scales are tuned on the first split: tuning on test would report a tuned test WER
+            raise ValueError(f"Experiment.eval_splits must be ('dev',) or ('dev', 'test') (dev tunes the scales), "
+                             f"got {self.eval_splits!r}")
 
 
 EXPERIMENTS: Dict[str, Experiment] = {
@@ -125,10 +133,10 @@ class StudyData:
     """The prepared data of a study: what the trainings and recognitions read (tk.Paths)."""
 
     train_segments: tk.Path
-    dev_segments: tk.Path
-    dev_stm: tk.Path
     train_features: tk.Path
-    dev_features: tk.Path
+    eval_segments: Dict[str, tk.Path]   # split -> segment manifest
+    eval_stm: Dict[str, tk.Path]        # split -> reference STM
+    eval_features: Dict[str, tk.Path]   # split -> features
     training_lexicon: tk.Path
     decoding_lexicon: tk.Path
     labels: tk.Path
@@ -138,6 +146,8 @@ class StudyData:
 def prepare_data(exp: "Experiment", *, corpus_root: Optional[tk.Path], prefix: str) -> StudyData:
     """Corpus (embedded when ``corpus_root`` is None) → i6 preparation → lexicon, features, 4-gram LM.
 
+    Evaluation data are prepared for ``exp.eval_splits`` (dev first: it tunes the LM and the scales).
+
     Registers the LM's dev perplexity, the lexicon report and the prepared data under
     ``output/<prefix>/`` (``data/`` holds what tools/bench/convergence.py trains on).
     """
@@ -146,18 +156,20 @@ def prepare_data(exp: "Experiment", *, corpus_root: Optional[tk.Path], prefix: s
         corpus.add_alias(f"{prefix}/corpus")
         corpus_root = corpus.out_corpus_root
     prep = PrepareTedliumJob(corpus_root=corpus_root)
-    dev_segments, dev_stm = prep.out_segments["dev"], prep.out_stm["dev"]
+    splits = exp.eval_splits
+    eval_segments = {s: prep.out_segments[s] for s in splits}
     g2p_model = None
     if exp.g2p is not None:
         g2p = TrainG2PJob(corpus_root=corpus_root, config=exp.g2p)
         g2p.add_alias(f"{prefix}/g2p")
         g2p_model = g2p.out_model
     lexicon = TedliumLexiconJob(corpus_root=corpus_root, train_segments=prep.out_segments["train"],
-                                eval_segments={"dev": dev_segments}, g2p_model=g2p_model,
+                                eval_segments=eval_segments, g2p_model=g2p_model,
                                 g2p_config=exp.g2p or G2PConfig())
     train_features = LogMelFeatureJob(segments=lexicon.out_train_segments, num_chunks=exp.feature_chunks)
-    dev_features = LogMelFeatureJob(segments=dev_segments, num_chunks=exp.feature_chunks)
-    dev_text = ManifestTextJob(segments=dev_segments).out_text
+    eval_features = {s: LogMelFeatureJob(segments=seg, num_chunks=exp.feature_chunks).out_features
+                     for s, seg in eval_segments.items()}
+    dev_text = ManifestTextJob(segments=eval_segments["dev"]).out_text
     lm_text = TedliumLmTextJob(corpus_root=corpus_root, train_segments=lexicon.out_train_segments)
     arpas = {"single": KenLMEstimateJob(text=lm_text.out_text, order=4).out_arpa}
     interpolated = KenLMInterpolatedJob(corpus_root=corpus_root, train_segments=lexicon.out_train_segments,
@@ -171,12 +183,14 @@ def prepare_data(exp: "Experiment", *, corpus_root: Optional[tk.Path], prefix: s
         tk.register_output(f"{prefix}/lm/dev_perplexity_{name}", perplexity.out_perplexity)
     lm = binaries["interpolated" if exp.lm_interpolation else "single"]
     tk.register_output(f"{prefix}/lexicon/report.json", lexicon.out_report)
-    data = StudyData(train_segments=lexicon.out_train_segments, dev_segments=dev_segments, dev_stm=dev_stm,
-                     train_features=train_features.out_features, dev_features=dev_features.out_features,
-                     training_lexicon=lexicon.out_training_lexicon, decoding_lexicon=lexicon.out_decoding_lexicon,
-                     labels=lexicon.out_labels, lm=lm)
-    for name in ("train_segments", "dev_segments", "train_features", "dev_features", "training_lexicon", "labels"):
-        path = getattr(data, name)
+    data = StudyData(train_segments=lexicon.out_train_segments, train_features=train_features.out_features,
+                     eval_segments=eval_segments, eval_stm={s: prep.out_stm[s] for s in splits},
+                     eval_features=eval_features, training_lexicon=lexicon.out_training_lexicon,
+                     decoding_lexicon=lexicon.out_decoding_lexicon, labels=lexicon.out_labels, lm=lm)
+    registered = {"train_segments": data.train_segments, "dev_segments": eval_segments["dev"],
+                  "train_features": data.train_features, "dev_features": eval_features["dev"],
+                  "training_lexicon": data.training_lexicon, "labels": data.labels}
+    for name, path in registered.items():
         suffix = os.path.basename(path.path).split(".", 1)[-1]  # keep .jsonl.gz etc.: readers go by suffix
         tk.register_output(f"{prefix}/data/{name}.{suffix}", path)
     return data
@@ -198,28 +212,31 @@ def run_memristor_ted(*, profile: str, corpus_root: Optional[tk.Path] = None, pr
 
     embedded = corpus_root is None
     prepared = prepare_data(exp, corpus_root=corpus_root, prefix=prefix)
-    dev_segments, dev_stm = prepared.dev_segments, prepared.dev_stm
-    train_features, dev_features = prepared.train_features, prepared.dev_features
-    data = dict(train_features=train_features, dev_features=dev_features, train_manifest=prepared.train_segments,
-                dev_manifest=dev_segments, lexicon=prepared.training_lexicon, labels=prepared.labels)
+    train_features = prepared.train_features
+    # the trainings' dev loss (convergence check, checkpoint choice) is on dev whatever the eval splits
+    data = dict(train_features=train_features, dev_features=prepared.eval_features["dev"],
+                train_manifest=prepared.train_segments, dev_manifest=prepared.eval_segments["dev"],
+                lexicon=prepared.training_lexicon, labels=prepared.labels)
     eval_rqmt = _rqmt({k: train_p.eval_rqmt[k] for k in ("cpu", "gpu", "mem", "time")})
-    recog_common = dict(features=dev_features, segments=dev_segments, labels=prepared.labels,
-                        lexicon=prepared.decoding_lexicon, lm=prepared.lm, search=exp.search,
+    recog_common = dict(labels=prepared.labels, lexicon=prepared.decoding_lexicon, lm=prepared.lm, search=exp.search,
                         **_rqmt(exp.recog_rqmt))
 
-    def recognize(name: str, checkpoint, prior, lm_scales, prior_scales, **extra) -> List[tk.Path]:
-        """Recognition over a scale grid; returns the segment scores of every grid point."""
+    def recognize(name: str, checkpoint, prior, lm_scales, prior_scales, **extra) -> List[GridPoint]:
+        """Recognition of every eval split over a scale grid; returns per grid point the segment scores
+        per split (the table jobs pick the point by its WER on the first split)."""
         extra.setdefault("max_empty_fraction", exp.max_empty_fraction)
-        recog = RecognitionJob(checkpoint=checkpoint, prior=prior, lm_scales=lm_scales, prior_scales=prior_scales,
-                               **recog_common, **extra)
-        recog.add_alias(f"{prefix}/recog/{name}")
-        scores = []
-        for lm_s in lm_scales:
-            for pr_s in prior_scales:
-                score = ScliteJob(ref=dev_stm, hyp=recog.out_ctm[grid_key(lm_s, pr_s)])
-                tk.register_output(f"{prefix}/wer/{name}/{grid_key(lm_s, pr_s)}", score.out_wer)
-                scores.append(score.out_segment_scores)
-        return scores
+        keys = [grid_key(lm_s, pr_s) for lm_s in lm_scales for pr_s in prior_scales]
+        points = [{} for _ in keys]
+        for split in exp.eval_splits:
+            recog = RecognitionJob(checkpoint=checkpoint, prior=prior, lm_scales=lm_scales, prior_scales=prior_scales,
+                                   features=prepared.eval_features[split], segments=prepared.eval_segments[split],
+                                   **recog_common, **extra)
+            recog.add_alias(f"{prefix}/recog/{split}/{name}")
+            for key, point in zip(keys, points):
+                score = ScliteJob(ref=prepared.eval_stm[split], hyp=recog.out_ctm[key])
+                tk.register_output(f"{prefix}/wer/{split}/{name}/{key}", score.out_wer)
+                point[split] = score.out_segment_scores
+        return points
 
     def train(name: str, weight_bits: Optional[int], seed: int, init_checkpoint: Optional[tk.Path] = None):
         job = TrainJob(model_config=train_p.model_config(weight_bits), train_config=train_p.train_config(weight_bits, seed),
@@ -268,9 +285,9 @@ def run_memristor_ted(*, profile: str, corpus_root: Optional[tk.Path] = None, pr
     # ---------------------------------------------------------------- tables
     corpus = corpus_name(embedded=embedded)
     table1 = SingleCellTableJob(pairs=exp.cell_pairs, seed=0)
-    table2 = Table2Job(baseline=baseline, ptq=ptq, qat=qat, corpus=corpus)
-    table3 = Table3Job(baseline=baseline, devices=devices, corpus=corpus)
-    plot = WerPlotJob(baseline=baseline, ptq=ptq, qat=qat, devices=devices, corpus=corpus)
+    table2 = Table2Job(baseline=baseline, ptq=ptq, qat=qat, corpus=corpus, splits=exp.eval_splits)
+    table3 = Table3Job(baseline=baseline, devices=devices, corpus=corpus, splits=exp.eval_splits)
+    plot = WerPlotJob(baseline=baseline, ptq=ptq, qat=qat, devices=devices, corpus=corpus, splits=exp.eval_splits)
     for name, job in (("table1", table1), ("table2", table2), ("table3", table3)):
         for ext in ("markdown", "latex", "csv"):
             out = getattr(job, f"out_{ext}")

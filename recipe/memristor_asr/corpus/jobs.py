@@ -22,7 +22,7 @@ class EmbeddedCorpusJob(Job):
     def __init__(self, *, profile: str = "mini", seed: int = 0, num_workers: int = 2):
         """
         :param profile: "mini" (about 40 min train, 10 min dev, 10 min test) or "ci" (about 10 min train,
-            1 min dev, 25 s test); its sizes are part of the hash
+            1 min dev, 1 min test); its sizes are part of the hash
         :param seed: everything (text, speakers, pauses, noise) follows from it
         :param num_workers: parallel synthesis tasks (resource only, not hashed; same output)
         """

@@ -1,54 +1,70 @@
 """Report jobs: the paper's tables (Markdown, LaTeX, CSV) and the WER-vs-bits plot.
 
 Every WER comes from a ScliteJob's per-segment scores (``out_segment_scores``), so that each
-table cell carries a bootstrap interval over the evaluation segments. A cell's input is given
-per training seed: ``[[grid point, ...] for each seed]`` for tuned systems (the best grid point
-of each seed is reported, as in the paper), ``[[device, ...] for each seed]`` for memristor runs.
+table cell carries a bootstrap interval over the evaluation segments. A system's result is a grid
+point: ``{split: segment scores}``, one entry per evaluation split (dev, test). A cell's input is
+given per training seed: ``[[grid point, ...] for each seed]`` for tuned systems (each seed's grid
+point with the lowest WER on the tuning split, the first of ``splits``, is reported on every split:
+scales tuned on dev, applied to test), ``[[device, ...] for each seed]`` for memristor runs.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Sequence
+from typing import Dict, List, Mapping, Sequence, Tuple
 
 from sisyphus import Job, Task, tk
 
 from memristor_asr.report.bootstrap import ScoredSystem, WerEstimate, estimate, load_scores
 from memristor_asr.report.tables import EvalSet, Table, device_stats, table2, table3
 
-__all__ = ["Table2Job", "Table3Job", "WerPlotJob", "write_table", "best_of_grid", "tuned_estimate"]
+__all__ = ["GridPoint", "Table2Job", "Table3Job", "WerPlotJob", "write_table", "best_of_grid", "tuned_estimates",
+           "devices_estimates"]
 
-PerSeed = Sequence[Sequence[tk.Path]]  # [seed][grid point or device] -> segment scores
+GridPoint = Mapping[str, tk.Path]      # split -> segment scores of one recognition (grid point or device)
+PerSeed = Sequence[Sequence[GridPoint]]  # [seed][grid point or device]
 
 
-def best_of_grid(grid: Sequence[tk.Path]) -> ScoredSystem:
-    """The grid point with the lowest corpus-level WER (first one on ties).
+def _load(point: GridPoint, split: str) -> ScoredSystem:
+    if split not in point:
+        raise ValueError(f"a grid point has no {split} scores (it has {sorted(point)})")
+    return load_scores(tk.uncached_path(point[split]))
 
-    :raises ValueError: for an empty grid
+
+def best_of_grid(grid: Sequence[GridPoint], splits: Sequence[str]) -> Dict[str, ScoredSystem]:
+    """The grid point with the lowest corpus-level WER on ``splits[0]`` (first one on ties), scored on
+    every split.
+
+    :raises ValueError: for an empty grid or a point without one of the splits
     """
     if not grid:
         raise ValueError("empty tuning grid")
-    systems = [load_scores(tk.uncached_path(p)) for p in grid]
-    return min(systems, key=lambda s: s.wer)
+    tuning = [_load(p, splits[0]) for p in grid]
+    best = min(range(len(grid)), key=lambda i: tuning[i].wer)
+    return {s: tuning[best] if s == splits[0] else _load(grid[best], s) for s in splits}
 
 
-def tuned_estimate(per_seed: PerSeed) -> WerEstimate:
-    """The estimate of a tuned system: each seed's best grid point, averaged over seeds."""
-    return _tuned(per_seed)[0]
+def tuned_estimates(per_seed: PerSeed, splits: Sequence[str]) -> Dict[str, WerEstimate]:
+    """A tuned system's estimate per split: each seed's best grid point, averaged over seeds."""
+    return _tuned(per_seed, splits)[0]
 
 
-def _tuned(per_seed: PerSeed):
-    """(estimate, the first seed's best system) of a tuned system."""
-    best = [best_of_grid(grid) for grid in per_seed]
-    return estimate([[b] for b in best]), best[0]
+def _tuned(per_seed: PerSeed, splits: Sequence[str]) -> Tuple[Dict[str, WerEstimate], Dict[str, ScoredSystem]]:
+    """(split -> estimate, split -> the first seed's best system) of a tuned system."""
+    best = [best_of_grid(grid, splits) for grid in per_seed]
+    return {s: estimate([[b[s]] for b in best]) for s in splits}, best[0]
 
 
-def devices_estimate(per_seed: PerSeed):
-    """(estimate of the device average, every device's WER) of a memristor setting."""
-    systems = [[load_scores(tk.uncached_path(p)) for p in devices] for devices in per_seed]
-    return estimate(systems), [s.wer for seed in systems for s in seed]
+def devices_estimates(per_seed: PerSeed, splits: Sequence[str]) -> Dict[str, Tuple[WerEstimate, List[float]]]:
+    """split -> (estimate of the device average, every device's WER) of a memristor setting."""
+    out = {}
+    for s in splits:
+        systems = [[_load(p, s) for p in devices] for devices in per_seed]
+        out[s] = (estimate(systems), [x.wer for seed in systems for x in seed])
+    return out
 
 
-def eval_set(corpus: str, split: str, system: ScoredSystem) -> EvalSet:
-    return EvalSet(corpus, split, len(system.scores), sum(s.words for s in system.scores))
+def eval_sets(corpus: str, systems: Mapping[str, ScoredSystem], splits: Sequence[str]) -> List[EvalSet]:
+    """What the tables were measured on, per split (from one scored system per split)."""
+    return [EvalSet(corpus, s, len(systems[s].scores), sum(x.words for x in systems[s].scores)) for s in splits]
 
 
 def write_table(table: Table, job) -> None:
@@ -70,77 +86,79 @@ class _TableJob(Job):
 
 
 class Table2Job(_TableJob):
-    """Table 2: PTQ vs QAT WER per weight bits, plus the non-quantised baseline, with 95 % intervals."""
+    """Table 2: PTQ vs QAT WER per weight bits and split, plus the non-quantised baseline, with 95 %
+    intervals; scales tuned on the first split."""
 
     def __init__(self, *, baseline: PerSeed, ptq: Dict[int, PerSeed], qat: Dict[int, PerSeed], corpus: str,
-                 split: str = "dev"):
+                 splits: Sequence[str] = ("dev",)):
         """
         :param baseline: segment scores of the float model, per seed and grid point
         :param ptq: weight bits -> segment scores of the post-training quantised float model
         :param qat: weight bits -> segment scores of the QAT model
         :param corpus: name of the corpus in titles and captions
-        :param split: name of the evaluation split
+        :param splits: evaluation splits, in column order; the first one tunes the scales
         """
         self.baseline = baseline
         self.ptq = ptq
         self.qat = qat
         self.corpus = corpus
-        self.split = split
+        self.splits = tuple(splits)
         self._declare_outputs()
 
     def run(self):
         bits = sorted(set(self.ptq) | set(self.qat), reverse=True)
-        base, base_system = _tuned(self.baseline)
-        t = table2(base, {b: tuned_estimate(v) for b, v in self.ptq.items()},
-                   {b: tuned_estimate(v) for b, v in self.qat.items()}, bits,
-                   eval_set(self.corpus, self.split, base_system))
+        base, base_systems = _tuned(self.baseline, self.splits)
+        t = table2(base, {b: tuned_estimates(v, self.splits) for b, v in self.ptq.items()},
+                   {b: tuned_estimates(v, self.splits) for b, v in self.qat.items()}, bits,
+                   eval_sets(self.corpus, base_systems, self.splits))
         write_table(t, self)
 
 
 class Table3Job(_TableJob):
-    """Table 3: QAT models on simulated memristor hardware: avg (with its 95 % interval), std (ddof 0),
-    min, max over devices."""
+    """Table 3: QAT models on simulated memristor hardware, per split: avg (with its 95 % interval),
+    std (ddof 0), min, max over devices."""
 
-    def __init__(self, *, baseline: PerSeed, devices: Dict[int, PerSeed], corpus: str, split: str = "dev"):
+    def __init__(self, *, baseline: PerSeed, devices: Dict[int, PerSeed], corpus: str,
+                 splits: Sequence[str] = ("dev",)):
         """
         :param baseline: segment scores of the float model, per seed and grid point
         :param devices: weight bits -> segment scores per seed and programmed device
         :param corpus: name of the corpus in titles and captions
-        :param split: name of the evaluation split
+        :param splits: evaluation splits, in column order; the first one tunes the baseline's scales
         """
         self.baseline = baseline
         self.devices = devices
         self.corpus = corpus
-        self.split = split
+        self.splits = tuple(splits)
         self._declare_outputs()
 
     def run(self):
         bits = sorted(self.devices, reverse=True)
-        base, base_system = _tuned(self.baseline)
-        write_table(table3(base, {b: devices_estimate(self.devices[b]) for b in bits}, bits,
-                           eval_set(self.corpus, self.split, base_system)), self)
+        base, base_systems = _tuned(self.baseline, self.splits)
+        write_table(table3(base, {b: devices_estimates(self.devices[b], self.splits) for b in bits}, bits,
+                           eval_sets(self.corpus, base_systems, self.splits)), self)
 
 
 class WerPlotJob(Job):
-    """PNG plot of WER against weight bits: baseline, PTQ, QAT and memristor avg with 95 % intervals
-    (error bars; the baseline's as a band) and the memristor min–max over devices."""
+    """PNG plot of WER against weight bits, one panel per split: baseline, PTQ, QAT and memristor avg
+    with 95 % intervals (error bars; the baseline's as a band) and the memristor min–max over devices."""
 
     def __init__(self, *, baseline: PerSeed, ptq: Dict[int, PerSeed], qat: Dict[int, PerSeed],
-                 devices: Dict[int, PerSeed], corpus: str, split: str = "dev"):
+                 devices: Dict[int, PerSeed], corpus: str, splits: Sequence[str] = ("dev",)):
         """
         :param baseline: segment scores of the float model, per seed and grid point
         :param ptq: weight bits -> segment scores of PTQ models
         :param qat: weight bits -> segment scores of QAT models
         :param devices: weight bits -> segment scores per seed and memristor device
         :param corpus: name of the corpus in the title
-        :param split: name of the evaluation split
+        :param splits: evaluation splits, one panel each; the first one tunes the scales
         """
         self.baseline = baseline
         self.ptq = ptq
         self.qat = qat
         self.devices = devices
         self.corpus = corpus
-        self.split = split
+        self.splits = tuple(splits)
         self.out_plot = self.output_path("wer_vs_bits.png")
 
     def tasks(self):
@@ -156,28 +174,35 @@ class WerPlotJob(Job):
             ax.errorbar(bits, [e.wer for e in ests], yerr=[[e.wer - e.lo for e in ests], [e.hi - e.wer for e in ests]],
                         capsize=3, **kw)
 
-        fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=150)
-        base, base_system = _tuned(self.baseline)
-        ax.axhline(base.wer, color="k", linestyle="--", label="float baseline (95 % CI band)")
-        ax.axhspan(base.lo, base.hi, color="k", alpha=0.08)
-        for name, data, marker in (("PTQ", self.ptq, "s"), ("QAT", self.qat, "o")):
-            bits = sorted(data)
-            errorbar(ax, bits, [tuned_estimate(data[b]) for b in bits], marker=marker, label=name)
-        bits = sorted(self.devices)
-        if bits:
-            stats = [devices_estimate(self.devices[b]) for b in bits]
-            errorbar(ax, bits, [s[0] for s in stats], marker="^", color="tab:red", label="QAT on memristors (avg)")
-            ranges = [device_stats(s[1]) for s in stats]
-            ax.fill_between(bits, [r["min"] for r in ranges], [r["max"] for r in ranges], color="tab:red", alpha=0.2,
-                            label="memristor min–max over devices")
-        ax.set_xlabel("weight bits")
-        ax.set_ylabel("WER [%]")
-        where = eval_set(self.corpus, self.split, base_system)
-        ax.set_title(f"{self.corpus} {self.split}", fontsize=10)
-        ax.text(0.99, 0.01, f"{where.segments} segments, {where.words} words; bars: 95 % bootstrap CI",
-                transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.4")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        splits = self.splits
+        base, base_systems = _tuned(self.baseline, splits)
+        tuned = {name: {b: tuned_estimates(data[b], splits) for b in data}
+                 for name, data in (("PTQ", self.ptq), ("QAT", self.qat))}
+        dev_bits = sorted(self.devices)
+        mem = [devices_estimates(self.devices[b], splits) for b in dev_bits]
+        where = eval_sets(self.corpus, base_systems, splits)
+        fig, axes = plt.subplots(1, len(splits), figsize=(6.4 * len(splits), 4.2), dpi=150, sharey=True,
+                                 squeeze=False)
+        for ax, split, ev in zip(axes[0], splits, where):
+            ax.axhline(base[split].wer, color="k", linestyle="--", label="float baseline (95 % CI band)")
+            ax.axhspan(base[split].lo, base[split].hi, color="k", alpha=0.08)
+            for (name, per_bits), marker in zip(tuned.items(), ("s", "o")):
+                bits = sorted(per_bits)
+                errorbar(ax, bits, [per_bits[b][split] for b in bits], marker=marker, label=name)
+            if dev_bits:
+                errorbar(ax, dev_bits, [m[split][0] for m in mem], marker="^", color="tab:red",
+                         label="QAT on memristors (avg)")
+                ranges = [device_stats(m[split][1]) for m in mem]
+                ax.fill_between(dev_bits, [r["min"] for r in ranges], [r["max"] for r in ranges], color="tab:red",
+                                alpha=0.2, label="memristor min–max over devices")
+            ax.set_xlabel("weight bits")
+            ax.set_ylabel("WER [%]")
+            tuning = "" if split == splits[0] else f" (scales tuned on {splits[0]})"
+            ax.set_title(f"{self.corpus} {split}{tuning}", fontsize=10)
+            ax.text(0.99, 0.01, f"{ev.segments} segments, {ev.words} words; bars: 95 % bootstrap CI",
+                    transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.4")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(self.out_plot.get_path())
         plt.close(fig)

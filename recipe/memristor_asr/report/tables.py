@@ -5,13 +5,13 @@ import csv
 import io
 import math
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
 from memristor_asr.report.bootstrap import NUM_RESAMPLES, WerEstimate
 
-__all__ = ["Table", "EvalSet", "table2", "table3", "device_stats", "fmt"]
+__all__ = ["Table", "EvalSet", "describe_sets", "table2", "table3", "device_stats", "fmt"]
 
 
 def fmt(value, digits: int = 1) -> str:
@@ -119,39 +119,89 @@ class EvalSet:
         return f"{self.corpus}, {self.split}: {self.segments} segments, {self.words} words"
 
 
+def describe_sets(eval_sets: Sequence[EvalSet]) -> str:
+    """``corpus, dev: N segments, W words; test: ...`` (the corpus named once)."""
+    if not eval_sets:
+        raise ValueError("no evaluation sets")
+    parts = [f"{e.split}: {e.segments} segments, {e.words} words" for e in eval_sets]
+    return f"{eval_sets[0].corpus}, " + "; ".join(parts)
+
+
+def _splits_phrase(eval_sets: Sequence[EvalSet]) -> str:
+    """``dev`` or ``dev and test (scales tuned on dev)``."""
+    names = [e.split for e in eval_sets]
+    if len(names) == 1:
+        return names[0]
+    return f"{' and '.join(names)} (scales tuned on {names[0]})"
+
+
 _CI_NOTE = ("WER [%] with its 95 % confidence interval [lo, hi] from a bootstrap over the evaluation segments "
             f"({NUM_RESAMPLES:,} resamples)")
 
 
-def table2(baseline: WerEstimate, ptq: dict, qat: dict, bits: Sequence[int], eval_set: EvalSet) -> Table:
-    """Table 2: PTQ vs QAT WER per weight bits (8-bit activations) and the float baseline."""
-    rows = [[b, ptq.get(b), qat.get(b)] for b in bits]
-    rows.append(["non-quantised baseline", baseline, None])
-    seeds = _seed_note([baseline, *ptq.values(), *qat.values()])
-    return Table(f"Table 2: PTQ vs. QAT, {eval_set.split} WER [%], activations 8 bit ({eval_set.corpus})",
-                 ["weight bits", "PTQ", "QAT"], rows, digits=[0, 1, 1],
-                 note=f"{_CI_NOTE}{seeds}. Evaluated on {eval_set.describe()}.",
-                 caption=f"PTQ vs. QAT, {eval_set.describe()}; WER [%] with 95 % bootstrap interval{seeds}")
+def table2(baseline: Dict[str, WerEstimate], ptq: Dict[int, Dict[str, WerEstimate]],
+           qat: Dict[int, Dict[str, WerEstimate]], bits: Sequence[int], eval_sets: Sequence[EvalSet]) -> Table:
+    """Table 2: PTQ vs QAT WER per weight bits (8-bit activations) and the float baseline, one column
+    per method and evaluation split.
 
-
-def table3(baseline: WerEstimate, devices: dict, bits: Sequence[int], eval_set: EvalSet) -> Table:
-    """Table 3: QAT models on simulated memristor hardware, statistics over devices per weight bits.
-
-    :param devices: bits -> (estimate of the device average, list of per-device WERs)
+    :param baseline: split -> estimate of the float model
+    :param ptq: bits -> split -> estimate (a missing bits entry renders as n.a.)
+    :param qat: bits -> split -> estimate
+    :param eval_sets: one per split, in column order (the first tunes the scales)
     """
+    splits = [e.split for e in eval_sets]
+    header = ["weight bits"] + [f"{m} {s}" for m in ("PTQ", "QAT") for s in splits]
+    rows = [[b] + [(d.get(b) or {}).get(s) for d in (ptq, qat) for s in splits] for b in bits]
+    rows.append(["non-quantised baseline"] + [baseline.get(s) for s in splits] + [None] * len(splits))
+    every = [baseline, *ptq.values(), *qat.values()]
+    seeds = _seed_note([e for d in every if d for e in d.values()])
+    where = describe_sets(eval_sets)
+    return Table(f"Table 2: PTQ vs. QAT, WER [%] on {_splits_phrase(eval_sets)}, activations 8 bit "
+                 f"({eval_sets[0].corpus})",
+                 header, rows, digits=[0] + [1] * (len(header) - 1),
+                 note=f"{_CI_NOTE}{seeds}. Evaluated on {where}.",
+                 caption=f"PTQ vs. QAT, {where}; WER [%] with 95 % bootstrap interval{seeds}")
+
+
+def table3(baseline: Dict[str, WerEstimate], devices: Dict[int, Dict[str, tuple]], bits: Sequence[int],
+           eval_sets: Sequence[EvalSet]) -> Table:
+    """Table 3: QAT models on simulated memristor hardware, statistics over devices per weight bits
+    and evaluation split.
+
+    :param baseline: split -> estimate of the float model
+    :param devices: bits -> split -> (estimate of the device average, list of per-device WERs)
+    :param eval_sets: one per split, in column order
+    """
+    splits = [e.split for e in eval_sets]
+    header, digits = ["weight bits"], [0]
+    for s in splits:
+        header += [f"{s} avg", f"{s} std", f"{s} min", f"{s} max"]
+        digits += [1, 2, 1, 1]
+    header.append("devices")
+    digits.append(0)
     rows = []
     for b in bits:
-        avg, wers = devices[b]
-        s = device_stats(wers)
-        rows.append([b, avg, s["std"], s["min"], s["max"], s["n"]])
-    rows.append(["non-quantised baseline", baseline, None, None, None, None])
-    seeds = _seed_note([baseline] + [devices[b][0] for b in bits])
-    return Table(f"Table 3: QAT models on simulated memristor hardware, {eval_set.split} WER [%] over devices "
-                 f"({eval_set.corpus})",
-                 ["weight bits", "avg", "std", "min", "max", "devices"], rows, digits=[0, 1, 2, 1, 1, 0],
+        row, counts = [b], set()
+        for s in splits:
+            avg, wers = devices[b][s]
+            st = device_stats(wers)
+            row += [avg, st["std"], st["min"], st["max"]]
+            counts.add(st["n"])
+        if len(counts) != 1:
+            raise ValueError(f"{b}-bit devices: different numbers of device results per split {sorted(counts)}")
+        rows.append(row + [counts.pop()])
+    base_row = ["non-quantised baseline"]
+    for s in splits:
+        base_row += [baseline.get(s), None, None, None]
+    rows.append(base_row + [None])
+    seeds = _seed_note(list(baseline.values()) + [devices[b][s][0] for b in bits for s in splits])
+    where = describe_sets(eval_sets)
+    return Table(f"Table 3: QAT models on simulated memristor hardware, WER [%] over devices on "
+                 f"{' and '.join(splits)} ({eval_sets[0].corpus})",
+                 header, rows, digits=digits,
                  note=(f"avg: mean over devices with its 95 % bootstrap interval over the evaluation segments"
-                       f"{seeds}; std (ddof 0), min, max: over devices. Evaluated on {eval_set.describe()}."),
-                 caption=f"QAT models on simulated memristor hardware, {eval_set.describe()}; WER [%] over devices")
+                       f"{seeds}; std (ddof 0), min, max: over devices. Evaluated on {where}."),
+                 caption=f"QAT models on simulated memristor hardware, {where}; WER [%] over devices")
 
 
 def _seed_note(estimates) -> str:

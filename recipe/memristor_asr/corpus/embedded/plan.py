@@ -41,16 +41,16 @@ class Profile:
     invented_rate: float                # share of train sentences with a word no dictionary knows
     reserved_words: int                 # rare words that occur in dev/test (and the LM text) but never in train
 
-    # a segment lasts ~4-6 s: 60 s of dev give the 10 segments a bootstrap interval needs at least
-    MIN_DEV_SECONDS = 60.0
+    # a segment lasts ~4-6 s: 60 s of dev (and of test) give the 10 segments a bootstrap interval needs
+    MIN_EVAL_SECONDS = 60.0
 
     def __post_init__(self):
-        if self.dev_seconds < self.MIN_DEV_SECONDS:
-            raise ValueError(f"embedded corpus profile: dev_seconds={self.dev_seconds:g} is too small for a WER "
-                             f"confidence interval (at least {self.MIN_DEV_SECONDS:g} s, about 10 segments)")
-        for name in ("train_seconds", "test_seconds"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"embedded corpus profile: {name} must be > 0, got {getattr(self, name)}")
+        for name in ("dev_seconds", "test_seconds"):
+            if getattr(self, name) < self.MIN_EVAL_SECONDS:
+                raise ValueError(f"embedded corpus profile: {name}={getattr(self, name):g} is too small for a WER "
+                                 f"confidence interval (at least {self.MIN_EVAL_SECONDS:g} s, about 10 segments)")
+        if self.train_seconds <= 0:
+            raise ValueError(f"embedded corpus profile: train_seconds must be > 0, got {self.train_seconds}")
 
 
 PROFILES: Dict[str, Profile] = {
@@ -59,7 +59,7 @@ PROFILES: Dict[str, Profile] = {
     "mini": Profile(train_seconds=40 * 60, dev_seconds=10 * 60, test_seconds=10 * 60, talk_seconds=(60, 150),
                     lm_sentences=40000, train_oov_words=8, invented_rate=0.01, reserved_words=40),
     # train: 10 min, on which the ci model leaves the CTC blank plateau after 4-7 epochs (on 5 min: 11-17)
-    "ci": Profile(train_seconds=10 * 60, dev_seconds=60, test_seconds=25, talk_seconds=(12, 25),
+    "ci": Profile(train_seconds=10 * 60, dev_seconds=60, test_seconds=60, talk_seconds=(12, 25),
                   lm_sentences=3000, train_oov_words=3, invented_rate=0.08, reserved_words=20),
 }
 
