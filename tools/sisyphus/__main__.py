@@ -26,6 +26,27 @@ def cmd_manager(args) -> int:
     from sisyphus import toolkit as tk
     from sisyphus.manager import Manager, ManagerLock, ManagerLockError, confirm
 
+    if args.clear_errors_once and args.ignore_once:
+        logging.error("-co (clear error jobs) and -io (ignore error jobs) cannot be combined")
+        return 2
+    http = None
+    if args.http is not None:
+        # Bind the port before anything else: a port in use must not leave a half-started manager.
+        from sisyphus.http_server import StatusServerError, bind_status_server
+
+        try:
+            http = bind_status_server(args.http)
+        except StatusServerError as e:
+            logging.error("%s", e)
+            return 2
+    try:
+        return _manager_main(args, tk, Manager, ManagerLock, ManagerLockError, confirm, http)
+    finally:
+        if http is not None:
+            http.stop()
+
+
+def _manager_main(args, tk, Manager, ManagerLock, ManagerLockError, confirm, http) -> int:
     work = os.path.join(gs.BASE_DIR, gs.WORK_DIR)
     if not os.path.isdir(work):
         if args.run or confirm(f"The work directory {work} does not exist. Create it? [y/N] "):
@@ -44,15 +65,14 @@ def cmd_manager(args) -> int:
         tk.set_running_in_manager(True)
         config_manager = _load_configs(args.config + args.argv)
         engine = tk.cached_engine()
-        start = True
-        if not args.run:
-            start = confirm("Start manager (y) or exit (n)? ")
-            if not start:
-                return 0
-        manager = Manager(tk.sis_graph, engine, config_manager, start_computations=start,
+        manager = Manager(tk.sis_graph, engine, config_manager, start_computations=True,
                           clear_errors_once=args.clear_errors_once,
                           clear_interrupts_once=args.clear_interrupts_once,
                           interactive=args.interactive)
+        if http is not None:
+            http.serve(tk.sis_graph, engine, manager)
+        if not manager.startup(run_now=args.run, ignore_once=args.ignore_once):
+            return 0
         return manager.run()
     finally:
         lock.release()
@@ -118,10 +138,12 @@ def build_parser():
     m.add_argument("-co", dest="clear_errors_once", action="store_true", help="clear jobs in error once")
     m.add_argument("-cio", dest="clear_interrupts_once", action="store_true",
                    help="clear interrupted_not_resumable jobs once")
-    m.add_argument("-io", dest="ignore_once", action="store_true", help="ignore error jobs at start (the default here: errors never block the start)")
+    m.add_argument("-io", dest="ignore_once", action="store_true",
+                   help="ignore error jobs at start: do not ask whether to clear them")
     m.add_argument("-i", "--interactive", action="store_true", help="ask before each submission")
     m.add_argument("--ui", action="store_true", help="(not supported; accepted for compatibility)")
-    m.add_argument("--http", type=int, default=None, help="(not supported; accepted for compatibility)")
+    m.add_argument("--http", type=int, default=None, metavar="PORT",
+                   help="serve a status page (job states, details, outputs) on this port while the manager runs")
     m.add_argument("--fs", default=None, help="(deprecated; ignored)")
     m.add_argument("argv", nargs="*", help="config entries, e.g. config/memristor_ted.py")
     m.set_defaults(func=cmd_manager)
