@@ -110,23 +110,6 @@ def cmd_console(args) -> int:
     return 0
 
 
-def cmd_shortcut(args) -> int:
-    from sisyphus import cleaner
-    from sisyphus import toolkit as tk
-
-    _load_configs(args.config + args.argv)
-    if args.action == "clean_unused":
-        cleaner.cleanup_unused(mode="remove" if args.force else "dryrun")
-    elif args.action == "clean_by_keep_value":
-        cleaner.cleanup_keep_value(args.keep_value, mode="remove" if args.force else "dryrun")
-    elif args.action == "import_from_dir":
-        tk.import_work_directory(args.dir, mode=args.mode, use_alias=args.use_alias)
-    elif args.action == "remove_job_and_descendants":
-        jobs = tk.find_job(args.job)
-        tk.remove_job_and_descendants(jobs, mode="remove" if args.force else "dryrun")
-    return 0
-
-
 def build_parser():
     p = argparse.ArgumentParser(prog="sis", description="Sisyphus-compatible workflow manager")
     p.add_argument("--log_level", type=int, default=20)
@@ -165,22 +148,26 @@ def build_parser():
     w.add_argument("--force_resume", "--fr", action="store_true")
     w.set_defaults(func=cmd_worker)
 
-    s = sub.add_parser("shortcut", aliases=["s"], help="maintenance shortcuts")
-    s.add_argument("action", choices=["clean_unused", "clean_by_keep_value", "import_from_dir",
-                                      "remove_job_and_descendants"])
-    s.add_argument("--dir", action="append", default=[])
-    s.add_argument("--mode", default="dryrun")
-    s.add_argument("--use_alias", action="store_true")
-    s.add_argument("--job", default="")
-    s.add_argument("--keep_value", type=int, default=50)
-    s.add_argument("--force", action="store_true", help="really delete (default: dry run)")
-    s.add_argument("argv", nargs="*")
-    s.set_defaults(func=cmd_shortcut)
+    from sisyphus import shortcuts
+
+    shortcuts.add_subparsers(sub)
     return p
 
 
+def parse_args(argv=None):
+    """Parse like upstream, but config files may also come after the options (``sis m -r a.py -i b.py``)."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    unknown = [x for x in extra if x.startswith("-")]
+    if unknown or (extra and not hasattr(args, "argv")):
+        parser.error(f"unrecognized arguments: {' '.join(unknown or extra)}")
+    if extra:
+        args.argv = list(args.argv) + extra
+    return args
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     _setup_logging(args.log_level)
     sys.exit(args.func(args) or 0)
 
