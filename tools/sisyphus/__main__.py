@@ -26,6 +26,27 @@ def cmd_manager(args) -> int:
     from sisyphus import toolkit as tk
     from sisyphus.manager import Manager, ManagerLock, ManagerLockError, confirm
 
+    if args.clear_errors_once and args.ignore_once:
+        logging.error("-co (clear error jobs) and -io (ignore error jobs) cannot be combined")
+        return 2
+    http = None
+    if args.http is not None:
+        # Bind the port before anything else: a port in use must not leave a half-started manager.
+        from sisyphus.http_server import StatusServerError, bind_status_server
+
+        try:
+            http = bind_status_server(args.http)
+        except StatusServerError as e:
+            logging.error("%s", e)
+            return 2
+    try:
+        return _manager_main(args, tk, Manager, ManagerLock, ManagerLockError, confirm, http)
+    finally:
+        if http is not None:
+            http.stop()
+
+
+def _manager_main(args, tk, Manager, ManagerLock, ManagerLockError, confirm, http) -> int:
     work = os.path.join(gs.BASE_DIR, gs.WORK_DIR)
     if not os.path.isdir(work):
         if args.run or confirm(f"The work directory {work} does not exist. Create it? [y/N] "):
@@ -44,15 +65,14 @@ def cmd_manager(args) -> int:
         tk.set_running_in_manager(True)
         config_manager = _load_configs(args.config + args.argv)
         engine = tk.cached_engine()
-        start = True
-        if not args.run:
-            start = confirm("Start manager (y) or exit (n)? ")
-            if not start:
-                return 0
-        manager = Manager(tk.sis_graph, engine, config_manager, start_computations=start,
+        manager = Manager(tk.sis_graph, engine, config_manager, start_computations=True,
                           clear_errors_once=args.clear_errors_once,
                           clear_interrupts_once=args.clear_interrupts_once,
                           interactive=args.interactive)
+        if http is not None:
+            http.serve(tk.sis_graph, engine, manager)
+        if not manager.startup(run_now=args.run, ignore_once=args.ignore_once):
+            return 0
         return manager.run()
     finally:
         lock.release()
@@ -90,23 +110,6 @@ def cmd_console(args) -> int:
     return 0
 
 
-def cmd_shortcut(args) -> int:
-    from sisyphus import cleaner
-    from sisyphus import toolkit as tk
-
-    _load_configs(args.config + args.argv)
-    if args.action == "clean_unused":
-        cleaner.cleanup_unused(mode="remove" if args.force else "dryrun")
-    elif args.action == "clean_by_keep_value":
-        cleaner.cleanup_keep_value(args.keep_value, mode="remove" if args.force else "dryrun")
-    elif args.action == "import_from_dir":
-        tk.import_work_directory(args.dir, mode=args.mode, use_alias=args.use_alias)
-    elif args.action == "remove_job_and_descendants":
-        jobs = tk.find_job(args.job)
-        tk.remove_job_and_descendants(jobs, mode="remove" if args.force else "dryrun")
-    return 0
-
-
 def build_parser():
     p = argparse.ArgumentParser(prog="sis", description="Sisyphus-compatible workflow manager")
     p.add_argument("--log_level", type=int, default=20)
@@ -118,10 +121,12 @@ def build_parser():
     m.add_argument("-co", dest="clear_errors_once", action="store_true", help="clear jobs in error once")
     m.add_argument("-cio", dest="clear_interrupts_once", action="store_true",
                    help="clear interrupted_not_resumable jobs once")
-    m.add_argument("-io", dest="ignore_once", action="store_true", help="ignore error jobs at start (the default here: errors never block the start)")
+    m.add_argument("-io", dest="ignore_once", action="store_true",
+                   help="ignore error jobs at start: do not ask whether to clear them")
     m.add_argument("-i", "--interactive", action="store_true", help="ask before each submission")
     m.add_argument("--ui", action="store_true", help="(not supported; accepted for compatibility)")
-    m.add_argument("--http", type=int, default=None, help="(not supported; accepted for compatibility)")
+    m.add_argument("--http", type=int, default=None, metavar="PORT",
+                   help="serve a status page (job states, details, outputs) on this port while the manager runs")
     m.add_argument("--fs", default=None, help="(deprecated; ignored)")
     m.add_argument("argv", nargs="*", help="config entries, e.g. config/memristor_ted.py")
     m.set_defaults(func=cmd_manager)
@@ -143,22 +148,26 @@ def build_parser():
     w.add_argument("--force_resume", "--fr", action="store_true")
     w.set_defaults(func=cmd_worker)
 
-    s = sub.add_parser("shortcut", aliases=["s"], help="maintenance shortcuts")
-    s.add_argument("action", choices=["clean_unused", "clean_by_keep_value", "import_from_dir",
-                                      "remove_job_and_descendants"])
-    s.add_argument("--dir", action="append", default=[])
-    s.add_argument("--mode", default="dryrun")
-    s.add_argument("--use_alias", action="store_true")
-    s.add_argument("--job", default="")
-    s.add_argument("--keep_value", type=int, default=50)
-    s.add_argument("--force", action="store_true", help="really delete (default: dry run)")
-    s.add_argument("argv", nargs="*")
-    s.set_defaults(func=cmd_shortcut)
+    from sisyphus import shortcuts
+
+    shortcuts.add_subparsers(sub)
     return p
 
 
+def parse_args(argv=None):
+    """Parse like upstream, but config files may also come after the options (``sis m -r a.py -i b.py``)."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    unknown = [x for x in extra if x.startswith("-")]
+    if unknown or (extra and not hasattr(args, "argv")):
+        parser.error(f"unrecognized arguments: {' '.join(unknown or extra)}")
+    if extra:
+        args.argv = list(args.argv) + extra
+    return args
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     _setup_logging(args.log_level)
     sys.exit(args.func(args) or 0)
 

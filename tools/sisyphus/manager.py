@@ -52,6 +52,23 @@ class ManagerLock:
             self.fd = None
 
 
+# Order of the overview lines: errors last, so they are what stays on screen.
+STATE_ORDER = [states.INPUT_PATH, states.FINISHED, states.HOLD, states.WAITING, states.QUEUE, states.RUNNING,
+               states.RUNNABLE, states.INTERRUPTED_RESUMABLE, states.INTERRUPTED_NOT_RESUMABLE, states.UNKNOWN,
+               states.QUEUE_ERROR, states.RETRY_ERROR, states.ERROR, states.INPUT_MISSING]
+# Log level of each state's lines in the overview (the rest: INFO, or DEBUG where noted).
+_ERROR_STATES = (states.INPUT_MISSING, states.RETRY_ERROR, states.INTERRUPTED_NOT_RESUMABLE, states.ERROR,
+                 states.QUEUE_ERROR)
+_WARNING_STATES = (states.INTERRUPTED_RESUMABLE, states.UNKNOWN)
+START_PROMPT = ("Start manager (y), print verbose overview (v), update aliases and outputs (u), "
+                "setup runnable jobs (s), or exit (n)? ")
+DONE_PROMPT = "All calculations are done, print verbose overview (v), update outputs and alias (u), cancel (c)? "
+
+
+def _state_rank(state):
+    return STATE_ORDER.index(state) if state in STATE_ORDER else len(STATE_ORDER)
+
+
 def _job_line(job, state):
     name = job.get_one_alias()
     label = f"alias/{name}" if name else job._sis_path()
@@ -120,21 +137,46 @@ class Manager:
                 retried = True
         return retried
 
-    def _print_overview(self, by_state):
+    def _overview(self, by_state, verbose=False):
+        """``([(level, line)], summary)``: one line per job (finished ones only when verbose), then counts."""
         lines = []
-        for st in sorted(by_state):
-            if st == states.FINISHED:
+        for st in sorted(by_state, key=_state_rank):
+            if st == states.FINISHED and not verbose:
                 continue
-            if st == states.HOLD and not gs.PRINT_HOLD:
+            if st == states.HOLD and not (gs.PRINT_HOLD or verbose):
                 continue
+            level = logging.ERROR if st in _ERROR_STATES else logging.WARNING if st in _WARNING_STATES \
+                else logging.INFO
             for job in sorted(by_state[st]):
-                lines.append(_job_line(job, st))
-        summary = " ".join(f"{st}({len(jobs)})" for st, jobs in sorted(by_state.items()))
+                lines.append((level, _job_line(job, st)))
+        missing = sorted(self.graph.missing_inputs())
+        for p in missing:
+            lines.append((logging.ERROR, f"{states.INPUT_MISSING}: {p.get_path()}"))
+        counts = [f"{st}({len(jobs)})" for st, jobs in by_state.items()]
+        if missing:
+            counts.append(f"{states.INPUT_MISSING}({len(missing)})")
+        return lines, " ".join(sorted(counts))
+
+    def print_state_overview(self, by_state=None, verbose=False):
+        """Log the experiment directory, one line per job that is not finished, and the state counts."""
+        if by_state is None:
+            self.engine.reset_cache()
+            by_state = self.graph.get_jobs_by_status(self.engine)
+        lines, summary = self._overview(by_state, verbose)
+        logging.info("Experiment directory: %s      Call: %s", os.path.abspath(gs.BASE_DIR), " ".join(sys.argv))
+        for level, line in lines:
+            logging.log(level, line)
+        logging.info("%s", summary or "(no jobs)")
+        self._last_overview = (tuple(lines), summary)
+        self._last_overview_time = time.time()
+        return by_state
+
+    def _print_overview(self, by_state):
+        lines, summary = self._overview(by_state)
         overview = (tuple(lines), summary)
         stale = gs.PRINT_STALE_STATE_OVERVIEW_PERIOD
         if overview != self._last_overview or (stale and time.time() - self._last_overview_time > stale):
-            for line in lines:
-                level = logging.ERROR if line.split(":", 1)[0] in FAILED else logging.INFO
+            for level, line in lines:
                 logging.log(level, line)
             logging.info(summary)
             self._last_overview = overview
@@ -196,6 +238,87 @@ class Manager:
                         continue
                     os.makedirs(os.path.dirname(link), exist_ok=True)
                     os.symlink(target, link)
+
+    # ------------------------------------------------------------------ startup
+    def _ask(self, prompt):
+        try:
+            return input(prompt).strip().lower()
+        except EOFError:
+            return "n"
+
+    def _update_outputs_and_aliases(self):
+        logging.info("Update outputs and aliases")
+        before, self.write_output = self.write_output, True
+        try:
+            self._create_aliases()
+            self._update_targets()
+        finally:
+            self.write_output = before
+
+    def startup(self, run_now: bool, ignore_once: bool = False) -> bool:
+        """Show the state overview before the loop; returns whether to start the loop.
+
+        With ``run_now`` (``-r``) it only prints the overview. Otherwise it asks as upstream does
+        (clear error jobs? then start (y) / verbose overview (v) / update outputs (u) / set up
+        runnable jobs (s) / exit (n)); without a terminal on stdin it prints the overview, says how
+        to start, and returns False without touching anything.
+        """
+        tty = sys.stdin.isatty()
+        self.engine.reset_cache()
+        self.config_manager.step_readers()
+        by_state = self.graph.get_jobs_by_status(self.engine)
+        logging.info("Finished updating job states")
+        unfinished = any(st != states.FINISHED for st in by_state) or self.graph.missing_inputs()
+        if not unfinished and not self.config_manager.has_pending_readers() and not run_now:
+            self.print_state_overview(by_state)
+            if not tty:
+                logging.info("All calculations are done. Not a terminal: nothing started; run "
+                             "`sis manager -r CONFIG` to update outputs and aliases.")
+                return False
+            answer = self._ask(DONE_PROMPT)
+            if answer in ("y", "v"):
+                self.print_state_overview(verbose=True)
+            elif answer == "u":
+                self._update_outputs_and_aliases()
+            return False
+        self.print_state_overview(by_state)
+        if run_now:
+            return True
+
+        for st, once, label in ((states.ERROR, self.clear_errors_once, "error"),
+                                (states.INTERRUPTED_NOT_RESUMABLE, self.clear_interrupts_once,
+                                 "interrupted_not_resumable")):
+            if not by_state.get(st) or once or ignore_once or not tty:
+                continue
+            if self._ask(f"Clear jobs in {label} state? [y/N] ") == "y":
+                for job in by_state[st]:
+                    self._clear_job(job)
+                by_state = self.print_state_overview()
+
+        if not tty:
+            logging.info("Not starting: stdin is not a terminal, so I cannot ask. "
+                         "Start the manager with `sis manager -r %s` to run the jobs above.",
+                         " ".join(getattr(self.config_manager, "loaded", None) or ["CONFIG"]))
+            return False
+        while True:
+            answer = self._ask(START_PROMPT)
+            if answer == "y":
+                logging.info("Start manager")
+                return True
+            if answer == "v":
+                self.print_state_overview(verbose=True)
+            elif answer == "u":
+                self._update_outputs_and_aliases()
+            elif answer == "s":
+                logging.info("Setup runnable jobs")
+                for job in sorted(self.graph.get_jobs_by_status(self.engine).get(states.RUNNABLE, [])):
+                    logging.info("Setup: %s", job._sis_path())
+                    job._sis_setup_directory()
+            elif answer == "n":
+                logging.info("Exit manager")
+                return False
+            else:
+                logging.warning("Unknown command: %s", answer)
 
     # ------------------------------------------------------------------ main loop
     def run(self) -> int:

@@ -205,35 +205,6 @@ def submit_next_task(job):
         engine.submit(task)
 
 
-def remove_job_and_descendants(jobs, mode="remove"):
-    """Delete (mode "remove"), move aside ("move") or list ("dryrun") jobs and all jobs using them."""
-    if isinstance(jobs, Job):
-        jobs = [jobs]
-    doomed = {j._sis_id(): j for j in jobs}
-    changed = True
-    while changed:
-        changed = False
-        for j in sis_graph.jobs():
-            if j._sis_id() not in doomed and any(p.creator is not None and p.creator._sis_id() in doomed
-                                                 for p in j._sis_inputs):
-                doomed[j._sis_id()] = j
-                changed = True
-    for j in doomed.values():
-        d = j._sis_path(abspath=True)
-        if not os.path.exists(d):
-            continue
-        print(f"{mode}: {d}")
-        if mode == "remove":
-            shutil.rmtree(d)
-        elif mode == "move":
-            n = 1
-            while os.path.exists(f"{d}.cleared.{n:04d}"):
-                n += 1
-            os.rename(d, f"{d}.cleared.{n:04d}")
-        j._sis_finished_cache = False
-    return list(doomed.values())
-
-
 def import_work_directory(directories, mode="dryrun", use_alias=False):
     """Import finished job dirs of other setups (copy, symlink or hardlink) into this work dir."""
     if isinstance(directories, str):
@@ -362,3 +333,8 @@ def run(obj, quiet=False):
 
 # ``tk.cleaner`` (module attribute like upstream)
 from sisyphus import cleaner  # noqa: E402
+
+
+# ---------------------------------------------------------------------- shortcuts (issue 14)
+# ``tk.remove_job_and_descendants`` lives with the other maintenance shortcuts.
+from sisyphus.shortcuts import remove_job_and_descendants  # noqa: E402
