@@ -3,14 +3,12 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 import urllib.request
 
 import pytest
 
 GATE_RECIPE = '''
 import os
-import time
 
 from sisyphus import Job, Task
 

@@ -108,17 +108,21 @@ def _read_lines(path):
 class _View:
     """Builds the pages from the graph, the engine and (when there is one) the manager's snapshot."""
 
-    def __init__(self, graph, engine, manager=None):
+    def __init__(self, graph, engine, manager=None, jobs=None):
         self.graph = graph
         self.engine = engine
         self.manager = manager
+        self.extra_jobs = list(jobs or [])  # loaded jobs shown without a manager (show_jobs_in_webserver)
         self.started = time.time()
 
     # ------------------------------------------------------------------ data
     def _jobs(self):
         for _ in range(5):  # the manager may add inputs while we walk the graph
             try:
-                return sorted(self.graph.jobs())
+                found = {j._sis_id(): j for j in self.graph.jobs()}
+                for j in self.extra_jobs:
+                    found.setdefault(j._sis_id(), j)
+                return sorted(found.values())
             except RuntimeError:
                 time.sleep(0.05)
         return []
@@ -130,7 +134,14 @@ class _View:
                 by_state = self.graph.get_jobs_by_status(self.engine)
             except RuntimeError:
                 by_state = {}
-        return {job._sis_id(): st for st, jobs in dict(by_state).items() for job in list(jobs)}
+        snap = {job._sis_id(): st for st, jobs in dict(by_state).items() for job in list(jobs)}
+        for job in self.extra_jobs:
+            if job._sis_id() not in snap:
+                try:
+                    snap[job._sis_id()] = job._sis_state(self.engine)
+                except Exception:  # noqa: BLE001
+                    snap[job._sis_id()] = states.UNKNOWN
+        return snap
 
     def _state_of(self, job, snap):
         st = snap.get(job._sis_id())
@@ -172,7 +183,7 @@ class _View:
 
         for t in sorted(self.graph.targets, key=lambda t: str(t.name)):
             if isinstance(t, OutputPath):
-                job = t.path.creator
+                job = getattr(t, "web_job", None) or t.path.creator
                 st = self._state_of(job, snap) if job is not None else (
                     states.FINISHED if t.path.available() else states.INPUT_MISSING)
                 name = f"<a href='/output/{urllib.parse.quote(t.name)}'>{_esc(t.name)}</a>"
@@ -385,8 +396,8 @@ class StatusServer:
         self.port = self.httpd.server_address[1]
         self.thread = None
 
-    def serve(self, graph, engine, manager=None):
-        self.httpd.view = _View(graph, engine, manager)
+    def serve(self, graph, engine, manager=None, jobs=None):
+        self.httpd.view = _View(graph, engine, manager, jobs)
         if self.thread is None:
             self.thread = threading.Thread(target=self.httpd.serve_forever, name="sis-http", daemon=True)
             self.thread.start()
@@ -414,11 +425,15 @@ def show_jobs_in_webserver(port, jobs):
     web_graph = SISGraph()
     for job in jobs:
         if job._sis_outputs:
-            web_graph.add_target(OutputPath(job._sis_id(), next(iter(job._sis_outputs.values()))))
+            target = OutputPath(job._sis_id(), next(iter(job._sis_outputs.values())))
+            target.web_job = job
+            web_graph.add_target(target)
         else:
             print(f"Skipping {job._sis_id()}: it has no output")
     server = bind_status_server(int(port))
-    server.serve(web_graph, tk.cached_engine())
+    engine = tk.cached_engine()
+    engine.start_engine()
+    server.serve(web_graph, engine, jobs=jobs)
     try:
         while True:
             time.sleep(3600)
@@ -426,3 +441,4 @@ def show_jobs_in_webserver(port, jobs):
         pass
     finally:
         server.stop()
+        engine.stop_engine()
