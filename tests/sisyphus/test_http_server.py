@@ -9,6 +9,7 @@ import pytest
 
 GATE_RECIPE = '''
 import os
+import time
 
 from sisyphus import Job, Task
 
@@ -60,7 +61,7 @@ def _dom(url, tmp_path):
     """The page as the browser built it (chromium --headless --dump-dom)."""
     res = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path}/chr",
                           "--dump-dom", url], capture_output=True, text=True, timeout=90)
-    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.returncode == 0 and "<html" in res.stdout, res.stderr[-3000:]
     return res.stdout
 
 
