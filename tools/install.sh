@@ -4,7 +4,8 @@
 #   tools/install.sh [--with-slurm]
 #
 # 1. Debian packages: espeak-ng + sox (embedded corpus), sctk (sclite), the compiler and
-#    Boost for KenLM's lmplz/build_binary, optionally slurm-wlm + munge (cluster tests).
+#    Boost for KenLM's lmplz/build_binary, optionally (the test set-up) slurm-wlm + munge for the
+#    cluster tests and chromium for the headless-browser test of `sis manager --http`.
 # 2. .venv at the repository root with torch 2.13.0 (CPU build, from local disk); a machine
 #    whose python already has a CUDA torch keeps it (the venv then sees system packages).
 # 3. The pinned Python dependencies (requirements*.txt) and `pip install -e .`.
@@ -26,7 +27,7 @@ log() { printf '\n== %s\n' "$*"; }
 # ---------------------------------------------------------------- Debian packages
 APT_PKGS=(sox espeak-ng sctk cmake g++ make libboost-program-options-dev libboost-system-dev
           libboost-thread-dev libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev libeigen3-dev)
-[ "$WITH_SLURM" = 1 ] && APT_PKGS+=(slurm-wlm munge)
+[ "$WITH_SLURM" = 1 ] && APT_PKGS+=(slurm-wlm munge chromium)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

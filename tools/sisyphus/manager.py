@@ -103,6 +103,10 @@ class Manager:
         self._last_overview_time = 0.0
         self._printed_errors = set()
         self._stop = False
+        # what the status page (``--http``) shows: the latest cycle's states and the manager's phase
+        self.last_by_state = None
+        self.last_update = None
+        self.status = "starting"
 
     # ------------------------------------------------------------------ helpers
     def _clear_job(self, job):
@@ -239,6 +243,11 @@ class Manager:
                     os.makedirs(os.path.dirname(link), exist_ok=True)
                     os.symlink(target, link)
 
+    def _publish(self, by_state, status):
+        self.last_by_state = {st: list(jobs) for st, jobs in by_state.items()}
+        self.last_update = time.time()
+        self.status = status
+
     # ------------------------------------------------------------------ startup
     def _ask(self, prompt):
         try:
@@ -267,6 +276,7 @@ class Manager:
         self.engine.reset_cache()
         self.config_manager.step_readers()
         by_state = self.graph.get_jobs_by_status(self.engine)
+        self._publish(by_state, "waiting for the start (not submitting)")
         logging.info("Finished updating job states")
         unfinished = any(st != states.FINISHED for st in by_state) or self.graph.missing_inputs()
         if not unfinished and not self.config_manager.has_pending_readers() and not run_now:
@@ -335,7 +345,9 @@ class Manager:
         try:
             if self.write_output:
                 self._create_aliases()
-            return self._loop()
+            code = self._loop()
+            self.status = f"stopped (exit code {code})"
+            return code
         finally:
             signal.signal(signal.SIGINT, previous)
             self.write_output and self._update_targets()
@@ -347,6 +359,7 @@ class Manager:
             self.engine.reset_cache()
             self.config_manager.step_readers()
             by_state = self.graph.get_jobs_by_status(self.engine)
+            self._publish(by_state, "running")
 
             if first:
                 first = False

@@ -338,3 +338,10 @@ from sisyphus import cleaner  # noqa: E402
 # ---------------------------------------------------------------------- shortcuts (issue 14)
 # ``tk.remove_job_and_descendants`` lives with the other maintenance shortcuts.
 from sisyphus.shortcuts import remove_job_and_descendants  # noqa: E402
+
+
+def show_jobs_in_webserver(port, jobs):
+    """Serve the status page for the given loaded jobs on ``port`` until interrupted."""
+    from sisyphus.http_server import show_jobs_in_webserver as show
+
+    return show(port, jobs)
