@@ -29,7 +29,8 @@ def _csv_rows(path):
 
 
 def _is_wer(cell):
-    return cell != "" and 0.0 <= float(cell) <= 100.0
+    # insertions can take a WER (and the upper end of its interval) above 100
+    return cell != "" and 0.0 <= float(cell) <= 300.0
 
 
 @pytest.mark.slow
