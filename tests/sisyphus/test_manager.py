@@ -167,8 +167,11 @@ def test_worker_refuses_to_run_a_task_twice(setup_dir):
     (None, "config file config/missing.py not found"),
     ("def py(:\n    pass\n", "config/bad.py:1: syntax error"),
     ("from toy.jobs import BadInit\n\ndef py():\n    BadInit(x=3)\n", "BadInit.__init__ failed for the job created at config/bad.py:4"),
-    ("import threading\nfrom sisyphus import tk\nfrom toy.jobs import WriteNumbers\n\ndef py():\n"
-     "    WriteNumbers(n=threading.Lock())\n", "argument 'n' cannot be pickled"),
+    ("import threading\nfrom toy.jobs import WriteNumbers\n\nclass Holder:\n    def __init__(self):\n"
+     "        self.lock = threading.Lock()\n\n    def __sis_state__(self):\n        return 'holder'\n\n"
+     "def py():\n    WriteNumbers(n=Holder())\n", "argument 'n' cannot be pickled"),
+    ("import numpy\nfrom toy.jobs import WriteNumbers\n\ndef py():\n    WriteNumbers(n=numpy.int64(3))\n",
+     "WriteNumbers created at config/bad.py:5: cannot hash argument 'n'"),
 ])
 def test_bad_configs_give_one_clear_message(setup_dir, config, expected):
     entry = "config/missing.py"

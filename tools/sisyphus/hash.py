@@ -7,6 +7,7 @@ would rename every job directory of every existing setup.
 """
 import enum
 import hashlib
+import inspect
 import pathlib
 import types
 
@@ -14,6 +15,7 @@ __all__ = ["sis_hash_helper", "short_hash", "md5", "int_hash", "get_object_state
 
 _BASIC_TYPES = (int, float, bool, str, complex)
 _MAX_INLINE = 4096
+_MISSING = object()
 _CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -62,16 +64,36 @@ def sis_hash_helper(obj) -> bytes:
 
 
 def _member_dict(obj) -> dict:
+    """Instance data of ``obj``: its ``__dict__``, its set ``__slots__`` and, for native types
+    that keep their data in member descriptors (``range``, ``slice``, ``functools.partial``,
+    ``datetime.timedelta``, ``re.Pattern`` …), every non-dunder attribute that ``dir()`` lists and
+    that is neither a class attribute nor a computed descriptor (property, method)."""
+    if isinstance(obj, (types.MethodWrapperType, types.BuiltinMethodType)):
+        # bound builtins (``len``, ``[].append``, ``(1).__add__``): what they are bound to and their name
+        return {"__self__": obj.__self__, "__name__": obj.__name__}
     state = dict(obj.__dict__) if hasattr(obj, "__dict__") else {}
-    for cls in type(obj).__mro__:
-        slots = cls.__dict__.get("__slots__", ())
-        if isinstance(slots, str):
-            slots = (slots,)
-        for name in slots:
-            if name in ("__dict__", "__weakref__"):
-                continue
-            if hasattr(obj, name):
+    if hasattr(obj, "__slots__"):
+        for name in obj.__slots__:
+            try:
                 state[name] = getattr(obj, name)
+            except AttributeError:  # a slot that was never set
+                pass
+    class_attrs = {}
+    for cls in reversed(type(obj).__mro__):
+        class_attrs.update(getattr(cls, "__dict__", {}))
+    for name in dir(obj):
+        if name in state or (name.startswith("__") and name not in ("__self__", "__func__")):
+            continue
+        cls_value = class_attrs.get(name, _MISSING)
+        if hasattr(cls_value, "__get__") and not inspect.ismemberdescriptor(cls_value):
+            continue  # computed on access (property, method): not data of this instance
+        try:
+            value = getattr(obj, name)
+        except AttributeError:
+            continue
+        if value is cls_value:
+            continue  # a plain class attribute, shared by all instances
+        state[name] = value
     return state
 
 
@@ -92,10 +114,6 @@ def get_object_state(obj):
         return obj.__module__, obj.__qualname__
     if isinstance(obj, pathlib.PurePath):
         return str(obj)
-    if isinstance(obj, types.MethodType):
-        return {"__func__": obj.__func__, "__self__": obj.__self__}
-    if isinstance(obj, types.BuiltinMethodType):
-        return {"__name__": obj.__name__, "__self__": obj.__self__}
 
     if hasattr(obj, "__getnewargs_ex__"):
         args = obj.__getnewargs_ex__()
@@ -111,9 +129,15 @@ def get_object_state(obj):
     else:
         state = _member_dict(obj)
         if not state and not hasattr(obj, "__dict__") and not hasattr(obj, "__slots__"):
+            if args is None:
+                # nothing identifies the value (numpy scalars and arrays, deque, Decimal, date …):
+                # hashing it by type alone would give different values one job id
+                raise TypeError(
+                    f"cannot hash {obj!r} of type {type(obj).__module__}.{type(obj).__qualname__}: its state "
+                    f"is not visible to the hash; convert it to a basic type (int, float, str, list, tuple, dict)")
             state = None
-        if isinstance(obj, enum.Enum) and isinstance(state, dict):
-            state.pop("_sort_order_", None)
+    if isinstance(obj, enum.Enum) and isinstance(state, dict):
+        state.pop("_sort_order_", None)  # added in Python 3.11; keeps enum hashes as before
     if args is None:
         return state
     return args, state

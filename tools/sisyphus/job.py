@@ -58,8 +58,10 @@ class JobSingleton(type):
         parsed.pop(next(iter(inspect.signature(cls.__init__).parameters)))
         try:
             sis_hash = cls.hash(parsed)
-        except (ValueError, TypeError) as e:
-            raise JobCreationError(f"{cls.__name__} created at {site}: cannot hash its arguments: {e}") from None
+        except (ValueError, TypeError, AssertionError) as e:
+            culprit = _unhashable_argument(parsed)
+            what = f"argument {culprit!r}" if culprit else "its arguments"
+            raise JobCreationError(f"{cls.__name__} created at {site}: cannot hash {what}: {e}") from None
         sis_id = f"{_module_path(cls)}/{cls.__name__}.{sis_hash}"
 
         job = _registry.get(sis_id)
@@ -78,6 +80,18 @@ class JobSingleton(type):
         job._sis_alias_prefixes.add(gs.ALIAS_AND_OUTPUT_SUBDIR)
         _block.register_job(job)
         return job
+
+
+def _unhashable_argument(parsed: dict):
+    """The name of the first argument whose value alone cannot be hashed, or None."""
+    from sisyphus.hash import sis_hash_helper
+
+    for name, value in parsed.items():
+        try:
+            sis_hash_helper(value)
+        except (ValueError, TypeError, AssertionError):
+            return name
+    return None
 
 
 def _check_picklable(cls, site, name, value):

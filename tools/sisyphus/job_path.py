@@ -160,6 +160,14 @@ class AbstractPath(DelayedBase):
         return self._sort_key() < other._sort_key()
 
     # ------------------------------------------------------------------ copying / pickling
+    def __copy__(self):
+        # not via __getstate__: that drops the creator for job.save, and a copied output
+        # (copy, copy_append, join_right) must stay the same job's output
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new.users = set()
+        return new
+
     def __deepcopy__(self, memo):
         new = type(self).__new__(type(self))
         memo[id(self)] = new
