@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 
-__all__ = ["G2PConfig", "G2PError", "g2p_command", "write_g2p_lexicon", "train_g2p", "apply_g2p",
+__all__ = ["G2PConfig", "G2PError", "g2p_command", "seeded_g2p_command", "write_g2p_lexicon", "train_g2p", "apply_g2p",
            "parse_g2p_output"]
 
 Pron = Tuple[str, ...]
@@ -35,6 +35,9 @@ class G2PConfig:
     :param size_constraints: multigram sizes ``l1,l2,r1,r2`` (letters, phonemes per multigram)
     :param variants_mass: when applying, variants until their posteriors sum to this
     :param variants_number: when applying, at most this many variants per word
+    :param seed: seeds sequitur's random choice of the ``devel`` share (it draws it unseeded, so
+        two trainings on the same lexicon gave different models and different train OOV
+        pronunciations); string hashing is fixed too, since the draw shuffles a set of words
     """
 
     num_ramp_ups: int = 4
@@ -44,6 +47,7 @@ class G2PConfig:
     size_constraints: str = "0,1,0,1"
     variants_mass: float = 1.0
     variants_number: int = 1
+    seed: int = 1
 
     def __post_init__(self):
         if self.num_ramp_ups < 0 or self.min_iter < 1 or self.max_iter < self.min_iter:
@@ -78,9 +82,21 @@ def write_g2p_lexicon(prons: Mapping[str, Sequence[Pron]], path: str) -> int:
     return n
 
 
-def _run(args: List[str], log_path: str, what: str) -> None:
+# runs g2p.py as __main__ after seeding `random`: sequitur has no seed option of its own
+_SEEDED_LAUNCHER = ("import random, runpy, sys; random.seed(int(sys.argv[1])); sys.argv = sys.argv[2:]; "
+                    "runpy.run_path(sys.argv[0], run_name='__main__')")
+
+
+def seeded_g2p_command(seed: int) -> List[str]:
+    """:func:`g2p_command`, but with Python's ``random`` seeded (for training)."""
+    python, script = g2p_command()
+    return [python, "-c", _SEEDED_LAUNCHER, str(int(seed)), script]
+
+
+def _run(args: List[str], log_path: str, what: str, seed: int) -> None:
+    env = dict(os.environ, PYTHONHASHSEED="0")  # the devel draw shuffles a set of strings
     with open(log_path, "w", encoding="utf-8") as log:
-        res = subprocess.run(g2p_command() + args, stdout=log, stderr=subprocess.STDOUT)
+        res = subprocess.run(seeded_g2p_command(seed) + args, stdout=log, stderr=subprocess.STDOUT, env=env)
     if res.returncode != 0:
         with open(log_path, encoding="utf-8", errors="replace") as f:
             tail = "".join(f.readlines()[-15:])
@@ -99,7 +115,7 @@ def train_g2p(lexicon_path: str, work_dir: str, cfg: G2PConfig) -> List[str]:
         model = os.path.join(work_dir, f"model-{stage}")
         init = [] if stage == 1 else ["--model", models[-1], "--ramp-up"]
         log = os.path.join(work_dir, f"train-{stage}.log")
-        _run(init + common + ["--write-model", model], log, f"training stage {stage} on {lexicon_path}")
+        _run(init + common + ["--write-model", model], log, f"training stage {stage} on {lexicon_path}", cfg.seed)
         if not os.path.isfile(model) or os.path.getsize(model) == 0:
             raise G2PError(f"sequitur training stage {stage} wrote no model (log {log})")
         models.append(model)
@@ -130,7 +146,7 @@ def apply_g2p(model: str, words: Sequence[str], work_dir: str, cfg: G2PConfig) -
     if cfg.variants_number > 1:
         args += ["--variants-mass", str(cfg.variants_mass), "--variants-number", str(cfg.variants_number)]
     with open(out_path, "w", encoding="utf-8") as out, open(out_path + ".log", "w") as log:
-        res = subprocess.run(g2p_command() + args, stdout=out, stderr=log)
+        res = subprocess.run(g2p_command() + args, stdout=out, stderr=log, env=dict(os.environ, PYTHONHASHSEED="0"))
     if res.returncode != 0:
         raise G2PError(f"sequitur apply of {model} failed (exit {res.returncode}), log {out_path}.log")
     with open(out_path, encoding="utf-8") as f:
