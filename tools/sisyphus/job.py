@@ -414,7 +414,8 @@ class Job(metaclass=JobSingleton):
             with gzip.open(tmp, "wb") as f:
                 pickle.dump(self, f)
         except Exception as e:  # noqa: BLE001
-            os.unlink(tmp)
+            if os.path.exists(tmp):
+                os.unlink(tmp)
             raise JobCreationError(f"{self._sis_id()} (created at {self._sis_creation_site}) cannot be saved "
                                    f"for the worker: {type(e).__name__}: {e}") from None
         os.replace(tmp, os.path.join(d, gs.JOB_SAVE))

@@ -118,6 +118,33 @@ class Manager:
         job._sis_finished_cache = False
         logging.info("cleared %s (moved to %s.cleared.%04d)", job._sis_path(), job._sis_path(), n)
 
+    def _full_disk_tasks(self, job) -> list:
+        """``(task, task_id)`` of ``job`` whose error was a full disk (the worker's marker)."""
+        from sisyphus.worker import ENOSPC_MARKER
+
+        return [(task, i) for task in job._sis_tasks() for i in task.task_ids()
+                if os.path.exists(task.path("error", i)) and os.path.exists(task.path(ENOSPC_MARKER, i))]
+
+    def _retry_after_full_disk(self, job) -> bool:
+        """At start-up, clear errors that were only a full disk (keeping their logs), so they run again."""
+        from sisyphus.worker import ENOSPC_MARKER
+
+        tasks = self._full_disk_tasks(job)
+        failed = [(t, i) for t in job._sis_tasks() for i in t.task_ids() if os.path.exists(t.path("error", i))]
+        if not tasks or len(tasks) != len(failed):
+            return False
+        for task, i in tasks:
+            log = task.path("log", i)
+            used = sum(1 for f in os.listdir(job._sis_path(abspath=True))
+                       if f.startswith(f"log.{task.name()}.{i}.error."))
+            if os.path.exists(log):
+                os.rename(log, f"{log}.error.{used + 1:02d}")
+            os.unlink(task.path("error", i))
+            os.unlink(task.path(ENOSPC_MARKER, i))
+        logging.warning("%s: its last run stopped on a full disk (No space left on device); running it again",
+                        job._sis_path())
+        return True
+
     def _retry_with_tries(self, job) -> bool:
         """Consume one of a task's ``tries``: keep the old log, delete the error marker."""
         d = job._sis_path(abspath=True)
@@ -190,6 +217,9 @@ class Manager:
                 self._printed_errors.add(job._sis_id())
                 logging.error("job %s failed (created at %s); log tail:\n%s", job._sis_path(abspath=True),
                               job._sis_creation_site, job._sis_print_error())
+                if self._full_disk_tasks(job):
+                    logging.error("%s: No space left on device; free space and run the manager again: "
+                                  "the job is then retried (finished jobs are kept)", job._sis_path())
 
     def _update_targets(self):
         done = True
@@ -363,6 +393,9 @@ class Manager:
 
             if first:
                 first = False
+                # space has presumably been freed since: such jobs start again without -ce
+                if any([self._retry_after_full_disk(job) for job in by_state.get(states.ERROR, [])]):
+                    continue
                 if self.clear_errors_once or self.clear_interrupts_once:
                     kinds = ([states.ERROR] if self.clear_errors_once else []) + \
                             ([states.INTERRUPTED_NOT_RESUMABLE] if self.clear_interrupts_once else [])

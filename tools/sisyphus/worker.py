@@ -1,6 +1,8 @@
 """``sis worker JOBDIR TASK [ID]``: run one array task of a job (normally started by an engine)."""
+import errno
 import fcntl
 import gzip
+import io
 import logging
 import os
 import pickle
@@ -193,6 +195,9 @@ def worker(job_dir, task_name, task_id=None, engine_key=None, redirect_output=Fa
         print(f"sis worker: {job_dir} {suffix} is already being run by another worker; exiting", flush=True)
         return 0
 
+    stale = os.path.join(job_dir, f"{ENOSPC_MARKER}.{suffix}")
+    if os.path.exists(stale):  # from an earlier run of this task; this run decides anew
+        os.unlink(stale)
     job = load_job(os.path.join(job_dir, gs.JOB_SAVE))
     task = job._sis_get_task(task_name)
     for p in job._sis_outputs.values():
@@ -228,20 +233,68 @@ def worker(job_dir, task_name, task_id=None, engine_key=None, redirect_output=Fa
             exit_code = 137
         else:
             exit_code = _mark_error(job_dir, suffix, log_file)
-    except BaseException:  # noqa: BLE001 (every failure, also KeyboardInterrupt, leaves a marker)
-        exit_code = _mark_error(job_dir, suffix, log_file)
+    except BaseException as e:  # noqa: BLE001 (every failure, also KeyboardInterrupt, leaves a marker)
+        exit_code = _mark_error(job_dir, suffix, log_file, disk_full_path(e))
     finally:
         monitor.stop()
     return exit_code
 
 
-def _mark_error(job_dir, suffix, log_file) -> int:
-    traceback.print_exc()
-    sys.stdout.flush()
-    sys.stderr.flush()
+ENOSPC_LINE = "sis worker: No space left on device"
+ENOSPC_MARKER = "error_no_space"
+
+
+def disk_full_path(exc: BaseException):
+    """The file (or "?") that could not be written if ``exc`` or one of its causes is ENOSPC, else None.
+
+    Libraries wrap the OSError (h5py, torch.save, gzip …), so the chain and the message are searched."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            return exc.filename or _file_being_written(exc) or "?"
+        if "No space left on device" in str(exc) or "[Errno 28]" in str(exc):
+            return _file_being_written(exc) or "?"
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _file_being_written(exc: BaseException):
+    """Name of the innermost open-for-writing file object in the traceback's frames, if any (a failed
+    write() or close() carries no file name)."""
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        for value in frame.f_locals.values():
+            name, mode = getattr(value, "name", None), getattr(value, "mode", "")
+            if isinstance(value, io.IOBase) and isinstance(name, str) and isinstance(mode, str) \
+                    and any(c in mode for c in "wax+"):
+                return os.path.abspath(name)
+    return None
+
+
+def _mark_error(job_dir, suffix, log_file, full_path=None) -> int:
+    try:
+        traceback.print_exc()
+        if full_path is not None:
+            # a fixed line the manager looks for: the job is retried once space is free
+            print(f"{ENOSPC_LINE}: {full_path}", flush=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:
+        pass  # the log itself may be on the full disk; the marker below still tells the manager
     marker = os.path.join(job_dir, f"error.{suffix}")
     try:
-        os.link(log_file, marker)
+        if full_path is not None:
+            # empty, so it can still be created when no data block is left; see Task.failed_on_full_disk
+            open(os.path.join(job_dir, f"{ENOSPC_MARKER}.{suffix}"), "w").close()
+        try:
+            os.link(log_file, marker)
+        except OSError:
+            open(marker, "w").close()
     except OSError:
-        open(marker, "w").close()
+        return errno.ENOSPC if full_path is not None else 1  # no marker: shown as interrupted, retried
     return 1

@@ -38,8 +38,8 @@ class EmbeddedCorpusJob(Job):
         self.rqmt = {"cpu": 1, "mem": 2, "time": 1}
 
     def tasks(self):
-        yield Task("synthesize", rqmt=self.rqmt, args=range(1, self.num_workers + 1))
-        yield Task("finalize", mini_task=True)
+        yield Task("synthesize", resume="synthesize", rqmt=self.rqmt, args=range(1, self.num_workers + 1))
+        yield Task("finalize", resume="finalize", mini_task=True)
 
     def synthesize(self, worker: int):
         from memristor_asr.corpus.embedded.plan import make_plan
@@ -109,7 +109,7 @@ class PrepareTedliumJob(Job):
         self.out_report = {s: self.output_path(f"{s}.report.json") for s in self.splits}
 
     def tasks(self):
-        yield Task("run", rqmt={"cpu": 1, "mem": 2, "time": 1}, args=self.splits)
+        yield Task("run", resume="run", rqmt={"cpu": 1, "mem": 2, "time": 1}, args=self.splits)
 
     def run(self, split: str):
         from memristor_asr.corpus.manifest import write_manifest

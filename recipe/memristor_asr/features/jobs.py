@@ -40,8 +40,8 @@ class LogMelFeatureJob(Job):
         self.out_num_segments = self.output_var("num_segments")
 
     def tasks(self):
-        yield Task("run", rqmt=self.rqmt, args=range(1, self.num_chunks + 1))
-        yield Task("merge", rqmt={"cpu": 1, "mem": 2, "time": self.rqmt["time"]})
+        yield Task("run", resume="run", rqmt=self.rqmt, args=range(1, self.num_chunks + 1))
+        yield Task("merge", resume="merge", rqmt={"cpu": 1, "mem": 2, "time": self.rqmt["time"]})
 
     def _config(self):
         from memristor_asr.features.logmel import LogMelConfig
@@ -75,17 +75,28 @@ class LogMelFeatureJob(Job):
 
     def merge(self):
         from memristor_asr.corpus.manifest import read_manifest
-        from memristor_asr.features.hdf5 import FeatureReader, merge_features
+        from memristor_asr.features.hdf5 import FeatureFileError, FeatureReader, merge_features
 
         chunks = [f"features.{c}.hdf5" for c in range(1, self.num_chunks + 1)]
-        n = merge_features(self.out_features.get_path(), chunks, self._config().as_attrs())
         expected = [s.id for s in read_manifest(tk.uncached_path(self.segments))]
-        got = FeatureReader(self.out_features.get_path(), in_memory=False).segment_ids
+        out = self.out_features.get_path()
+        if all(os.path.exists(c) for c in chunks):
+            merge_features(out, chunks, self._config().as_attrs())
+        elif not os.path.exists(out):
+            missing = [c for c in chunks if not os.path.exists(c)]
+            raise RuntimeError(f"{self.work_path()}: chunk files {missing} are missing and no merged "
+                               f"{out} exists; run the job again from scratch (sis manager -cio)")
+        # else: an interrupted earlier merge had finished writing and begun removing the chunks
+        try:
+            got = FeatureReader(out, in_memory=False).segment_ids
+        except FeatureFileError as e:
+            raise RuntimeError(f"merged features are unreadable ({e}); rerun the job from scratch") from e
         if got != expected:
-            raise RuntimeError(f"merged features hold {len(got)} segments, the manifest {len(expected)} (or the order differs)")
-        for c in chunks:
-            os.remove(c)
-        self.out_num_segments.set(n)
+            raise RuntimeError(f"{out} holds {len(got)} segments, the manifest {len(expected)} (or the order differs)")
+        self.out_num_segments.set(len(got))
+        for c in chunks:  # only once the merged file is known good
+            if os.path.exists(c):
+                os.remove(c)
 
     def info(self):
         done = total = 0

@@ -39,7 +39,7 @@ class TrainG2PJob(Job):
         self.out_model = self.output_path("g2p.model")
 
     def tasks(self):
-        yield Task("run", rqmt=self.rqmt)
+        yield Task("run", resume="run", rqmt=self.rqmt)
 
     def run(self):
         import shutil
@@ -95,7 +95,7 @@ class TedliumLexiconJob(Job):
         self.out_num_dropped_segments = self.output_var("num_dropped_segments")
 
     def tasks(self):
-        yield Task("run", rqmt={"cpu": 1, "mem": 2, "time": 1})
+        yield Task("run", resume="run", rqmt={"cpu": 1, "mem": 2, "time": 1})
 
     def run(self):
         from memristor_asr.corpus.manifest import read_manifest, write_manifest

@@ -32,7 +32,7 @@ class TedliumLmTextJob(Job):
         self.out_removed_tokens = self.output_var("removed_tokens")
 
     def tasks(self):
-        yield Task("run", rqmt={"cpu": 1, "mem": 1, "time": 2})
+        yield Task("run", resume="run", rqmt={"cpu": 1, "mem": 1, "time": 2})
 
     def run(self):
         from memristor_asr.lm.text import lm_source_files, write_lm_text
@@ -54,7 +54,7 @@ class ManifestTextJob(Job):
         self.out_text = self.output_path("text.txt.gz")
 
     def tasks(self):
-        yield Task("run", mini_task=True)
+        yield Task("run", resume="run", mini_task=True)
 
     def run(self):
         from memristor_asr.lm.text import write_manifest_text
@@ -90,7 +90,7 @@ class KenLMEstimateJob(Job):
         self.out_ngram_counts = self.output_var("ngram_counts")
 
     def tasks(self):
-        yield Task("run", rqmt=self.rqmt)
+        yield Task("run", resume="run", rqmt=self.rqmt)
 
     def run(self):
         from memristor_asr.lm.kenlm_tools import estimate_arpa
@@ -140,7 +140,7 @@ class KenLMInterpolatedJob(Job):
         self.out_report = self.output_path("report.json")
 
     def tasks(self):
-        yield Task("run", rqmt=self.rqmt)
+        yield Task("run", resume="run", rqmt=self.rqmt)
 
     def run(self):
         from memristor_asr.lm.kenlm_tools import estimate_intermediate, interpolate_lms, iter_text_lines
@@ -192,7 +192,7 @@ class KenLMBinaryJob(Job):
         self.out_binary = self.output_path("lm.bin")
 
     def tasks(self):
-        yield Task("run", rqmt={"cpu": 1, "mem": 2, "time": 1})
+        yield Task("run", resume="run", rqmt={"cpu": 1, "mem": 2, "time": 1})
 
     def run(self):
         from memristor_asr.lm.kenlm_tools import build_binary
@@ -214,7 +214,7 @@ class KenLMPerplexityJob(Job):
         self.out_report = self.output_path("perplexity.json")
 
     def tasks(self):
-        yield Task("run", rqmt={"cpu": 1, "mem": 2, "time": 1})
+        yield Task("run", resume="run", rqmt={"cpu": 1, "mem": 2, "time": 1})
 
     def run(self):
         from memristor_asr.lm.kenlm_tools import perplexity

@@ -83,7 +83,7 @@ class SingleCellTableJob(Job):
         self.out_csv = self.output_path("table.csv")
 
     def tasks(self):
-        yield Task("run", mini_task=True)
+        yield Task("run", resume="run", mini_task=True)
 
     def run(self):
         import json

@@ -82,7 +82,7 @@ class _TableJob(Job):
         self.out_csv = self.output_path("table.csv")
 
     def tasks(self):
-        yield Task("run", mini_task=True)
+        yield Task("run", resume="run", mini_task=True)
 
 
 class Table2Job(_TableJob):
@@ -162,7 +162,7 @@ class WerPlotJob(Job):
         self.out_plot = self.output_path("wer_vs_bits.png")
 
     def tasks(self):
-        yield Task("run", mini_task=True)
+        yield Task("run", resume="run", mini_task=True)
 
     def run(self):
         import matplotlib
