@@ -5,7 +5,6 @@ import inspect
 import logging
 import os
 import pickle
-import subprocess
 import sys
 
 from sisyphus import block as _block
@@ -302,19 +301,17 @@ class Job(metaclass=JobSingleton):
                 continue
             setattr(self, k, v)
 
-    def sh(self, command, *args, capture_output=False, except_return_codes=(0,), pipefail=True,
-           executable="/bin/bash", **kwargs):
-        """Run ``command.format(**self.__dict__, **kwargs)`` in bash (``set -ueo pipefail``)."""
-        fmt = {k: v for k, v in self.__dict__.items() if not k.startswith("_sis_")}
-        fmt.update(kwargs)
-        cmd = command.format(*args, **fmt)
-        if pipefail:
-            cmd = "set -ueo pipefail && " + cmd
-        logging.info("sh: %s", cmd)
-        res = subprocess.run([executable, "-c", cmd], stdout=subprocess.PIPE if capture_output else None)
-        if res.returncode not in except_return_codes:
-            raise subprocess.CalledProcessError(res.returncode, cmd)
-        return res.stdout.decode() if capture_output else None
+    def sh(self, command, *args, **kwargs):
+        """Run ``command.format(**self.__dict__, **kwargs)`` through :func:`sisyphus.tools.sh`.
+
+        Positional arguments after ``command`` are ``tools.sh``'s options in upstream's order
+        (``capture_output, pipefail, executable, except_return_codes``), not format arguments:
+        i6_core writes ``self.sh(cmd, True)`` to capture the output.
+        """
+        from sisyphus import tools
+
+        replace = {k: v for k, v in self.__dict__.items() if not k.startswith("_sis_")}
+        return tools.sh(command, *args, sis_replace=replace, **kwargs)
 
     @property
     def tags(self):
