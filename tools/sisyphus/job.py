@@ -57,8 +57,8 @@ class JobSingleton(type):
         parsed.pop(next(iter(inspect.signature(cls.__init__).parameters)))
         try:
             sis_hash = cls.hash(parsed)
-        except (ValueError, TypeError) as e:
-            raise JobCreationError(f"{cls.__name__} created at {site}: cannot hash its arguments: {e}") from None
+        except (ValueError, TypeError, AssertionError, RecursionError) as e:
+            raise JobCreationError(_hash_error_message(cls, site, parsed, e)) from None
         sis_id = f"{_module_path(cls)}/{cls.__name__}.{sis_hash}"
 
         job = _registry.get(sis_id)
@@ -79,11 +79,32 @@ class JobSingleton(type):
         return job
 
 
+def _describe_hash_error(e: BaseException) -> str:
+    if isinstance(e, RecursionError):
+        return "it refers to itself (a cycle, e.g. a child object pointing back to its parent), which cannot be hashed"
+    return f"{type(e).__name__}: {e}"
+
+
+def _hash_error_message(cls, site, parsed, error) -> str:
+    """Name the job class, the argument that cannot be hashed and the config line.
+
+    The job's ``hash()`` only says that hashing failed somewhere; hashing each argument alone
+    finds the culprit (first failing one, in signature order) so the message can point at it.
+    """
+    for name, value in parsed.items():
+        try:
+            gs.SIS_HASH(value)
+        except (ValueError, TypeError, AssertionError, RecursionError) as e:
+            return (f"{cls.__module__}.{cls.__name__} created at {site}: argument {name!r} "
+                    f"({type(value).__name__}) cannot be hashed: {_describe_hash_error(e)}")
+    return f"{cls.__module__}.{cls.__name__} created at {site}: cannot hash its arguments: {_describe_hash_error(error)}"
+
+
 def _check_picklable(cls, site, name, value):
     try:
         pickle.dumps(value)
     except Exception as e:  # noqa: BLE001 (any pickling failure is reported the same way)
-        raise JobCreationError(f"{cls.__name__} created at {site}: argument {name!r} cannot be pickled "
+        raise JobCreationError(f"{cls.__module__}.{cls.__name__} created at {site}: argument {name!r} cannot be pickled "
                                f"({type(e).__name__}: {e}); a worker could not load the job") from None
 
 
