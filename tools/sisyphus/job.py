@@ -57,8 +57,10 @@ class JobSingleton(type):
         parsed.pop(next(iter(inspect.signature(cls.__init__).parameters)))
         try:
             sis_hash = cls.hash(parsed)
-        except (ValueError, TypeError, AssertionError, RecursionError) as e:
-            raise JobCreationError(_hash_error_message(cls, site, parsed, e)) from None
+        except (ValueError, TypeError, RecursionError) as e:
+            # the engine's own hashing reports cleanly; a recipe's hash() override keeps its traceback
+            raise JobCreationError(_hash_error_message(cls, site, parsed, e)) from (
+                None if cls.hash.__func__ is Job.hash.__func__ else e)
         sis_id = f"{_module_path(cls)}/{cls.__name__}.{sis_hash}"
 
         job = _registry.get(sis_id)
@@ -94,7 +96,7 @@ def _hash_error_message(cls, site, parsed, error) -> str:
     for name, value in parsed.items():
         try:
             gs.SIS_HASH(value)
-        except (ValueError, TypeError, AssertionError, RecursionError) as e:
+        except (ValueError, TypeError, RecursionError) as e:
             return (f"{cls.__module__}.{cls.__name__} created at {site}: argument {name!r} "
                     f"({type(value).__name__}) cannot be hashed: {_describe_hash_error(e)}")
     return f"{cls.__module__}.{cls.__name__} created at {site}: cannot hash its arguments: {_describe_hash_error(error)}"

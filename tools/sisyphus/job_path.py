@@ -48,8 +48,6 @@ class AbstractPath(DelayedBase):
         self.path = path
         self.creator = creator
         self.cached = cached
-        if isinstance(hash_overwrite, str):
-            hash_overwrite = (None, hash_overwrite)
         self.hash_overwrite = hash_overwrite
         self.users = set()
         self._tags = set(tags) if tags else None
@@ -59,6 +57,28 @@ class AbstractPath(DelayedBase):
             if path.startswith(base):
                 logging.warning("absolute path inside the setup directory used as input: %s "
                                 "(its hash depends on where the setup lives; use a relative path)", path)
+
+    @property
+    def hash_overwrite(self):
+        """``(creator, path)`` hashed instead of the real ones, or None."""
+        return self._hash_overwrite
+
+    @hash_overwrite.setter
+    def hash_overwrite(self, value):
+        # a property, as upstream: recipes assign it after construction (i6_core's HeadJob sets
+        # ``self.out.hash_overwrite = (self, "out.gz")``), and a plain string must still become
+        # the ``(None, path)`` pair that _sis_hash expects
+        if value is not None:
+            if isinstance(value, tuple):
+                assert len(value) == 2, "hash_overwrite of a path must be a str or a (creator, path) tuple"
+            else:
+                assert isinstance(value, str), "hash_overwrite of a path must be a str or a (creator, path) tuple"
+                value = (None, value)
+        self._hash_overwrite = value
+
+    def add_user(self, user) -> None:
+        """Record ``user`` (a Job) as a job reading this path."""
+        self.users.add(user)
 
     # ------------------------------------------------------------------ locations
     def rel_path(self) -> str:
@@ -184,6 +204,10 @@ class AbstractPath(DelayedBase):
         return state
 
     def __setstate__(self, state):
+        state = dict(state)
+        if "hash_overwrite" in state:  # saved before hash_overwrite became a property
+            state["_hash_overwrite"] = state.pop("hash_overwrite")
+        state.setdefault("_hash_overwrite", None)
         self.__dict__.update(state)
         self.users = set()
 
