@@ -171,7 +171,7 @@ def test_worker_refuses_to_run_a_task_twice(setup_dir):
      "        self.lock = threading.Lock()\n\n    def __sis_state__(self):\n        return 'holder'\n\n"
      "def py():\n    WriteNumbers(n=Holder())\n", "argument 'n' cannot be pickled"),
     ("import numpy\nfrom toy.jobs import WriteNumbers\n\ndef py():\n    WriteNumbers(n=numpy.int64(3))\n",
-     "WriteNumbers created at config/bad.py:5: cannot hash argument 'n'"),
+     "WriteNumbers created at config/bad.py:5: argument 'n' (int64) cannot be hashed"),
 ])
 def test_bad_configs_give_one_clear_message(setup_dir, config, expected):
     entry = "config/missing.py"

@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from sisyphus import global_settings as gs
 from sisyphus import states
 
-__all__ = ["StatusServer", "StatusServerError", "bind_status_server", "show_jobs_in_webserver"]
+__all__ = ["StatusServer", "StatusServerError", "bind_status_server", "show_jobs_in_webserver", "object_to_html"]
 
 REFRESH_SECONDS = getattr(gs, "HTTP_REFRESH_SECONDS", 5)
 LOG_HEAD_LINES = 10
@@ -94,7 +94,64 @@ def _value_html(obj, depth=0) -> str:
         return "<table>" + "".join(f"<tr><td>{_value_html(i, depth + 1)}</td></tr>" for i in items) + "</table>"
     if isinstance(obj, (str, int, float, bool)) or obj is None:
         return _esc(repr(obj))
+    if callable(getattr(obj, "html", None)):
+        # an object that renders itself (upstream's page does the same, e.g. i6_core's crp objects)
+        try:
+            return obj.html()
+        except Exception:  # noqa: BLE001 (a broken html() must not take the page down)
+            logging.exception("html() of %r failed", type(obj).__name__)
     return _esc(str(obj)).replace("\n", "<br>")
+
+
+def _html_table(rows) -> str:
+    """Upstream's ``table.html`` template: one ``<tr>`` per row, a single ``None`` cell when empty."""
+    if not rows:
+        return '<table>\n<tr><td align="left">None</td></tr>\n</table>'
+    body = "".join("<tr>" + "".join(f'<td align="left">{cell}</td>' for cell in row) + "</tr>\n" for row in rows)
+    return f"<table>\n{body}</table>"
+
+
+def object_to_html(obj, _active=None) -> str:
+    """Render a recipe value as an HTML fragment, as upstream's ``sisyphus.http_server.object_to_html``.
+
+    Recipes call it from their own ``html()`` methods (i6_core's ``CommonRasrParameters.html``
+    returns ``object_to_html(self.__dict__)``), so it follows upstream's rules: scalars as their
+    ``repr``, lists/tuples/sets as a one-column table (a set's rows sorted), dicts as a sorted
+    two-column table, a Path as ``path : <link to its creator>``, a Job as a link to its page, an
+    object with an ``html()`` method through that method, anything else as escaped ``str()``.
+    Unlike upstream, scalars are HTML-escaped (a string holding ``<`` must not inject markup) and
+    a container that contains itself is shown as ``...`` instead of recursing without end.
+    """
+    from sisyphus.job import Job
+    from sisyphus.job_path import AbstractPath
+
+    if isinstance(obj, (str, int, float, bool)):
+        return _esc(repr(obj))
+    if isinstance(obj, (list, tuple, set, frozenset, dict)):
+        active = set() if _active is None else _active
+        if id(obj) in active:
+            return "..."
+        active.add(id(obj))
+        try:
+            if isinstance(obj, dict):
+                rows = sorted((object_to_html(k, active), object_to_html(v, active)) for k, v in obj.items())
+            else:
+                rows = [(object_to_html(i, active),) for i in obj]
+                if isinstance(obj, (set, frozenset)):
+                    rows.sort()
+        finally:
+            active.discard(id(obj))
+        return _html_table(rows)
+    if isinstance(obj, AbstractPath):
+        if obj.creator is not None:
+            jid = obj.creator._sis_id()
+            return f'{_esc(obj.path)} : <a href="/info/{urllib.parse.quote(jid)}">{_esc(jid)}</a>'
+        return _esc(obj.path)
+    if isinstance(obj, Job):
+        return _job_link(obj)
+    if callable(getattr(obj, "html", None)):
+        return obj.html()
+    return _esc(str(obj)).replace("\n", "<br/>")
 
 
 def _read_lines(path):

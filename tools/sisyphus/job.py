@@ -5,7 +5,6 @@ import inspect
 import logging
 import os
 import pickle
-import subprocess
 import sys
 
 from sisyphus import block as _block
@@ -58,10 +57,10 @@ class JobSingleton(type):
         parsed.pop(next(iter(inspect.signature(cls.__init__).parameters)))
         try:
             sis_hash = cls.hash(parsed)
-        except (ValueError, TypeError, AssertionError) as e:
-            culprit = _unhashable_argument(parsed)
-            what = f"argument {culprit!r}" if culprit else "its arguments"
-            raise JobCreationError(f"{cls.__name__} created at {site}: cannot hash {what}: {e}") from None
+        except (ValueError, TypeError, AssertionError, RecursionError) as e:
+            # the engine's own hashing reports cleanly; a recipe's hash() override keeps its traceback
+            raise JobCreationError(_hash_error_message(cls, site, parsed, e)) from (
+                None if cls.hash.__func__ is Job.hash.__func__ else e)
         sis_id = f"{_module_path(cls)}/{cls.__name__}.{sis_hash}"
 
         job = _registry.get(sis_id)
@@ -82,23 +81,32 @@ class JobSingleton(type):
         return job
 
 
-def _unhashable_argument(parsed: dict):
-    """The name of the first argument whose value alone cannot be hashed, or None."""
-    from sisyphus.hash import sis_hash_helper
+def _describe_hash_error(e: BaseException) -> str:
+    if isinstance(e, RecursionError):
+        return "it refers to itself (a cycle, e.g. a child object pointing back to its parent), which cannot be hashed"
+    return f"{type(e).__name__}: {e}"
 
+
+def _hash_error_message(cls, site, parsed, error) -> str:
+    """Name the job class, the argument that cannot be hashed and the config line.
+
+    The job's ``hash()`` only says that hashing failed somewhere; hashing each argument alone
+    finds the culprit (first failing one, in signature order) so the message can point at it.
+    """
     for name, value in parsed.items():
         try:
-            sis_hash_helper(value)
-        except (ValueError, TypeError, AssertionError):
-            return name
-    return None
+            gs.SIS_HASH(value)
+        except (ValueError, TypeError, AssertionError, RecursionError) as e:
+            return (f"{cls.__module__}.{cls.__name__} created at {site}: argument {name!r} "
+                    f"({type(value).__name__}) cannot be hashed: {_describe_hash_error(e)}")
+    return f"{cls.__module__}.{cls.__name__} created at {site}: cannot hash its arguments: {_describe_hash_error(error)}"
 
 
 def _check_picklable(cls, site, name, value):
     try:
         pickle.dumps(value)
     except Exception as e:  # noqa: BLE001 (any pickling failure is reported the same way)
-        raise JobCreationError(f"{cls.__name__} created at {site}: argument {name!r} cannot be pickled "
+        raise JobCreationError(f"{cls.__module__}.{cls.__name__} created at {site}: argument {name!r} cannot be pickled "
                                f"({type(e).__name__}: {e}); a worker could not load the job") from None
 
 
@@ -316,19 +324,17 @@ class Job(metaclass=JobSingleton):
                 continue
             setattr(self, k, v)
 
-    def sh(self, command, *args, capture_output=False, except_return_codes=(0,), pipefail=True,
-           executable="/bin/bash", **kwargs):
-        """Run ``command.format(**self.__dict__, **kwargs)`` in bash (``set -ueo pipefail``)."""
-        fmt = {k: v for k, v in self.__dict__.items() if not k.startswith("_sis_")}
-        fmt.update(kwargs)
-        cmd = command.format(*args, **fmt)
-        if pipefail:
-            cmd = "set -ueo pipefail && " + cmd
-        logging.info("sh: %s", cmd)
-        res = subprocess.run([executable, "-c", cmd], stdout=subprocess.PIPE if capture_output else None)
-        if res.returncode not in except_return_codes:
-            raise subprocess.CalledProcessError(res.returncode, cmd)
-        return res.stdout.decode() if capture_output else None
+    def sh(self, command, *args, **kwargs):
+        """Run ``command.format(**self.__dict__, **kwargs)`` through :func:`sisyphus.tools.sh`.
+
+        Positional arguments after ``command`` are ``tools.sh``'s options in upstream's order
+        (``capture_output, pipefail, executable, except_return_codes``), not format arguments:
+        i6_core writes ``self.sh(cmd, True)`` to capture the output.
+        """
+        from sisyphus import tools
+
+        replace = {k: v for k, v in self.__dict__.items() if not k.startswith("_sis_")}
+        return tools.sh(command, *args, sis_replace=replace, **kwargs)
 
     @property
     def tags(self):
@@ -414,8 +420,7 @@ class Job(metaclass=JobSingleton):
             with gzip.open(tmp, "wb") as f:
                 pickle.dump(self, f)
         except Exception as e:  # noqa: BLE001
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            os.unlink(tmp)
             raise JobCreationError(f"{self._sis_id()} (created at {self._sis_creation_site}) cannot be saved "
                                    f"for the worker: {type(e).__name__}: {e}") from None
         os.replace(tmp, os.path.join(d, gs.JOB_SAVE))

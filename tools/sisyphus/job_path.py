@@ -10,6 +10,7 @@ import logging
 import math
 import os
 import pickle
+import warnings
 
 from sisyphus import global_settings as gs
 from sisyphus.delayed_ops import DelayedBase
@@ -47,8 +48,6 @@ class AbstractPath(DelayedBase):
         self.path = path
         self.creator = creator
         self.cached = cached
-        if isinstance(hash_overwrite, str):
-            hash_overwrite = (None, hash_overwrite)
         self.hash_overwrite = hash_overwrite
         self.users = set()
         self._tags = set(tags) if tags else None
@@ -58,6 +57,28 @@ class AbstractPath(DelayedBase):
             if path.startswith(base):
                 logging.warning("absolute path inside the setup directory used as input: %s "
                                 "(its hash depends on where the setup lives; use a relative path)", path)
+
+    @property
+    def hash_overwrite(self):
+        """``(creator, path)`` hashed instead of the real ones, or None."""
+        return self._hash_overwrite
+
+    @hash_overwrite.setter
+    def hash_overwrite(self, value):
+        # a property, as upstream: recipes assign it after construction (i6_core's HeadJob sets
+        # ``self.out.hash_overwrite = (self, "out.gz")``), and a plain string must still become
+        # the ``(None, path)`` pair that _sis_hash expects
+        if value is not None:
+            if isinstance(value, tuple):
+                assert len(value) == 2, "hash_overwrite of a path must be a str or a (creator, path) tuple"
+            else:
+                assert isinstance(value, str), "hash_overwrite of a path must be a str or a (creator, path) tuple"
+                value = (None, value)
+        self._hash_overwrite = value
+
+    def add_user(self, user) -> None:
+        """Record ``user`` (a Job) as a job reading this path."""
+        self.users.add(user)
 
     # ------------------------------------------------------------------ locations
     def rel_path(self) -> str:
@@ -85,6 +106,8 @@ class AbstractPath(DelayedBase):
         return self.get_cached_path()
 
     def __repr__(self):
+        if gs.LEGACY_PATH_CONVERSION:
+            return repr(str(self))
         return f"<{type(self).__name__} {self.get_path()}>"
 
     # ------------------------------------------------------------------ availability
@@ -189,12 +212,62 @@ class AbstractPath(DelayedBase):
         return state
 
     def __setstate__(self, state):
+        state = dict(state)
+        if "hash_overwrite" in state:  # saved before hash_overwrite became a property
+            state["_hash_overwrite"] = state.pop("hash_overwrite")
+        state.setdefault("_hash_overwrite", None)
         self.__dict__.update(state)
         self.users = set()
 
 
 class Path(AbstractPath):
-    """A file or directory: an input of the setup or an output of a job."""
+    """A file or directory: an input of the setup or an output of a job.
+
+    ``size``, ``estimate_text_size``, ``lines`` and ``is_zipped`` are deprecated upstream (a job
+    should open its files explicitly) but recipes still call them, e.g. i6_core's ``PipelineJob``
+    sizes its requirements in ``tasks()`` with ``estimate_text_size``; they warn the same way.
+    """
+
+    @staticmethod
+    def _deprecated(name: str) -> None:
+        warnings.warn(f"Path.{name}() is deprecated, accessing files should be done explicitly",
+                      category=DeprecationWarning, stacklevel=3)
+
+    def size(self) -> int:
+        """Size of the file in bytes; the path must be available."""
+        self._deprecated("size")
+        assert self.available(), f"Path not ready: {self.get_path()}"
+        return os.path.getsize(self.get_path())
+
+    def estimate_text_size(self) -> int:
+        """Rough size of the text in bytes: the file size, times 3.5 for a gzip'ed file."""
+        self._deprecated("estimate_text_size")
+        if self.is_zipped():
+            return int(self.size() * 3.5)
+        return self.size()
+
+    def lines(self) -> int:
+        """Number of lines of the (possibly gzip'ed) file."""
+        self._deprecated("lines")
+        opener = gzip.open if self.is_zipped() else open
+        with opener(self.get_cached_path(), "rb") as f:
+            return sum(1 for _ in f)
+
+    def is_zipped(self):
+        """True if the file starts with the gzip magic bytes, False if not, None if not available.
+
+        The name is only a sanity check: a mismatch between content and ``.gz`` suffix is logged.
+        """
+        self._deprecated("is_zipped")
+        if not self.available():
+            return None
+        fn = self.get_path()
+        with open(fn, "rb") as f:
+            zipped = f.read(2) == b"\x1f\x8b"
+        if zipped != fn.endswith(".gz"):
+            logging.warning("File is %szipped, but %s with gz: %s", "" if zipped else "not ",
+                            "does not end" if zipped else "ends", fn)
+        return zipped
 
 
 class Variable(AbstractPath):
@@ -209,7 +282,9 @@ class Variable(AbstractPath):
         fn = self.get_path()
         tmp = f"{fn}.tmp.{os.getpid()}"
         if self.pickle:
-            with gzip.open(tmp, "wb") as f:
+            # write to a temporary name for atomicity, but record the final name in the gzip
+            # header (gzip.open would store the temporary one), so the file matches upstream's
+            with open(tmp, "wb") as raw, gzip.GzipFile(os.path.basename(fn), "wb", fileobj=raw) as f:
                 pickle.dump(value, f)
         else:
             with open(tmp, "w", encoding="utf-8") as f:
@@ -223,13 +298,15 @@ class Variable(AbstractPath):
                 return self.backup
             if gs.RAISE_VARIABLE_NOT_SET_EXCEPTION:
                 raise VariableNotSet(f"variable not set: {fn}")
-            return None
+            return f"<UNFINISHED VARIABLE: {fn}>"  # upstream's placeholder: visible in a report
         if self.pickle:
             with gzip.open(fn, "rb") as f:
                 return pickle.load(f)
         with open(fn, encoding="utf-8") as f:
             text = f.read()
-        return eval(text, {"__builtins__": {}, "nan": math.nan, "inf": math.inf})  # noqa: S307 (our own repr)
+        # the repr of the value, as upstream reads it: eval with builtins (so set(), frozenset(...)
+        # read back) plus nan/inf, which literal_eval cannot parse
+        return eval(text, {"nan": math.nan, "inf": math.inf})  # noqa: S307 (a job's own output)
 
     def is_set(self) -> bool:
         return os.path.isfile(self.get_path())
@@ -238,5 +315,9 @@ class Variable(AbstractPath):
         return str(self.get())
 
     def __repr__(self):
-        value = f" {self.get()!r}" if self.is_set() else ""
+        if gs.LEGACY_VARIABLE_CONVERSION:
+            return repr(self.get())
+        # str() of the value as upstream: a report that pprints a dict of Variables shows
+        # <Variable .../param_1 b>, and its bytes must not depend on the engine
+        value = f" {self.get()}" if self.is_set() else ""
         return f"<Variable {self.rel_path()}{value}>"

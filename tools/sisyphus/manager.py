@@ -256,6 +256,16 @@ class Manager:
             self.submit_failed[job._sis_id()] = str(e)
             logging.error("cannot submit %s: %s", job._sis_path(), e)
             return False
+        except EOFError:
+            raise  # the interactive prompt lost its terminal: that ends the manager, not one job
+        except Exception as e:  # noqa: BLE001 (recipe code: tasks() of one job must not stop the manager)
+            # the job's own tasks() (or a hook) raised, e.g. i6_core's PipelineJob sizing its
+            # inputs there: the job cannot run, every other job still can
+            site = getattr(job, "_sis_creation_site", "?")
+            msg = f"{type(job).__name__} (created at {site}): {type(e).__name__}: {e}"
+            self.submit_failed[job._sis_id()] = msg
+            logging.exception("cannot submit %s: %s", job._sis_path(), msg)
+            return False
 
     def _create_aliases(self):
         for job in self.graph.jobs():

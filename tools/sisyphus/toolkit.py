@@ -22,7 +22,7 @@ from sisyphus.worker import load_job, load_pickle
 __all__ = [
     "Path", "Variable", "AbstractPath", "Job", "gs", "sis_graph", "cleaner", "Delayed", "block", "sub_block",
     "async_run", "async_gather", "sh", "register_output", "register_report", "register_callback", "setup_path",
-    "input_path", "uncached_path", "find_job", "find_path", "job_info", "load_job", "setup_job_directory",
+    "input_path", "uncached_path", "is_path", "find_job", "find_path", "job_info", "load_job", "setup_job_directory",
     "run_job", "cached_engine", "running_in_worker", "running_in_manager", "dump", "load_file", "zipped", "mktemp",
     "run", "setup_script_mode", "remove_job_and_descendants", "submit_next_task", "import_work_directory",
     "export_graph", "reload_recipes",
@@ -112,6 +112,14 @@ def input_path(path):
 
 def uncached_path(path):
     return path.get_path() if isinstance(path, AbstractPath) else str(path)
+
+
+def is_path(obj) -> bool:
+    """True for a :class:`Path` (not for a Variable, which is also an AbstractPath), as upstream.
+
+    Recipes use it to tell a file argument from a literal one (i6_core: ``tk.is_path(questions)``).
+    """
+    return isinstance(obj, Path)
 
 
 # ---------------------------------------------------------------------- async configs

@@ -1,8 +1,10 @@
 """Helpers used by recipes and by the engine (SISYPHUS_API.md §1.1)."""
 import contextlib
 import enum
+import logging
 import os
 import subprocess
+import sys
 
 from sisyphus.delayed_ops import try_get
 
@@ -48,14 +50,34 @@ def sis_hash(obj) -> str:
     return gs.SIS_HASH(obj)
 
 
-def sh(command, capture_output=False, except_return_codes=(0,), pipefail=True, executable="/bin/bash", **kwargs):
-    """Run a shell command (formatted with ``kwargs``) in bash with ``set -ueo pipefail``."""
-    cmd = command.format(**kwargs)
-    if pipefail:
-        cmd = "set -ueo pipefail && " + cmd
-    res = subprocess.run([executable, "-c", cmd], stdout=subprocess.PIPE if capture_output else None)
-    if res.returncode not in except_return_codes:
-        raise subprocess.CalledProcessError(res.returncode, cmd)
+def sh(command, capture_output=False, pipefail=True, executable=None, except_return_codes=(0,), sis_quiet=False,
+       sis_replace=None, include_stderr=False, **kwargs):
+    """Run ``command.format(**sis_replace, **kwargs)`` in a shell; the parameter order is upstream's.
+
+    Recipes pass the options positionally (i6_core: ``self.sh(cmd, True)`` to capture stdout), so
+    the order ``capture_output, pipefail, executable, except_return_codes`` matters. With the
+    default ``executable`` (None) the command runs in ``/bin/bash`` behind ``set -ueo pipefail &&``
+    (when ``pipefail``); an explicit executable runs the command unchanged as ``executable -c``.
+    Exit status 0 always succeeds; ``except_return_codes`` lists further accepted codes (i6_core's
+    ``HeadJob`` passes ``(141,)`` for SIGPIPE from ``head``), any other raises
+    ``CalledProcessError``. ``capture_output`` returns stdout as text (with stderr when
+    ``include_stderr``), also for an accepted non-zero status (upstream returns bytes there).
+    """
+    replace = dict(sis_replace or {})
+    replace.update(kwargs)
+    cmd = command.format(**replace)
+    if not sis_quiet:
+        logging.info("Run in Shell%s: %s", " (capture output)" if capture_output else "", cmd)
+    sys.stdout.flush()  # keep the log in order: the child writes to the same stdout/stderr
+    sys.stderr.flush()
+    if executable is None:
+        executable = "/bin/bash"
+        if pipefail:
+            cmd = "set -ueo pipefail && " + cmd
+    res = subprocess.run([executable, "-c", cmd], stdout=subprocess.PIPE if capture_output else None,
+                         stderr=subprocess.STDOUT if capture_output and include_stderr else None)
+    if res.returncode != 0 and res.returncode not in except_return_codes:
+        raise subprocess.CalledProcessError(res.returncode, cmd, output=res.stdout)
     return res.stdout.decode() if capture_output else None
 
 
