@@ -79,7 +79,7 @@ def faulted_run(request, tmp_path_factory):
 
     manager = start()
     for mode in modes:
-        deadline = time.time() + rng.uniform(15, 60)
+        deadline = time.time() + rng.uniform(20, 90)
         while time.time() < deadline and manager.poll() is None:
             time.sleep(0.2)
         if manager.poll() is not None:
