@@ -11,7 +11,7 @@ from sisyphus import states
 from sisyphus.engine import DeferSubmission, SubmissionError
 from sisyphus.job import JobCreationError
 
-__all__ = ["Manager", "ManagerLock", "ManagerLockError"]
+__all__ = ["Manager", "ManagerLock", "ManagerLockError", "STOP_SIGNALS", "stop_message"]
 
 ACTIVE = (states.RUNNABLE, states.RUNNING, states.QUEUE, states.INTERRUPTED_RESUMABLE, states.UNKNOWN)
 FAILED = (states.ERROR, states.QUEUE_ERROR, states.RETRY_ERROR, states.INTERRUPTED_NOT_RESUMABLE)
@@ -65,6 +65,16 @@ START_PROMPT = ("Start manager (y), print verbose overview (v), update aliases a
 DONE_PROMPT = "All calculations are done, print verbose overview (v), update outputs and alias (u), cancel (c)? "
 
 
+# Signals that stop the manager loop, leaving submitted tasks running (README "When things go wrong").
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def stop_message(signum) -> str:
+    """The one line logged when a stop signal arrives: the same for Ctrl-C, `kill` and a closed terminal."""
+    return (f"{signal.Signals(signum).name}: stopping the manager; submitted tasks keep running "
+            "and a rerun of the same command picks them up")
+
+
 def _state_rank(state):
     return STATE_ORDER.index(state) if state in STATE_ORDER else len(STATE_ORDER)
 
@@ -103,6 +113,7 @@ class Manager:
         self._last_overview_time = 0.0
         self._printed_errors = set()
         self._stop = False
+        self._stop_signal = None  # the signal that stopped the loop (exit code 128 + it)
         # what the status page (``--http``) shows: the latest cycle's states and the manager's phase
         self.last_by_state = None
         self.last_update = None
@@ -332,16 +343,23 @@ class Manager:
 
     # ------------------------------------------------------------------ main loop
     def run(self) -> int:
-        """Run until all targets are done or nothing can progress; returns the exit code."""
-        self.engine.start_engine()
-        previous = signal.getsignal(signal.SIGINT)
+        """Run until all targets are done or nothing can progress; returns the exit code.
 
-        def on_sigint(signum, frame):
-            logging.warning("interrupted: stopping the manager; submitted tasks keep running")
+        SIGINT, SIGTERM and SIGHUP all stop the loop the same way: submitted tasks keep running in
+        their own sessions and a rerun of the same command adopts them. Exit code: 128 + signal.
+        """
+        self.engine.start_engine()
+        previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+
+        def on_stop_signal(signum, frame):
+            # A closed terminal (SIGHUP) or a `kill` (SIGTERM) must not lose more than Ctrl-C does.
+            logging.warning("%s", stop_message(signum))
+            self._stop_signal = signum
             self._stop = True
             self.engine.wakeup.set()
 
-        signal.signal(signal.SIGINT, on_sigint)
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, on_stop_signal)
         try:
             if self.write_output:
                 self._create_aliases()
@@ -349,7 +367,8 @@ class Manager:
             self.status = f"stopped (exit code {code})"
             return code
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             self.write_output and self._update_targets()
             self.engine.stop_engine()
 
@@ -402,7 +421,7 @@ class Manager:
             timeout = 0.05 if submitted else gs.WAIT_PERIOD_BETWEEN_CHECKS
             self.engine.wakeup.wait(timeout)
             self.engine.wakeup.clear()
-        return 130
+        return 128 + int(self._stop_signal or signal.SIGINT)
 
     def _report_failures(self, by_state) -> bool:
         failed = False
