@@ -423,6 +423,26 @@ class Manager:
             self.engine.wakeup.clear()
         return 128 + int(self._stop_signal or signal.SIGINT)
 
+    def _rerun_command(self, flag: str) -> str:
+        """The command that reruns this manager with ``flag`` added, for messages."""
+        configs = " ".join(getattr(self.config_manager, "loaded", None) or ["CONFIG"])
+        return f"sis manager -r {flag} {configs}"
+
+    def _explain_not_resumable(self, job):
+        """Why an interrupted_not_resumable job stays as it is, and the way out (``-cio``)."""
+        tasks = []
+        for task in job._sis_tasks():
+            for i in task.task_ids():
+                if task.state(self.engine, i) == states.INTERRUPTED_NOT_RESUMABLE:
+                    usage = task.read_usage(i) or {}
+                    how = "it was killed for memory" if usage.get("out_of_memory") else \
+                        "it ended without a finished or error marker: killed, or its machine went down"
+                    tasks.append(f"task {task.name()}.{i} was interrupted ({how}; log {task.path('log', i)})")
+        logging.error("%s: %s. The job declares no resume method (Task(..., resume=...)), so the manager does "
+                      "not restart it on its own: a restart could build on partial output. Check the log, then "
+                      "clear the job and rerun it with: %s", job._sis_path(), "; ".join(tasks) or "interrupted",
+                      self._rerun_command("-cio"))
+
     def _report_failures(self, by_state) -> bool:
         failed = False
         for st in FAILED:
@@ -432,6 +452,8 @@ class Manager:
                 tail = job._sis_print_error()
                 if tail:
                     logging.error("log tail of %s", tail)
+                if st == states.INTERRUPTED_NOT_RESUMABLE:
+                    self._explain_not_resumable(job)
         for sis_id, msg in self.submit_failed.items():
             failed = True
             logging.error("not submitted: %s: %s", sis_id, msg)
