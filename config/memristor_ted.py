@@ -13,15 +13,16 @@ from memristor_asr.corpus.tedlium import check_release_root
 
 
 def py():
-    # Imported here, after the corpus check: the study imports torch (seconds), a wrong root need not wait.
-    from users.memristor.memristor_ted import run_memristor_ted
-
     root = getattr(gs, "TEDLIUM2_ROOT", None)
     profile = getattr(gs, "MEMRISTOR_PROFILE", None)
     if root:
         # Checked here, before any job exists: a wrong root would otherwise fail deep inside the
         # first preparation job, its message buried in the manager's output.
         check_release_root(root, name="TEDLIUM2_ROOT")
+    # Imported after the check: the study imports torch (seconds), a wrong root need not wait for it.
+    from users.memristor.memristor_ted import run_memristor_ted
+
+    if root:
         run_memristor_ted(profile=profile or "paper", corpus_root=tk.Path(root))
     else:
         profile = profile or "mini"
