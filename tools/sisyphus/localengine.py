@@ -4,7 +4,9 @@ Each array task runs ``sis worker ... <id> --redirect_output`` in its own proces
 survives the manager. A restarted manager adopts still-running tasks by the pid recorded in their
 usage file (checked against /proc, so a recycled pid is not mistaken for the worker). A polling
 thread reaps finished processes every ``gs.LOCAL_ENGINE_POLL_PERIOD`` seconds and wakes the
-manager at once, so dependent tasks start within about a second.
+manager at once, so dependent tasks start within about a second. What a worker prints before it
+has its log goes to ``<job>/engine/local.<task>.<id>``; a task whose worker keeps ending before it
+has a log is refused after ``MAX_SUBMIT_RETRIES`` restarts, with that output in the message.
 """
 import logging
 import os
@@ -19,7 +21,8 @@ from sisyphus.engine import EngineBase, SubmissionError
 __all__ = ["LocalEngine", "process_is_worker"]
 
 # How long a started task that has not recorded its pid yet (``usage.<task>.<id>``) counts as running
-# when this manager did not start it. A worker writes its pid right after loading its job.
+# when this manager did not start it. A worker writes its pid as soon as it holds the task's lock,
+# before it loads the job (which imports the recipe).
 PID_GRACE_PERIOD = 5.0
 
 
@@ -189,9 +192,9 @@ class LocalEngine(EngineBase):
             with self.lock:
                 if (task.task_name(), task_id) in self.exited:
                     return 0.0  # we started it and saw it end before it recorded its pid
-                # Started by an earlier manager, pid not written yet (it is written at the worker's
-                # start): give it a moment, and have the manager look again when that is over
-                # instead of after WAIT_PERIOD_BETWEEN_CHECKS.
+                # Not started by this manager (an earlier one, or another machine's), and no pid
+                # yet: give it a moment, and have the manager look again when that is over instead
+                # of after WAIT_PERIOD_BETWEEN_CHECKS (30 s).
                 recheck = time.time() + PID_GRACE_PERIOD + gs.LOCAL_ENGINE_POLL_PERIOD
                 self._recheck_at = recheck if self._recheck_at is None else min(self._recheck_at, recheck)
             return PID_GRACE_PERIOD

@@ -367,10 +367,13 @@ class Manager:
             self.status = f"stopped (exit code {code})"
             return code
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            self.write_output and self._update_targets()
-            self.engine.stop_engine()
+            try:
+                self.write_output and self._update_targets()
+                self.engine.stop_engine()
+            finally:
+                # only now: a second signal during this clean-up must not interrupt it
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
 
     def _loop(self) -> int:
         first = True
