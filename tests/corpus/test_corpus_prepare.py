@@ -9,7 +9,7 @@ import soundfile
 from memristor_asr.corpus.audio import AudioError
 from memristor_asr.corpus.manifest import read_manifest
 from memristor_asr.corpus.stm import IGNORE_TOKEN, StmError, parse_stm_line
-from memristor_asr.corpus.tedlium import DIC_NAME, check_layout, prepare_split
+from memristor_asr.corpus.tedlium import DIC_NAME, check_layout, check_release_root, prepare_split
 
 
 def _stm_lines(root, split):
@@ -81,6 +81,13 @@ def test_missing_root_and_layout(tmp_path, small_root):
         check_layout(small_root, [], files=[DIC_NAME])
     # preparing the STM and audio of a split does not need the dictionary
     assert prepare_split(small_root, "dev").segments
+
+
+def test_release_root_check_accepts_the_release_layout(ci_corpus, small_root):
+    check_release_root(ci_corpus)  # the embedded corpus has the release-2 layout, LM/*.gz included
+    with pytest.raises(FileNotFoundError, match=rf"^TEDLIUM2_ROOT {small_root} is not a TEDLIUM_release2 directory: "
+                                                r"missing train/stm, train/sph, test/stm, test/sph, LM/\*\.gz$"):
+        check_release_root(small_root, name="TEDLIUM2_ROOT")
 
 
 def test_truncated_sphere(small_root):

@@ -46,15 +46,58 @@ def cmd_manager(args) -> int:
             http.stop()
 
 
+def _raise_interrupt(signum, frame):
+    """Outside the manager loop, SIGTERM and SIGHUP stop the manager as Ctrl-C does."""
+    raise _Stopped(signum)
+
+
+class _Stopped(KeyboardInterrupt):
+    """A stop signal (SIGINT, SIGTERM, SIGHUP) before the manager loop took over its handling."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
 def _manager_main(args, tk, Manager, ManagerLock, ManagerLockError, confirm, http) -> int:
+    import signal
+
+    from sisyphus.manager import STOP_SIGNALS, stop_message
+
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _raise_interrupt)  # Manager.run() installs its own while it loops
+    try:
+        return _manager_steps(args, tk, Manager, ManagerLock, ManagerLockError, confirm, http)
+    except KeyboardInterrupt as e:
+        signum = getattr(e, "signum", signal.SIGINT)
+        logging.warning("%s (before any task was submitted)", stop_message(signum))
+        return 128 + int(signum)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _manager_steps(args, tk, Manager, ManagerLock, ManagerLockError, confirm, http) -> int:
     work = os.path.join(gs.BASE_DIR, gs.WORK_DIR)
+    create_work = False
     if not os.path.isdir(work):
-        if args.run or confirm(f"The work directory {work} does not exist. Create it? [y/N] "):
-            logging.info("creating work directory %s", work)
-            os.makedirs(work, exist_ok=True)
-        else:
+        # Ask first (the answer does not depend on the config), create only once the config loaded:
+        # an invocation that fails must not leave a new, empty work directory behind.
+        if not (args.run or confirm(f"The work directory {work} does not exist. Create it? [y/N] ")):
             logging.error("no work directory %s; create it (or a link to big storage) or start with -r", work)
             return 2
+        create_work = True
+    tk.set_running_in_manager(True)
+    config_manager = _load_configs(args.config + args.argv)
+    try:
+        engine = tk.cached_engine()
+    except Exception as e:  # noqa: BLE001 (settings.py is user code: one line, not a traceback)
+        logging.error("settings.py: engine() failed: %s: %s", type(e).__name__, e)
+        return 2
+    if create_work:
+        logging.info("creating work directory %s", work)
+        os.makedirs(work, exist_ok=True)
     lock = ManagerLock(work)
     try:
         lock.acquire()
@@ -62,9 +105,6 @@ def _manager_main(args, tk, Manager, ManagerLock, ManagerLockError, confirm, htt
         logging.error("%s", e)
         return 3
     try:
-        tk.set_running_in_manager(True)
-        config_manager = _load_configs(args.config + args.argv)
-        engine = tk.cached_engine()
         manager = Manager(tk.sis_graph, engine, config_manager, start_computations=True,
                           clear_errors_once=args.clear_errors_once,
                           clear_interrupts_once=args.clear_interrupts_once,

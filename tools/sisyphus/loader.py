@@ -41,6 +41,7 @@ def parse_entry(entry: str):
             args = ast.literal_eval(f"({arg_str},)") if arg_str.strip() else ()
         except (ValueError, SyntaxError) as e:
             raise ConfigError(f"cannot parse the arguments of config entry {entry}({arg_str}): {e}") from None
+    entry = _relative_to_setup(entry)
     for p in gs.IMPORT_PATHS:
         if p.endswith("/") and entry.startswith(p):
             entry = entry[len(p):]
@@ -51,11 +52,37 @@ def parse_entry(entry: str):
     return module, func, args
 
 
+def _relative_to_setup(entry: str) -> str:
+    """An entry as a path below the setup directory: absolute paths (shell completion from elsewhere)
+    and ``./`` prefixes are made relative; a file outside the setup cannot be imported as a module."""
+    if "/" not in entry:
+        return entry
+    base = os.path.abspath(gs.BASE_DIR)
+    # The shell's logical cwd ($PWD) may name the setup through a link that getcwd() resolved.
+    bases = [base] + [p for p in (os.environ.get("PWD"),) if p and os.path.realpath(p) == os.path.realpath(base)]
+    for b in bases:
+        rel = os.path.relpath(os.path.normpath(os.path.join(b, entry)), b)
+        if rel != ".." and not rel.startswith("../"):
+            return rel
+    rel = os.path.relpath(os.path.realpath(os.path.join(base, entry)), os.path.realpath(base))
+    if rel != ".." and not rel.startswith("../"):
+        return rel
+    raise _outside_setup(entry)
+
+
+def _outside_setup(entry: str) -> ConfigError:
+    return ConfigError(f"config file {entry} is outside the setup directory {os.path.abspath(gs.BASE_DIR)}; configs "
+                       "are imported as modules below it: give a path below it (e.g. config/my.py) or run sis "
+                       "from the setup that holds the file")
+
+
 def _module_file(module: str) -> str:
     rel = module.replace(".", os.sep)
     for cand in (rel + ".py", os.path.join(rel, "__init__.py")):
         if os.path.exists(os.path.join(gs.BASE_DIR, cand)):
             return cand
+    if os.path.isdir(os.path.join(gs.BASE_DIR, rel)):
+        return rel + "/"  # a folder without __init__.py (namespace package), e.g. config/
     return rel + ".py"
 
 
@@ -100,6 +127,14 @@ class ConfigManager:
         except Exception as e:  # noqa: BLE001
             raise ConfigError(_describe(e, f"while importing config {fname}")) from e
         f = getattr(mod, func, None)
+        if f is None and func != "py":
+            # As upstream: only the default ``py`` may be missing. ``config/raises`` (no .py) means
+            # function raises() of module config, which is rarely what was meant: say so.
+            hint = ""
+            as_file = _module_file(f"{module}.{func}")
+            if os.path.exists(os.path.join(gs.BASE_DIR, as_file)):
+                hint = f"; to load the file {as_file}, give the entry {as_file!r}"
+            raise ConfigError(f"config entry {entry!r}: {fname} has no function {func}(){hint}")
         if f is None:
             if gs.WARNING_NO_FUNCTION_CALLED:
                 logging.warning("config %s has no function %s(); importing it was the whole config", fname, func)

@@ -4,18 +4,26 @@ Each array task runs ``sis worker ... <id> --redirect_output`` in its own proces
 survives the manager. A restarted manager adopts still-running tasks by the pid recorded in their
 usage file (checked against /proc, so a recycled pid is not mistaken for the worker). A polling
 thread reaps finished processes every ``gs.LOCAL_ENGINE_POLL_PERIOD`` seconds and wakes the
-manager at once, so dependent tasks start within about a second.
+manager at once, so dependent tasks start within about a second. What a worker prints before it
+has its log goes to ``<job>/engine/local.<task>.<id>``; a task whose worker keeps ending before it
+has a log is refused after ``MAX_SUBMIT_RETRIES`` restarts, with that output in the message.
 """
 import logging
 import os
 import subprocess
 import threading
+import time
 
 from sisyphus import global_settings as gs
 from sisyphus import states
 from sisyphus.engine import EngineBase, SubmissionError
 
 __all__ = ["LocalEngine", "process_is_worker"]
+
+# How long a started task that has not recorded its pid yet (``usage.<task>.<id>``) counts as running
+# when this manager did not start it. A worker writes its pid as soon as it holds the task's lock,
+# before it loads the job (which imports the recipe).
+PID_GRACE_PERIOD = 5.0
 
 
 def process_is_worker(pid: int, job_dir_rel: str) -> bool:
@@ -46,6 +54,7 @@ class _Instance:
         self.process = None  # Popen if started by us
         self.pid = None  # adopted processes have only a pid
         self.gpus = []
+        self.output = None  # file that gets what the process prints before its log exists
 
     def alive(self) -> bool:
         if self.process is not None:
@@ -78,6 +87,11 @@ class LocalEngine(EngineBase):
         self.queue = []  # FIFO of _Instance
         self.running = {}  # key -> _Instance
         self.lock = threading.RLock()
+        # Tasks whose process we started and saw end (key -> exit code); a task ended without recording
+        # its pid is then known to be gone at once, not after a grace period.
+        self.exited = {}
+        self.early_deaths = {}  # key -> how often in a row its worker ended before writing its log
+        self._recheck_at = None  # when a grace period ends: wake the manager to look again
         self._thread = None
         self._stop = threading.Event()
 
@@ -106,9 +120,11 @@ class LocalEngine(EngineBase):
         with self.lock:
             for key, inst in list(self.running.items()):
                 if not inst.alive():
-                    del self.running[key]
-                    self._release(inst)
+                    self._forget(inst)
                     changed = True
+            if self._recheck_at is not None and time.time() >= self._recheck_at:
+                self._recheck_at = None
+                changed = True
             for inst in list(self.queue):
                 if self._fits(inst.rqmt):
                     self.queue.remove(inst)
@@ -133,6 +149,13 @@ class LocalEngine(EngineBase):
         else:
             self.free_gpus = [g for g in self.free_gpus if g not in inst.gpus]
 
+    def _forget(self, inst):
+        """A running instance ended: free its resources and remember that it ended."""
+        del self.running[inst.key]
+        self._release(inst)
+        if inst.process is not None:
+            self.exited[inst.key] = inst.process.poll()
+
     def _release(self, inst):
         for k in self.max:
             self.free[k] += self._amount(inst.rqmt, k)
@@ -143,9 +166,12 @@ class LocalEngine(EngineBase):
         env = dict(os.environ)
         env["CUDA_VISIBLE_DEVICES"] = ",".join(inst.gpus)
         try:
-            inst.process = subprocess.Popen(inst.call, cwd=gs.BASE_DIR, env=env, start_new_session=True,
-                                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.DEVNULL)
+            # The worker sends its output to its log once it has one; what comes before (a broken
+            # settings.py, an import error) goes here, so that it can be shown when the task fails.
+            os.makedirs(os.path.dirname(inst.output), exist_ok=True)
+            with open(inst.output, "ab") as out:
+                inst.process = subprocess.Popen(inst.call, cwd=gs.BASE_DIR, env=env, start_new_session=True,
+                                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
         except OSError as e:
             logging.error("could not start %s: %s", " ".join(inst.call), e)
             self._release(inst)
@@ -163,7 +189,15 @@ class LocalEngine(EngineBase):
     def interrupted_grace_period(self, task, task_id) -> float:
         usage = task.read_usage(task_id)
         if usage is None:
-            return 5.0  # the worker has not written its pid yet
+            with self.lock:
+                if (task.task_name(), task_id) in self.exited:
+                    return 0.0  # we started it and saw it end before it recorded its pid
+                # Not started by this manager (an earlier one, or another machine's), and no pid
+                # yet: give it a moment, and have the manager look again when that is over instead
+                # of after WAIT_PERIOD_BETWEEN_CHECKS (30 s).
+                recheck = time.time() + PID_GRACE_PERIOD + gs.LOCAL_ENGINE_POLL_PERIOD
+                self._recheck_at = recheck if self._recheck_at is None else min(self._recheck_at, recheck)
+            return PID_GRACE_PERIOD
         if usage.get("host") != gs.HOSTNAME:
             return super().interrupted_grace_period(task, task_id)  # another machine: fall back to mtimes
         return 0.0  # we checked the pid: it is gone
@@ -173,15 +207,40 @@ class LocalEngine(EngineBase):
             if self._amount(rqmt, k) > self.max[k]:
                 raise SubmissionError(f"{task_name} asks for {k}={rqmt[k]} but the local engine has only "
                                       f"{self.max[k]}; lower the job's rqmt or configure engine() in settings.py")
-        job_dir_rel = os.path.relpath(os.path.dirname(logpath), gs.BASE_DIR)
+        job_dir = os.path.dirname(logpath)
+        job_dir_rel = os.path.relpath(job_dir, gs.BASE_DIR)
+        short_name = os.path.basename(logpath).split(".", 1)[1]  # log.<task> -> <task>
         with self.lock:
             for task_id in task_ids:
                 key = (task_name, task_id)
                 if key in self.running or any(i.key == key for i in self.queue):
                     continue
-                self.queue.append(_Instance(call + [str(task_id), "--redirect_output"], rqmt, key, job_dir_rel))
+                output = os.path.join(job_dir, gs.JOB_ENGINE_DIR, f"local.{short_name}.{task_id}")
+                self._check_worker_started(job_dir, short_name, task_id, key, output)
+                self.exited.pop(key, None)
+                inst = _Instance(call + [str(task_id), "--redirect_output"], rqmt, key, job_dir_rel)
+                inst.output = output
+                self.queue.append(inst)
         self.step()
         return "local", gs.HOSTNAME
+
+    def _check_worker_started(self, job_dir, short_name, task_id, key, output):
+        """Refuse to start a task again whose worker ended before it had a log, MAX_SUBMIT_RETRIES
+        times in a row: without a log every start looks like a first one and would repeat forever."""
+        if key not in self.exited or os.path.exists(os.path.join(job_dir, f"log.{short_name}.{task_id}")):
+            self.early_deaths.pop(key, None)
+            return
+        self.early_deaths[key] = self.early_deaths.get(key, 0) + 1
+        if self.early_deaths[key] <= gs.MAX_SUBMIT_RETRIES:
+            return
+        try:
+            with open(output, encoding="utf-8", errors="replace") as f:
+                tail = "\n".join(f.read().splitlines()[-10:]) or "(empty)"
+        except FileNotFoundError:
+            tail = "(no output)"
+        raise SubmissionError(f"task {short_name}.{task_id}: its worker ended {self.early_deaths[key]} times "
+                              f"before it started its log (last exit code {self.exited[key]}; settings.py, "
+                              f"PYTHONPATH or the Python environment?); {output}:\n{tail}")
 
     def task_state(self, task, task_id):
         key = (task.task_name(), task_id)
@@ -192,8 +251,7 @@ class LocalEngine(EngineBase):
             if inst is not None:
                 if inst.alive():
                     return states.RUNNING
-                del self.running[key]
-                self._release(inst)
+                self._forget(inst)
             adopted = self._try_adopt(task, task_id)
         return states.RUNNING if adopted else states.UNKNOWN
 

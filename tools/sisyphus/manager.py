@@ -11,7 +11,7 @@ from sisyphus import states
 from sisyphus.engine import DeferSubmission, SubmissionError
 from sisyphus.job import JobCreationError
 
-__all__ = ["Manager", "ManagerLock", "ManagerLockError"]
+__all__ = ["Manager", "ManagerLock", "ManagerLockError", "STOP_SIGNALS", "stop_message"]
 
 ACTIVE = (states.RUNNABLE, states.RUNNING, states.QUEUE, states.INTERRUPTED_RESUMABLE, states.UNKNOWN)
 FAILED = (states.ERROR, states.QUEUE_ERROR, states.RETRY_ERROR, states.INTERRUPTED_NOT_RESUMABLE)
@@ -65,6 +65,16 @@ START_PROMPT = ("Start manager (y), print verbose overview (v), update aliases a
 DONE_PROMPT = "All calculations are done, print verbose overview (v), update outputs and alias (u), cancel (c)? "
 
 
+# Signals that stop the manager loop, leaving submitted tasks running (README "When things go wrong").
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def stop_message(signum) -> str:
+    """The one line logged when a stop signal arrives: the same for Ctrl-C, `kill` and a closed terminal."""
+    return (f"{signal.Signals(signum).name}: stopping the manager; submitted tasks keep running "
+            "and a rerun of the same command picks them up")
+
+
 def _state_rank(state):
     return STATE_ORDER.index(state) if state in STATE_ORDER else len(STATE_ORDER)
 
@@ -103,6 +113,7 @@ class Manager:
         self._last_overview_time = 0.0
         self._printed_errors = set()
         self._stop = False
+        self._stop_signal = None  # the signal that stopped the loop (exit code 128 + it)
         # what the status page (``--http``) shows: the latest cycle's states and the manager's phase
         self.last_by_state = None
         self.last_update = None
@@ -372,16 +383,23 @@ class Manager:
 
     # ------------------------------------------------------------------ main loop
     def run(self) -> int:
-        """Run until all targets are done or nothing can progress; returns the exit code."""
-        self.engine.start_engine()
-        previous = signal.getsignal(signal.SIGINT)
+        """Run until all targets are done or nothing can progress; returns the exit code.
 
-        def on_sigint(signum, frame):
-            logging.warning("interrupted: stopping the manager; submitted tasks keep running")
+        SIGINT, SIGTERM and SIGHUP all stop the loop the same way: submitted tasks keep running in
+        their own sessions and a rerun of the same command adopts them. Exit code: 128 + signal.
+        """
+        self.engine.start_engine()
+        previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+
+        def on_stop_signal(signum, frame):
+            # A closed terminal (SIGHUP) or a `kill` (SIGTERM) must not lose more than Ctrl-C does.
+            logging.warning("%s", stop_message(signum))
+            self._stop_signal = signum
             self._stop = True
             self.engine.wakeup.set()
 
-        signal.signal(signal.SIGINT, on_sigint)
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, on_stop_signal)
         try:
             if self.write_output:
                 self._create_aliases()
@@ -389,9 +407,13 @@ class Manager:
             self.status = f"stopped (exit code {code})"
             return code
         finally:
-            signal.signal(signal.SIGINT, previous)
-            self.write_output and self._update_targets()
-            self.engine.stop_engine()
+            try:
+                self.write_output and self._update_targets()
+                self.engine.stop_engine()
+            finally:
+                # only now: a second signal during this clean-up must not interrupt it
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
 
     def _loop(self) -> int:
         first = True
@@ -445,7 +467,27 @@ class Manager:
             timeout = 0.05 if submitted else gs.WAIT_PERIOD_BETWEEN_CHECKS
             self.engine.wakeup.wait(timeout)
             self.engine.wakeup.clear()
-        return 130
+        return 128 + int(self._stop_signal or signal.SIGINT)
+
+    def _rerun_command(self, flag: str) -> str:
+        """The command that reruns this manager with ``flag`` added, for messages."""
+        configs = " ".join(getattr(self.config_manager, "loaded", None) or ["CONFIG"])
+        return f"sis manager -r {flag} {configs}"
+
+    def _explain_not_resumable(self, job):
+        """Why an interrupted_not_resumable job stays as it is, and the way out (``-cio``)."""
+        tasks = []
+        for task in job._sis_tasks():
+            for i in task.task_ids():
+                if task.state(self.engine, i) == states.INTERRUPTED_NOT_RESUMABLE:
+                    usage = task.read_usage(i) or {}
+                    how = "it was killed for memory" if usage.get("out_of_memory") else \
+                        "it ended without a finished or error marker: killed, or its machine went down"
+                    tasks.append(f"task {task.name()}.{i} was interrupted ({how}; log {task.path('log', i)})")
+        logging.error("%s: %s. The job declares no resume method (Task(..., resume=...)), so the manager does "
+                      "not restart it on its own: a restart could build on partial output. Check the log, then "
+                      "clear the job and rerun it with: %s", job._sis_path(), "; ".join(tasks) or "interrupted",
+                      self._rerun_command("-cio"))
 
     def _report_failures(self, by_state) -> bool:
         failed = False
@@ -456,6 +498,8 @@ class Manager:
                 tail = job._sis_print_error()
                 if tail:
                     logging.error("log tail of %s", tail)
+                if st == states.INTERRUPTED_NOT_RESUMABLE:
+                    self._explain_not_resumable(job)
         for sis_id, msg in self.submit_failed.items():
             failed = True
             logging.error("not submitted: %s: %s", sis_id, msg)

@@ -195,6 +195,10 @@ def worker(job_dir, task_name, task_id=None, engine_key=None, redirect_output=Fa
         print(f"sis worker: {job_dir} {suffix} is already being run by another worker; exiting", flush=True)
         return 0
 
+    # Record pid and host before loading the job: unpickling imports the recipe (torch: seconds), and
+    # until the pid is on disk a restarted manager cannot tell whether this worker still runs.
+    UsageMonitor(os.path.join(job_dir, f"usage.{suffix}"), {}).write()
+
     stale = os.path.join(job_dir, f"{ENOSPC_MARKER}.{suffix}")
     if os.path.exists(stale):  # from an earlier run of this task; this run decides anew
         os.unlink(stale)

@@ -14,7 +14,7 @@ from memristor_asr.corpus.audio import AudioError, AudioInfo, audio_info
 from memristor_asr.corpus.manifest import Segment
 from memristor_asr.corpus.stm import StmSegment, pad_segments, read_stm
 
-__all__ = ["SPLITS", "DIC_NAME", "check_layout", "PreparedSplit", "prepare_split", "SAMPLE_RATE",
+__all__ = ["SPLITS", "DIC_NAME", "check_layout", "check_release_root", "PreparedSplit", "prepare_split", "SAMPLE_RATE",
            "END_TOLERANCE"]
 
 SPLITS = ("train", "dev", "test")
@@ -35,6 +35,26 @@ def check_layout(root, splits: Sequence[str] = SPLITS, files: Sequence[str] = ()
                if not os.path.exists(os.path.join(root, p))]
     if missing:
         raise FileNotFoundError(f"{root} is not a TEDLIUM_release2 directory: missing {', '.join(missing)}")
+
+
+def check_release_root(root, name: str = "corpus root") -> None:
+    """Check, by existence only (cheap enough for config load), that ``root`` holds everything the
+    study reads: ``{train,dev,test}/{stm,sph}``, :data:`DIC_NAME` and gzipped LM text in ``LM/``.
+
+    :param name: how the caller names the root in the message, e.g. ``TEDLIUM2_ROOT``
+    :raises FileNotFoundError: one line naming the root and everything missing
+    """
+    root = os.fspath(root)
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"{name} {root} does not exist or is not a directory "
+                                "(expected the unpacked TEDLIUM_release2 folder)")
+    missing = [p for p in [DIC_NAME] + [f"{s}/{d}" for s in SPLITS for d in ("stm", "sph")]
+               if not os.path.exists(os.path.join(root, p))]
+    lm_dir = os.path.join(root, "LM")
+    if not os.path.isdir(lm_dir) or not any(f.endswith(".gz") for f in os.listdir(lm_dir)):
+        missing.append("LM/*.gz")
+    if missing:
+        raise FileNotFoundError(f"{name} {root} is not a TEDLIUM_release2 directory: missing {', '.join(missing)}")
 
 
 @dataclass
