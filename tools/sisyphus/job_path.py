@@ -138,7 +138,9 @@ class AbstractPath(DelayedBase):
             creator, path = self.hash_overwrite
         else:
             creator, path = self.creator, self.path
-        if creator is not None and not isinstance(creator, str):
+        # a job stands for its output directory; any other creator (a stand-in object, a plain
+        # string from hash_overwrite) is hashed as it is
+        if hasattr(creator, "_sis_id"):
             creator = creator._sis_id() + "/" + gs.JOB_OUTPUT
         return b"(Path, " + sis_hash_helper((creator, path)) + b")"
 
