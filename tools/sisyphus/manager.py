@@ -10,6 +10,7 @@ from sisyphus import global_settings as gs
 from sisyphus import states
 from sisyphus.engine import DeferSubmission, SubmissionError
 from sisyphus.job import JobCreationError
+from sisyphus.tools import finished_results_cache
 
 __all__ = ["Manager", "ManagerLock", "ManagerLockError"]
 
@@ -355,10 +356,13 @@ class Manager:
 
     def _loop(self) -> int:
         first = True
+        if gs.CACHE_FINISHED_RESULTS:
+            finished_results_cache.read_from_file()
         while not self._stop:
             self.engine.reset_cache()
             self.config_manager.step_readers()
             by_state = self.graph.get_jobs_by_status(self.engine)
+            finished_results_cache.write_to_file()  # a no-op unless this cycle learned something
             self._publish(by_state, "running")
 
             if first:

@@ -218,8 +218,10 @@ class FinishedResultsCache:
             with open(tmp, "wb") as f:
                 pickle.dump(cache, f)
             os.replace(tmp, path)
-        except OSError as e:
+        except Exception as e:  # noqa: BLE001  (full disk, an unpicklable value: never stop the manager)
             logging.warning("could not save the finished-results cache %s: %s", path, e)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
             with self._lock:
                 self.changed = True
 
@@ -247,11 +249,20 @@ class FinishedResultsCache:
             self.changed = True
 
     def forget_job(self, job_dir: str) -> None:
-        """Drop every entry about the job directory ``job_dir`` (relative, e.g. ``work/a/B.xyz``)."""
-        prefix = job_dir.rstrip("/") + "/"
+        """Drop every entry about the job directory ``job_dir`` (``work/a/B.xyz``, or absolute).
+
+        Entries are keyed ``(kind, path)`` with paths relative to the setup, as the engine's
+        ``_sis_path()`` and ``rel_path()`` give them.
+        """
+        from sisyphus import global_settings as gs
+
+        job_dir = os.path.normpath(job_dir)
+        if os.path.isabs(job_dir) and job_dir.startswith(gs.BASE_DIR.rstrip("/") + "/"):
+            job_dir = os.path.relpath(job_dir, gs.BASE_DIR)
+        prefix = job_dir + "/"
         with self._lock:
             keys = [k for k in self.cache if isinstance(k, tuple) and len(k) == 2 and isinstance(k[1], str)
-                    and (k[1] == job_dir.rstrip("/") or k[1].startswith(prefix))]
+                    and (os.path.normpath(k[1]) == job_dir or k[1].startswith(prefix))]
             for k in keys:
                 del self.cache[k]
             self.changed = self.changed or bool(keys)
