@@ -31,6 +31,13 @@ def _job_dir_finished(job_dir: str) -> bool:
         os.path.exists(os.path.join(d, gs.JOB_FINISHED_ARCHIVE))
 
 
+def _remember_finished(job_dir: str) -> None:
+    """Record in the finished-results cache (when enabled) that ``job_dir`` is finished, for the
+    places that learn it from a directory listing rather than from :func:`_job_dir_finished`."""
+    if gs.CACHE_FINISHED_RESULTS:
+        finished_results_cache[("job", job_dir)] = True
+
+
 class JobCreationError(Exception):
     """A job's constructor failed; the message names the class and the config line."""
 
@@ -444,6 +451,7 @@ class Job(metaclass=JobSingleton):
             return states.HOLD
         if gs.JOB_FINISHED_MARKER in files or gs.JOB_FINISHED_ARCHIVE in files:
             self._sis_finished_cache = True
+            _remember_finished(self._sis_path())
             return states.FINISHED
         for task in self._sis_tasks():
             st = self._sis_task_state(task, engine, files)
@@ -467,6 +475,7 @@ class Job(metaclass=JobSingleton):
         except PermissionError:
             pass
         self._sis_finished_cache = True
+        _remember_finished(self._sis_path())
         try:
             gs.on_job_finished(self)
         except Exception:  # noqa: BLE001

@@ -108,6 +108,10 @@ class Manager:
         self.last_by_state = None
         self.last_update = None
         self.status = "starting"
+        if gs.CACHE_FINISHED_RESULTS:
+            # before the first state update, so even the start-up overview need not ask the
+            # file system about jobs known to be finished
+            finished_results_cache.read_from_file()
 
     # ------------------------------------------------------------------ helpers
     def _clear_job(self, job):
@@ -277,6 +281,7 @@ class Manager:
         self.engine.reset_cache()
         self.config_manager.step_readers()
         by_state = self.graph.get_jobs_by_status(self.engine)
+        finished_results_cache.write_to_file()
         self._publish(by_state, "waiting for the start (not submitting)")
         logging.info("Finished updating job states")
         unfinished = any(st != states.FINISHED for st in by_state) or self.graph.missing_inputs()
@@ -356,8 +361,6 @@ class Manager:
 
     def _loop(self) -> int:
         first = True
-        if gs.CACHE_FINISHED_RESULTS:
-            finished_results_cache.read_from_file()
         while not self._stop:
             self.engine.reset_cache()
             self.config_manager.step_readers()
