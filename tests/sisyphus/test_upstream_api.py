@@ -152,6 +152,14 @@ def test_finished_results_cache_only_stores_wanted_results_and_only_when_enabled
     reloaded.read_from_file()
     assert reloaded[("job", "done")] is True and not reloaded.changed
 
+    @cache.caching(get_key=lambda: ("value", "scores"), cache_if=lambda res: True, copy_hits=True)
+    def scores():
+        return [1, 2]
+
+    scores().append(3)  # a caller modifying the first result ...
+    scores().append(4)  # ... or a hit does not change what is stored
+    assert scores() == [1, 2] and cache[("value", "scores")] == [1, 2]
+
     cache.reset()
     assert len(cache) == 0 and cache.changed
 

@@ -227,7 +227,7 @@ class Variable(AbstractPath):
         os.replace(tmp, fn)
 
     @finished_results_cache.caching(get_key=lambda self: ("value", self.rel_path()),
-                                    cache_if=lambda res, self: _small_finished_value(self))
+                                    cache_if=lambda res, self: _small_finished_value(self), copy_hits=True)
     def get(self):
         fn = self.get_path()
         if not os.path.isfile(fn):

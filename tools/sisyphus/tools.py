@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import enum
 import errno
 import functools
@@ -267,11 +268,12 @@ class FinishedResultsCache:
                 del self.cache[k]
             self.changed = self.changed or bool(keys)
 
-    def caching(self, get_key=lambda *args, **kwargs: args, cache_if=_is_true):
+    def caching(self, get_key=lambda *args, **kwargs: args, cache_if=_is_true, copy_hits: bool = False):
         """Decorator: look ``get_key(*args, **kwargs)`` up before calling the function.
 
         A result is stored only if ``cache_if(result, *args, **kwargs)`` is true (by default: the
         result is ``True``, e.g. "finished"), so answers that may still change are asked again.
+        ``copy_hits`` stores and returns deep copies, for values a caller may modify.
         """
 
         def decorator(func):
@@ -284,10 +286,11 @@ class FinishedResultsCache:
                 key = get_key(*args, **kwargs)
                 with self._lock:
                     if key in self.cache:
-                        return self.cache[key]
+                        hit = self.cache[key]
+                        return copy.deepcopy(hit) if copy_hits else hit
                 result = func(*args, **kwargs)
                 if cache_if(result, *args, **kwargs):
-                    self[key] = result
+                    self[key] = copy.deepcopy(result) if copy_hits else result
                 return result
 
             return cached
