@@ -20,6 +20,7 @@ import sys
 import tarfile
 
 from sisyphus import global_settings as gs
+from sisyphus.tools import finished_results_cache
 
 __all__ = [
     "DIR_IN_GRAPH", "JOB_NOT_FINSIHED", "JOB_NOT_FINISHED", "JOB_STILL_NEEDED", "JOB_WITHOUT_KEEP_VALUE",
@@ -254,6 +255,7 @@ def remove_directories(dirs, message, move_postfix=".cleanup", mode="remove", fo
             except OSError as e:
                 logging.error("could not delete %s: %s", d, e)
                 continue
+        finished_results_cache.forget_job(d)  # gone or moved aside: no longer finished
         done.append(d)
     return done
 

@@ -31,6 +31,10 @@ def _is_set(x) -> bool:
     return True
 
 
+class DelayedGetNotImplemented(NotImplementedError, AssertionError):
+    """``get()`` called on a delayed class that does not define it."""
+
+
 class DelayedBase:
     """Base class: arithmetic, formatting and function application build new delayed values."""
 
@@ -39,7 +43,9 @@ class DelayedBase:
         self.b = b
 
     def get(self):
-        raise NotImplementedError
+        # an AssertionError as upstream's (code written against it may catch that), which is
+        # also a NotImplementedError for code written against this engine
+        raise DelayedGetNotImplemented(f"{type(self).__name__} does not implement get()")
 
     def is_set(self) -> bool:
         return _is_set(self.a) and _is_set(self.b)
@@ -117,7 +123,12 @@ class DelayedBase:
         return str(self.get())
 
     def __repr__(self):
-        return f"<{type(self).__name__} {self.get()!r}>" if self.is_set() else f"<{type(self).__name__} (not set)>"
+        # the value's str, as upstream: a recipe that writes repr() of a delayed value into a
+        # config or report gets the same bytes on either engine. Upstream raises for a value that
+        # is not set yet; a placeholder keeps logs and tracebacks printable instead.
+        if not self.is_set():
+            return f"<{type(self).__name__} (not set)>"
+        return str(self.get())
 
 
 class Delayed(DelayedBase):
@@ -218,8 +229,10 @@ class DelayedReplace(DelayedFormat):
 
 
 def _check_function(func):
+    from sisyphus.hash import UnhashableError  # ValueError and AssertionError (upstream asserts)
+
     if isinstance(func, types.LambdaType) and func.__name__ == "<lambda>":
-        raise ValueError("lambdas cannot be hashed or pickled; pass a named function to a delayed value")
+        raise UnhashableError("lambdas cannot be hashed or pickled; pass a named function to a delayed value")
 
 
 class DelayedFunction(DelayedFormat):

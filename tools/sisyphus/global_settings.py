@@ -163,33 +163,86 @@ ENGINE_NOT_SETUP_WARNING = True
 HOSTNAME = socket.gethostname()
 
 
+# ------------------------------------------------------------------ loading
+#: Where upstream Sisyphus keeps the fixtures of its own unit tests (relative to the checkout);
+#: those tests read it from ``gs``, so it is kept for running them against this engine.
+TEST_DIR = "tests"
+
+GLOBAL_SETTINGS_FILE_DEFAULT = "settings.py"
+ENVIRONMENT_SETTINGS_PREFIX = "SIS_"
+#: The raw ``SIS_*`` environment variables that were applied (name -> unparsed value).
+ENVIRONMENT_SETTINGS = {}
+#: Text of every settings file read and every environment override applied, in order, so a
+#: setup's effective settings can be logged and recreated.
+GLOBAL_SETTINGS_FILE_CONTENT = ""
+
+# Environment variables that are never applied as settings: SIS_COMMAND must stay a list (a
+# string from the shell would be split into characters when the worker command is built).
+_ENV_NOT_SETTINGS = ("SIS_COMMAND",)
+
+
+def update_global_settings_from_file(filename: str, warn_missing: bool = True) -> None:
+    """Execute the settings file ``filename`` in the namespace of this module.
+
+    Every name the file defines becomes an attribute of ``gs`` (functions defined there belong
+    to this module, so they pickle); the file's text is appended to
+    ``GLOBAL_SETTINGS_FILE_CONTENT``. A missing file is skipped (with a warning if
+    ``warn_missing``).
+    """
+    global GLOBAL_SETTINGS_FILE_CONTENT
+    try:
+        with open(filename, encoding="utf-8") as f:
+            content = f.read()
+    except FileNotFoundError:
+        if warn_missing:
+            logging.warning("settings file %s not found, ignoring it", filename)
+        return
+    # compiled under its absolute name so tracebacks point at the file from anywhere
+    exec(compile(content, os.path.abspath(filename), "exec"), globals())
+    GLOBAL_SETTINGS_FILE_CONTENT += f"##### Settings file: {filename} #####\n{content}\n"
+
+
+def update_global_settings_from_env() -> None:
+    """Apply every environment variable ``SIS_<NAME>`` as the setting ``<NAME>``.
+
+    Values are parsed as Python literals where possible (``SIS_X=42`` gives an int, ``SIS_X=bar``
+    stays a string); ``SIS_IMPORT_PATHS`` given as a plain string is split on ``:``. The applied
+    assignments are appended to ``GLOBAL_SETTINGS_FILE_CONTENT``.
+    """
+    global GLOBAL_SETTINGS_FILE_CONTENT
+    g = globals()
+    lines = []
+    for key, raw in os.environ.items():
+        if not key.startswith(ENVIRONMENT_SETTINGS_PREFIX) or key in _ENV_NOT_SETTINGS:
+            continue
+        ENVIRONMENT_SETTINGS[key] = raw
+        name = key[len(ENVIRONMENT_SETTINGS_PREFIX):]
+        try:
+            value = ast.literal_eval(raw)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            value = raw
+        if name == "IMPORT_PATHS" and isinstance(value, str):
+            value = value.split(":")
+        g[name] = value
+        lines.append(f"{name} = {value!r}\n")
+    if lines:
+        GLOBAL_SETTINGS_FILE_CONTENT += "##### Settings from environment #####\n" + "".join(lines)
+
+
 def _load_settings() -> None:
+    """Defaults, then the settings files, then the environment (each overriding the last)."""
+    global GLOBAL_SETTINGS_FILE
     from sisyphus.hash import short_hash
 
-    g = globals()
-    g["SIS_HASH"] = short_hash
-    files = os.environ.get("SIS_GLOBAL_SETTINGS_FILE", "settings.py").split(":")
-    for fname in files:
-        if not fname:
-            continue
-        if not os.path.isfile(fname):
-            if "SIS_GLOBAL_SETTINGS_FILE" in os.environ or not fname == "settings.py":
-                logging.warning("settings file %s not found", fname)
-            continue
-        with open(fname, encoding="utf-8") as f:
-            code = compile(f.read(), os.path.abspath(fname), "exec")
-        exec(code, g)
-    for key, value in os.environ.items():
-        if not key.startswith("SIS_") or key in ("SIS_GLOBAL_SETTINGS_FILE", "SIS_COMMAND"):
-            continue
-        name = key[len("SIS_"):]
-        if name == "IMPORT_PATHS":
-            g[name] = value.split(":")
-            continue
-        try:
-            g[name] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            g[name] = value
+    globals()["SIS_HASH"] = short_hash
+    explicit = ENVIRONMENT_SETTINGS_PREFIX + "GLOBAL_SETTINGS_FILE" in os.environ
+    GLOBAL_SETTINGS_FILE = os.environ.get(ENVIRONMENT_SETTINGS_PREFIX + "GLOBAL_SETTINGS_FILE",
+                                          GLOBAL_SETTINGS_FILE_DEFAULT)
+    for fname in GLOBAL_SETTINGS_FILE.split(":"):
+        if fname:
+            # a setup without settings.py is normal; a file named explicitly must exist
+            update_global_settings_from_file(fname, warn_missing=explicit or fname != GLOBAL_SETTINGS_FILE_DEFAULT)
+    update_global_settings_from_env()
 
 
 _load_settings()

@@ -167,6 +167,40 @@ class SISGraph:
             stack.extend(p.creator for p in job._sis_inputs if p.creator is not None)
         return list(seen.values())
 
+    def job_by_id(self, sis_id: str):
+        """The job of the graph with id ``sis_id`` (e.g. ``"corpus/Prepare.AbC123"``), or None."""
+        for job in self.jobs():
+            if job._sis_id() == sis_id:
+                return job
+        return None
+
+    def jobs_sorted(self):
+        """Yield every job of the graph after all jobs it depends on (dependency order).
+
+        Deterministic: jobs without dependencies start in order of their ids; after a job, the
+        jobs it made ready follow depth first, in order of their ids. Useful for listings and for
+        processing a graph (exporting, copying) where inputs must come first.
+        """
+        by_id = {job._sis_id(): job for job in self.jobs()}
+        waiting_for = {}  # id -> ids of not yet yielded jobs it depends on
+        dependents = {jid: set() for jid in by_id}
+        for jid, job in by_id.items():
+            deps = {p.creator._sis_id() for p in job._sis_inputs if p.creator is not None}
+            deps &= by_id.keys()
+            waiting_for[jid] = deps
+            for dep in deps:
+                dependents[dep].add(jid)
+        stack = sorted((jid for jid, deps in waiting_for.items() if not deps), reverse=True)
+        while stack:
+            jid = stack.pop()
+            yield by_id[jid]
+            ready = []
+            for nxt in sorted(dependents[jid]):
+                waiting_for[nxt].discard(jid)
+                if not waiting_for[nxt]:
+                    ready.append(nxt)
+            stack.extend(reversed(ready))
+
     def find(self, pattern, mode="all"):
         """Jobs (mode "job"), paths (mode "path") or both whose id / path matches ``pattern``."""
         out = []

@@ -11,7 +11,10 @@ import inspect
 import pathlib
 import types
 
-__all__ = ["sis_hash_helper", "short_hash", "md5", "int_hash", "get_object_state"]
+# ``enum`` is listed because upstream's module has no __all__, so ``from sisyphus.hash import *``
+# also hands out the modules it imports; code written against upstream (its own tests among
+# it) uses ``enum`` after such an import.
+__all__ = ["sis_hash_helper", "short_hash", "md5", "int_hash", "get_object_state", "UnhashableError", "enum"]
 
 _BASIC_TYPES = (int, float, bool, str, complex)
 _MAX_INLINE = 4096
@@ -26,11 +29,19 @@ def _type_name(obj) -> bytes:
     return t.__qualname__.encode()
 
 
+class UnhashableError(ValueError, AssertionError):
+    """An object that has no stable identity for a hash (a lambda, something defined in __main__).
+
+    A ValueError here; also an AssertionError because upstream rejects these objects with
+    ``assert``, and code written against upstream catches that.
+    """
+
+
 def _check_importable(module: str, qualname: str, what) -> None:
     if module == "__main__":
-        raise ValueError(f"cannot hash {what!r}: objects defined in __main__ are not importable by a worker")
+        raise UnhashableError(f"cannot hash {what!r}: objects defined in __main__ are not importable by a worker")
     if "<lambda>" in qualname:
-        raise ValueError(f"cannot hash {what!r}: lambdas have no stable identity; use a named function")
+        raise UnhashableError(f"cannot hash {what!r}: lambdas have no stable identity; use a named function")
 
 
 def sis_hash_helper(obj) -> bytes:

@@ -12,12 +12,29 @@ from sisyphus import global_settings as gs
 from sisyphus import states
 from sisyphus.job_path import AbstractPath, Path, Variable
 from sisyphus.task import Task
-from sisyphus.tools import extract_paths
+from sisyphus.tools import extract_paths, finished_results_cache
 
 __all__ = ["Job", "JobSingleton", "JobCreationError"]
 
 _registry = {}  # sis_id -> Job: one object per job in a process
 _TAG_CHARS = set("-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+
+
+@finished_results_cache.caching(get_key=lambda job_dir: ("job", job_dir))
+def _job_dir_finished(job_dir: str) -> bool:
+    """True if the job directory ``job_dir`` (relative to the setup, or absolute) holds the
+    ``finished`` marker or the cleaner's archive; a True answer is kept in the finished-results
+    cache when that is enabled, so a restarted manager need not ask the file system again."""
+    d = job_dir if os.path.isabs(job_dir) else os.path.join(gs.BASE_DIR, job_dir)
+    return os.path.exists(os.path.join(d, gs.JOB_FINISHED_MARKER)) or \
+        os.path.exists(os.path.join(d, gs.JOB_FINISHED_ARCHIVE))
+
+
+def _remember_finished(job_dir: str) -> None:
+    """Record in the finished-results cache (when enabled) that ``job_dir`` is finished, for the
+    places that learn it from a directory listing rather than from :func:`_job_dir_finished`."""
+    if gs.CACHE_FINISHED_RESULTS:
+        finished_results_cache[("job", job_dir)] = True
 
 
 class JobCreationError(Exception):
@@ -369,9 +386,7 @@ class Job(metaclass=JobSingleton):
         """True once the job's ``finished`` marker (or the cleaner's archive) exists."""
         if self._sis_finished_cache:
             return True
-        d = self._sis_path(abspath=True)
-        if os.path.exists(os.path.join(d, gs.JOB_FINISHED_MARKER)) or \
-                os.path.exists(os.path.join(d, gs.JOB_FINISHED_ARCHIVE)):
+        if _job_dir_finished(self._sis_path()):
             self._sis_finished_cache = True
         return self._sis_finished_cache
 
@@ -456,6 +471,7 @@ class Job(metaclass=JobSingleton):
             return states.HOLD
         if gs.JOB_FINISHED_MARKER in files or gs.JOB_FINISHED_ARCHIVE in files:
             self._sis_finished_cache = True
+            _remember_finished(self._sis_path())
             return states.FINISHED
         for task in self._sis_tasks():
             st = self._sis_task_state(task, engine, files)
@@ -479,6 +495,7 @@ class Job(metaclass=JobSingleton):
         except PermissionError:
             pass
         self._sis_finished_cache = True
+        _remember_finished(self._sis_path())
         try:
             gs.on_job_finished(self)
         except Exception:  # noqa: BLE001

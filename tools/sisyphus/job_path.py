@@ -14,6 +14,7 @@ import warnings
 
 from sisyphus import global_settings as gs
 from sisyphus.delayed_ops import DelayedBase
+from sisyphus.tools import finished_results_cache
 
 __all__ = ["AbstractPath", "Path", "Variable", "VariableNotSet", "NoBackup"]
 
@@ -111,6 +112,9 @@ class AbstractPath(DelayedBase):
         return f"<{type(self).__name__} {self.get_path()}>"
 
     # ------------------------------------------------------------------ availability
+    @finished_results_cache.caching(get_key=lambda self, debug_info=None: ("available", self.rel_path()),
+                                    cache_if=lambda res, self, debug_info=None: res is True
+                                    and self.creator is not None and self.creator._sis_finished())
     def available(self, debug_info=None) -> bool:
         if self._available is not None:
             return bool(self._available(self))
@@ -161,7 +165,9 @@ class AbstractPath(DelayedBase):
             creator, path = self.hash_overwrite
         else:
             creator, path = self.creator, self.path
-        if creator is not None and not isinstance(creator, str):
+        # a job stands for its output directory; any other creator (a stand-in object, a plain
+        # string from hash_overwrite) is hashed as it is
+        if hasattr(creator, "_sis_id"):
             creator = creator._sis_id() + "/" + gs.JOB_OUTPUT
         return b"(Path, " + sis_hash_helper((creator, path)) + b")"
 
@@ -270,6 +276,18 @@ class Path(AbstractPath):
         return zipped
 
 
+def _small_finished_value(var: "Variable") -> bool:
+    """Whether the value just read from ``var`` may go into the finished-results cache: its job
+    is finished (the value cannot change any more) and the file is small (the cache is kept in
+    memory and saved on every change)."""
+    if var.creator is None or not var.creator._sis_finished():
+        return False
+    try:
+        return os.path.getsize(var.get_path()) < gs.CACHE_FINISHED_RESULTS_MAX_SIZE
+    except OSError:
+        return False
+
+
 class Variable(AbstractPath):
     """A job output holding a Python value (text ``repr`` or gzip'ed pickle)."""
 
@@ -291,6 +309,8 @@ class Variable(AbstractPath):
                 f.write(f"{value!r}\n")
         os.replace(tmp, fn)
 
+    @finished_results_cache.caching(get_key=lambda self: ("value", self.rel_path()),
+                                    cache_if=lambda res, self: _small_finished_value(self), copy_hits=True)
     def get(self):
         fn = self.get_path()
         if not os.path.isfile(fn):

@@ -10,6 +10,7 @@ from sisyphus import global_settings as gs
 from sisyphus import states
 from sisyphus.engine import DeferSubmission, SubmissionError
 from sisyphus.job import JobCreationError
+from sisyphus.tools import finished_results_cache
 
 __all__ = ["Manager", "ManagerLock", "ManagerLockError", "STOP_SIGNALS", "stop_message"]
 
@@ -118,6 +119,10 @@ class Manager:
         self.last_by_state = None
         self.last_update = None
         self.status = "starting"
+        if gs.CACHE_FINISHED_RESULTS:
+            # before the first state update, so even the start-up overview need not ask the
+            # file system about jobs known to be finished
+            finished_results_cache.read_from_file()
 
     # ------------------------------------------------------------------ helpers
     def _clear_job(self, job):
@@ -327,6 +332,7 @@ class Manager:
         self.engine.reset_cache()
         self.config_manager.step_readers()
         by_state = self.graph.get_jobs_by_status(self.engine)
+        finished_results_cache.write_to_file()
         self._publish(by_state, "waiting for the start (not submitting)")
         logging.info("Finished updating job states")
         unfinished = any(st != states.FINISHED for st in by_state) or self.graph.missing_inputs()
@@ -421,6 +427,7 @@ class Manager:
             self.engine.reset_cache()
             self.config_manager.step_readers()
             by_state = self.graph.get_jobs_by_status(self.engine)
+            finished_results_cache.write_to_file()  # a no-op unless this cycle learned something
             self._publish(by_state, "running")
 
             if first:

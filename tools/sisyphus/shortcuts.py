@@ -12,6 +12,7 @@ import sys
 import time
 
 from sisyphus import global_settings as gs
+from sisyphus.tools import finished_results_cache
 
 __all__ = ["remove_job_and_descendants", "add_subparsers"]
 
@@ -109,6 +110,7 @@ def remove_job_and_descendants(jobs, mode="remove", force=False):
             else:
                 shutil.rmtree(d)
         j._sis_finished_cache = False
+        finished_results_cache.forget_job(j._sis_path())
     return existing
 
 

@@ -281,9 +281,15 @@ def zipped(filename) -> bool:
 
 @contextlib.contextmanager
 def mktemp():
+    """Context manager giving a fresh temporary name under ``gs.TMP_PREFIX``; nothing exists there yet.
+
+    The caller creates a file or a directory under that name (or names next to it, such as
+    ``temp + ".gz"``); all of it is removed on exit. The name lies in a private directory made
+    with ``mkdtemp``, so unlike a bare ``tempfile.mktemp`` no other process can claim it first.
+    """
     d = tempfile.mkdtemp(prefix=os.path.basename(gs.TMP_PREFIX), dir=os.path.dirname(gs.TMP_PREFIX) or None)
     try:
-        yield d
+        yield os.path.join(d, "temp")
     finally:
         shutil.rmtree(d, ignore_errors=True)
 

@@ -174,6 +174,8 @@ def worker(job_dir, task_name, task_id=None, engine_key=None, redirect_output=Fa
     from sisyphus.toolkit import set_running_in_worker
 
     set_running_in_worker(True)
+    # a task must see the real files: the finished-results cache is the manager's
+    gs.CACHE_FINISHED_RESULTS = False
     job_path._in_worker = True
     job_dir = os.path.abspath(job_dir.rstrip("/"))
     engine = gs.engine()
