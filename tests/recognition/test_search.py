@@ -101,3 +101,72 @@ def test_prior_correction():
 
 
 
+
+
+_TIE_ARPA = """\\data\\
+ngram 1={n1}
+ngram 2=1
+
+\\1-grams:
+-1.0\t<unk>\t0
+-99\t<s>\t-0.3
+-1.0\t</s>\t0
+-0.5\tuh\t0
+{extra}
+\\2-grams:
+-0.2\t<s> uh
+
+\\end\\
+"""
+
+_TIE_DECODE = """
+import sys
+import numpy as np
+from memristor_asr.recognition.search import LexiconSearch, SearchConfig
+
+rng = np.random.default_rng(int(sys.argv[1]))
+search = LexiconSearch("labels.txt", "lex.txt", "lm.arpa", SearchConfig(beam_size=16))
+labels = open("labels.txt").read().split()
+seq = [labels.index(x) for x in ["L", "[blank]", "EH", "[blank]", "D#", "[blank]"] * 3]
+scores = np.full((len(seq), len(labels)), -10.0, np.float32)
+scores[np.arange(len(seq)), seq] = 0.0
+pads, out = [], []
+for _ in range(4):  # a different allocation history before each search
+    pads.append([bytearray(int(x)) for x in rng.integers(1, 100000, 50)])
+    out.append(" ".join(search.decode(scores)))
+print(" | ".join(out))
+"""
+
+
+@pytest.mark.parametrize("lm_knows_them", [False, True])
+def test_exact_ties_give_the_same_words_in_every_process(tmp_path, lm_knows_them):
+    """Three homophones in a row with equal scores: flashlight orders such hypotheses by memory
+    address (before the fix: 'led led lead', 'lead led led', … from run to run)."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "labels.txt").write_text("L\nEH\nD\nD#\nAH#\n[blank]\n")
+    (tmp_path / "lex.txt").write_text("led L EH D#\nlead L EH D#\nuh AH#\nzed D EH D#\n")
+    extra = "-0.7\tled\t0\n-0.7\tlead\t0\n" if lm_knows_them else ""
+    (tmp_path / "lm.arpa").write_text(_TIE_ARPA.format(n1=6 if lm_knows_them else 4, extra=extra))
+    (tmp_path / "decode.py").write_text(_TIE_DECODE)
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=os.path.join(repo, "recipe"))
+    outs = set()
+    for seed in range(1, 7):
+        res = subprocess.run([sys.executable, "decode.py", str(seed)], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=120, check=True)
+        outs.add(res.stdout.strip().splitlines()[-1])
+    assert len(outs) == 1, outs
+    words = outs.pop().split(" | ")[0].split()
+    assert len(words) == 3 and len(set(words)) == 1, words  # one choice, made the same way each time
+
+
+def test_only_the_first_of_lm_unknown_homophones_is_searched():
+    from memristor_asr.recognition.search import unsearched_homophones
+
+    lexicon = {"led": [["L", "EH", "D#"]], "lead": [["L", "EH", "D#"], ["L", "IY", "D#"]], "zed": [["Z", "EH", "D#"]],
+               "ledd": [["L", "EH", "D#"]], "known": [["L", "EH", "D#"]]}
+    assert unsearched_homophones(lexicon, {"known"}) == {("lead", ("L", "EH", "D#")), ("ledd", ("L", "EH", "D#"))}
+    assert unsearched_homophones(lexicon, set(lexicon)) == set()

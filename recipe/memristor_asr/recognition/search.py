@@ -12,13 +12,14 @@ import math
 import multiprocessing
 import os
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
 from memristor_asr.lexicon.lexicon import BLANK, read_labels, read_lexicon
 
-__all__ = ["SearchConfig", "LexiconSearch", "decode_parallel", "apply_prior", "LexiconMismatchError"]
+__all__ = ["SearchConfig", "LexiconSearch", "decode_parallel", "apply_prior", "LexiconMismatchError",
+           "LMVocabulary", "unsearched_homophones"]
 
 UNK_WORD = "<unk>"
 
@@ -89,11 +90,13 @@ class LexiconSearch:
         self.blank = blank
         trie = Trie(len(self.labels), blank)
         start = self.lm.start(False)
+        self.unsearched_homophones = unsearched_homophones(lexicon, LMVocabulary(lm_file))
         for word, prons in lexicon.items():
             word_idx = self.word_dict.get_index(word)
             _, score = self.lm.score(start, word_idx)
             for pron in prons:
-                trie.insert([token_dict.get_index(t) for t in pron], word_idx, score)
+                if (word, tuple(pron)) not in self.unsearched_homophones:
+                    trie.insert([token_dict.get_index(t) for t in pron], word_idx, score)
         trie.smear(SmearingMode.MAX)
         opts = LexiconDecoderOptions(
             beam_size=config.beam_size, beam_size_token=config.beam_size_token,
@@ -115,8 +118,46 @@ class LexiconSearch:
         results = self.decoder.decode(em.ctypes.data, em.shape[0], em.shape[1])
         if not results:
             return []
-        words = [self.word_dict.get_entry(w) for w in results[0].words if w >= 0]
+        # flashlight orders hypotheses of equal score by memory address: pick among the best ones by
+        # their words, so that the result does not depend on the process's allocation history
+        best = max(r.score for r in results)
+        candidates = [self._words(r) for r in results if r.score == best]
+        return min(candidates)
+
+    def _words(self, result) -> List[str]:
+        words = [self.word_dict.get_entry(w) for w in result.words if w >= 0]
         return [w for w in words if not w.startswith("[") and w != UNK_WORD]
+
+
+class LMVocabulary:
+    """Membership test ``word in vocab`` against a KenLM model (ARPA or binary; a binary one is
+    memory-mapped, so this costs little). kenlm's Python API has no vocabulary listing."""
+
+    def __init__(self, lm_file):
+        import kenlm
+
+        self._model = kenlm.Model(os.fspath(lm_file))
+
+    def __contains__(self, word: str) -> bool:
+        return word in self._model
+
+
+def unsearched_homophones(lexicon: Dict[str, List[List[str]]], lm_words) -> Set[Tuple[str, Tuple[str, ...]]]:
+    """``(word, pronunciation)`` entries left out of the search tree: of the words with the same
+    pronunciation that the LM does not know (all scored as its ``<unk>``), all but the first in
+    lexicon order. Their hypotheses would tie exactly, and flashlight breaks such ties by memory
+    address, so the recognised word (and the WER) changed from run to run; with one of them searched
+    the result is reproducible, and no choice among indistinguishable words is lost."""
+    first: Dict[Tuple[str, ...], str] = {}
+    left_out = set()
+    for word, prons in lexicon.items():
+        if word in lm_words:
+            continue
+        for pron in prons:
+            key = tuple(pron)
+            if first.setdefault(key, word) != word:
+                left_out.add((word, key))
+    return left_out
 
 
 _worker_search: Optional[LexiconSearch] = None
