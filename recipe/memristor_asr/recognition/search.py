@@ -19,9 +19,14 @@ import numpy as np
 from memristor_asr.lexicon.lexicon import BLANK, read_labels, read_lexicon
 
 __all__ = ["SearchConfig", "LexiconSearch", "decode_parallel", "apply_prior", "LexiconMismatchError",
-           "LMVocabulary", "unsearched_homophones"]
+           "LMVocabulary", "unsearched_homophones", "homophone_ranks"]
 
 UNK_WORD = "<unk>"
+
+#: LM log10-score step that orders homophones of equal LM score (see :class:`TieBreakingLM`). Large
+#: enough to survive flashlight's float32 scores (ulp ~ 1e-6 at |score| <= 16), small against any
+#: real score difference.
+HOMOPHONE_TIE_STEP = 1e-5
 
 
 class LexiconMismatchError(ValueError):
@@ -63,6 +68,8 @@ class LexiconSearch:
         from flashlight.lib.text.decoder.kenlm import KenLM
         from flashlight.lib.text.dictionary import Dictionary, create_word_dict
 
+        from memristor_asr.recognition.tie_breaking_lm import TieBreakingLM
+
         self.labels = read_labels(labels_file)
         self.config = config
         token_dict = Dictionary(self.labels)
@@ -85,12 +92,22 @@ class LexiconSearch:
         self.word_dict = create_word_dict(lexicon_with_unk)
         if not os.path.exists(os.fspath(lm_file)):
             raise FileNotFoundError(f"language model {lm_file} does not exist")
-        self.lm = KenLM(os.fspath(lm_file), self.word_dict)
+        self.unsearched_homophones = unsearched_homophones(lexicon, LMVocabulary(lm_file))
+        searched = {w: [p for p in prons if (w, tuple(p)) not in self.unsearched_homophones]
+                    for w, prons in lexicon.items()}
+        ranks = homophone_ranks(searched)
+        kenlm_model = KenLM(os.fspath(lm_file), self.word_dict)
+        if any(ranks.values()):
+            offsets = [0.0] * self.word_dict.index_size()
+            for word, rank in ranks.items():
+                offsets[self.word_dict.get_index(word)] = -HOMOPHONE_TIE_STEP * rank
+            self.lm = TieBreakingLM(kenlm_model, offsets)
+        else:  # no homophones: the native LM, without the Python call per score
+            self.lm = kenlm_model
         blank = label_index[BLANK]
         self.blank = blank
         trie = Trie(len(self.labels), blank)
         start = self.lm.start(False)
-        self.unsearched_homophones = unsearched_homophones(lexicon, LMVocabulary(lm_file))
         for word, prons in lexicon.items():
             word_idx = self.word_dict.get_index(word)
             _, score = self.lm.score(start, word_idx)
@@ -140,6 +157,27 @@ class LMVocabulary:
 
     def __contains__(self, word: str) -> bool:
         return word in self._model
+
+
+def homophone_ranks(lexicon: Dict[str, List[List[str]]]) -> Dict[str, int]:
+    """A rank per word such that words sharing a pronunciation have different ranks; the first in
+    lexicon order gets 0 (so a word without homophones always has rank 0). Greedy colouring, since a
+    word with several pronunciations can be in several homophone groups.
+
+    :param lexicon: ``word -> pronunciations`` as searched
+    """
+    groups: Dict[Tuple[str, ...], List[str]] = {}
+    for word, prons in lexicon.items():
+        for pron in prons:
+            groups.setdefault(tuple(pron), []).append(word)
+    ranks: Dict[str, int] = {}
+    for word, prons in lexicon.items():
+        taken = {ranks[other] for pron in prons for other in groups[tuple(pron)] if other in ranks}
+        rank = 0
+        while rank in taken:
+            rank += 1
+        ranks[word] = rank
+    return ranks
 
 
 def unsearched_homophones(lexicon: Dict[str, List[List[str]]], lm_words) -> Set[Tuple[str, Tuple[str, ...]]]:
