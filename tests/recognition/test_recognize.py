@@ -49,5 +49,5 @@ def test_label_count_mismatch(ci_data_jobs, tmp_path):
 
 def test_float_model_cannot_run_on_crossbars(float_ckpt, tmp_path):
     with pytest.raises(ValueError, match="float model"):
-        load_recognition_model(float_ckpt, programmed_device=str(tmp_path / "dev.pt"), hardware=None, noise_seed=0,
+        load_recognition_model(float_ckpt, programmed_device=str(tmp_path / "dev.pt"), read=None, noise_seed=0,
                                device=torch.device("cpu"))
