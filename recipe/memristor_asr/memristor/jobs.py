@@ -35,10 +35,7 @@ class ProgramCrossbarsJob(Job):
         """
         self.checkpoint = checkpoint
         self.device_index = device_index
-        if not isinstance(programming, ProgrammingConfig):
-            raise TypeError(f"ProgramCrossbarsJob: programming must be a ProgrammingConfig, got "
-                            f"{type(programming).__name__} (read settings go to RecognitionJob(read=...))")
-        self.programming = programming
+        self.programming = programming  # type checked in hash(), which runs first
         self.rqmt = {"cpu": cpu_rqmt, "mem": mem_rqmt, "time": time_rqmt, "gpu": gpu_rqmt}
         self.out_device = self.output_path("crossbars.pt")
         self.out_num_cells = self.output_var("num_cells")
@@ -72,7 +69,11 @@ class ProgramCrossbarsJob(Job):
     @classmethod
     def hash(cls, parsed_args):
         args = dict(parsed_args)
-        args["hardware"] = args.pop("programming").non_default() or None  # the pre-split argument
+        programming = args.pop("programming")
+        if not isinstance(programming, ProgrammingConfig):
+            raise TypeError(f"ProgramCrossbarsJob: programming must be a ProgrammingConfig, got "
+                            f"{type(programming).__name__} (read settings go to RecognitionJob(read=...))")
+        args["hardware"] = programming.non_default() or None  # the pre-split argument
         return hash_without(ProgramCrossbarsJob, args)
 
 

@@ -71,8 +71,6 @@ class RecognitionJob(Job):
         self.prior_scales = list(prior_scales)
         self.search = search
         self.programmed_device = programmed_device
-        if read is not None and not isinstance(read, ReadConfig):
-            raise TypeError(f"RecognitionJob: read must be a ReadConfig or None, got {type(read).__name__}")
         if read is not None and read != ReadConfig() and programmed_device is None:
             raise ValueError("RecognitionJob: read settings need a programmed_device (they configure the crossbars)")
         self.read = read
@@ -120,5 +118,7 @@ class RecognitionJob(Job):
     def hash(cls, parsed_args):
         args = dict(parsed_args)
         read = args.pop("read")
+        if read is not None and not isinstance(read, ReadConfig):
+            raise TypeError(f"RecognitionJob: read must be a ReadConfig or None, got {type(read).__name__}")
         args["hardware"] = (read.non_default() or None) if read is not None else None  # the pre-split argument
         return hash_without(RecognitionJob, args, RQMT_ARGS + ("max_empty_fraction",))
