@@ -59,8 +59,8 @@ class ProgramCrossbarsJob(Job):
         progress = ProgressFile(os.path.join(self.work_path(), "progress.txt"))
         device = task_device(self.rqmt["gpu"])
         try:
-            state = program_model(model.to(device), self.programming, **device_programming(self.device_index), device=device,
-                                  progress=lambda line: (print(line, flush=True), progress.write(line)))
+            state = program_model(model.to(device), self.programming, **device_programming(self.device_index),
+                                  device=device, progress=lambda line: (print(line, flush=True), progress.write(line)))
         except ValueError as e:  # e.g. observers that never saw data
             raise ValueError(f"{self._sis_id()}: cannot program {path}: {e}") from None
         save_programmed(state, self.out_device.get_path())
