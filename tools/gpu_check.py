@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from bench.memristor import timed as bench_timed
 from memristor_asr.features.hdf5 import FeatureReader
-from memristor_asr.memristor.config import HardwareConfig
+from memristor_asr.memristor.config import HardwareConfig, ProgrammingConfig, ReadConfig
 from memristor_asr.memristor.convert import load_programmed, program_model
 from memristor_asr.memristor.crossbar import integer_weights, program_layer
 from memristor_asr.memristor.linear import MemristorLinear
@@ -152,15 +152,15 @@ def check_training_and_conversion(device: torch.device, quick: bool) -> None:
 
         feats = torch.from_numpy(FeatureReader(corpus["dev_features"])[0].copy())[None]
         lengths = torch.tensor([feats.shape[1]])
-        hw = HardwareConfig(pulses_per_cycle=5, noise="off")
-        state = program_model(qat_model(), hw, seed=0, num_cycles=1, device="cpu")
+        state = program_model(qat_model(), ProgrammingConfig(pulses_per_cycle=5), seed=0, num_cycles=1, device="cpu")
+        read = ReadConfig(noise="off")
         with torch.no_grad():
-            ref, _ = load_programmed(qat_model(), state, hw)(feats, lengths)
-            out, _ = load_programmed(qat_model(), state, hw).to(device)(feats.to(device), lengths.to(device))
+            ref, _ = load_programmed(qat_model(), state, read)(feats, lengths)
+            out, _ = load_programmed(qat_model(), state, read).to(device)(feats.to(device), lengths.to(device))
         err = (out.cpu() - ref).abs().max().item()
         check(f"converted 4-bit model on {device.type} = cpu (noise off)", err < 0.05, f"max |Δ log-prob| {err:.2e}")
         t0 = time.perf_counter()
-        state_dev = program_model(qat_model().to(device), HardwareConfig(pulses_per_cycle=5), seed=0, num_cycles=2,
+        state_dev = program_model(qat_model().to(device), ProgrammingConfig(pulses_per_cycle=5), seed=0, num_cycles=2,
                                   device=device)
         if device.type == "cuda":
             torch.cuda.synchronize(device)

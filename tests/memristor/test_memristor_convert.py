@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from memristor_asr.memristor.config import HardwareConfig
+from memristor_asr.memristor.config import HardwareConfig, ProgrammingConfig, ReadConfig
 from memristor_asr.memristor.convert import (MEMRISTOR_LAYERS, convert_model, load_programmed, load_programmed_file,
                                              memristor_layer_names, program_model, save_programmed)
 from memristor_asr.memristor.linear import MemristorLinear
@@ -159,7 +159,7 @@ def test_programmed_file_round_trip(tmp_path, dtype):
     path = tmp_path / "device.pt"
     save_programmed(state, path, dtype=dtype)
     loaded = load_programmed_file(path)
-    assert loaded.config == CFG and loaded.seed == 1 and loaded.num_cycles == 1
+    assert loaded.programming == CFG.programming and loaded.seed == 1 and loaded.num_cycles == 1
     assert set(loaded.layers) == set(state.layers)
     x = torch.randn(2, 6, 5)
     outs = []
@@ -174,12 +174,63 @@ def test_programmed_file_round_trip(tmp_path, dtype):
         assert (outs[0] - outs[1]).abs().mean() < 0.01
 
 
+def test_device_file_stores_the_programming_config_and_reads_with_any_read_config(tmp_path):
+    state = program_model(make_model(), CFG.programming, seed=1, num_cycles=1)
+    assert state.programming == ProgrammingConfig(tile_inputs=16, tile_outputs=16, pulses_per_cycle=5)
+    path = tmp_path / "device.pt"
+    save_programmed(state, path, dtype=torch.float32)
+    payload = torch.load(path, weights_only=True)
+    assert payload["version"] == 2 and payload["programming"] == CFG.programming.to_dict() and "config" not in payload
+    loaded = load_programmed_file(path)
+    x = torch.randn(2, 6, 5)
+    outs = {}
+    for name, read in (("default", None), ("off", ReadConfig(noise="off")),
+                       ("off-hw", HardwareConfig.from_parts(CFG.programming, ReadConfig(noise="off"))),
+                       ("adc6", ReadConfig(noise="off", output_precision_bits=6))):
+        m = load_programmed(make_model(), loaded, read)
+        lin = m.get_submodule("encoder.blocks.0.ff1.linear_ff")
+        assert lin.config.programming == CFG.programming
+        assert lin.config.read == (read.read if isinstance(read, HardwareConfig) else read or ReadConfig())
+        with torch.no_grad():
+            outs[name] = m(x)
+    assert torch.equal(outs["off"], outs["off-hw"])
+    assert not torch.equal(outs["off"], outs["adc6"])  # a finer ADC on the same cells
+
+
+def test_version_1_device_files_still_load(tmp_path, caplog):
+    """Files written before the programming/read split held the full HardwareConfig under "config"."""
+    state = program_model(make_model(), CFG, seed=1, num_cycles=1)
+    path = tmp_path / "device.pt"
+    save_programmed(state, path, dtype=torch.float32)
+    payload = torch.load(path, weights_only=True)
+    del payload["programming"]
+    x = torch.randn(2, 6, 5)
+    with torch.no_grad():
+        want = load_programmed(make_model(), state, ReadConfig(noise="off"))(x)
+    for legacy_read, warned in ((ReadConfig(), False), (ReadConfig(output_precision_bits=6), True)):
+        payload.update(version=1, config=HardwareConfig.from_parts(CFG.programming, legacy_read).to_dict())
+        old = tmp_path / "v1.pt"
+        torch.save(payload, old)
+        caplog.clear()
+        loaded = load_programmed_file(old)
+        assert loaded.programming == CFG.programming
+        assert ("version-1 device file with read settings {'output_precision_bits': 6}" in caplog.text) == warned
+        with torch.no_grad():
+            assert torch.equal(load_programmed(make_model(), loaded, ReadConfig(noise="off"))(x), want)
+    payload["version"] = 3
+    torch.save(payload, old)
+    with pytest.raises(ValueError, match="file version 3, this code reads versions 1, 2"):
+        load_programmed_file(old)
+
+
 def test_load_refuses_other_weights_and_settings(tmp_path):
     state = program_model(make_model(seed=0), CFG, seed=0, num_cycles=0)
     with pytest.raises(ValueError, match="encoder.blocks.0.ff1.linear_ff: the programmed crossbars hold other weights"):
         load_programmed(make_model(seed=1), state)
     with pytest.raises(ValueError, match="tile_inputs = 32 differs from the programmed 16"):
         load_programmed(make_model(seed=0), state, CFG.replace(tile_inputs=32))
+    with pytest.raises(TypeError, match="read must be a ReadConfig"):
+        load_programmed(make_model(seed=0), state, CFG.programming)
     with pytest.raises(ValueError, match=r"programmed for 3 bit"):
         load_programmed(make_model(seed=0, bits=4), state)
     del state.layers["encoder.blocks.1.conv.pointwise_conv2"]

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from memristor_asr.memristor.cells import CellArray
-from memristor_asr.memristor.config import HardwareConfig, device_programming
+from memristor_asr.memristor.config import HardwareConfig, ProgrammingConfig, ReadConfig, device_programming
 from memristor_asr.memristor.crossbar import (bit_planes, derive_seed, integer_weights, planes_to_integers,
                                               program_arrays, program_layer, weight_digest)
 
@@ -122,3 +122,47 @@ def test_hardware_config_validation():
         HardwareConfig.from_dict({"tile_input": 64})
     cfg = HardwareConfig(output_precision_bits=8, output_range_bits=10)
     assert HardwareConfig.from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize("cls, kwargs, match", [
+    (ProgrammingConfig, {"tile_outputs": 0}, "ProgrammingConfig: tile_outputs must be a positive int"),
+    (ProgrammingConfig, {"tile_inputs": 64.0}, "tile_inputs must be a positive int, got 64.0"),
+    (ProgrammingConfig, {"pulses_per_cycle": -1}, "pulses_per_cycle must be an int >= 0"),
+    (ProgrammingConfig, {"pulse_vmax": -0.5}, "pulse_vmax must be >= 0 V"),
+    (ProgrammingConfig, {"reset_voltage": -2.0}, "reset_voltage must be > 0 V"),
+    (ProgrammingConfig, {"set_voltage": 2.0}, "set_voltage must be < 0 V"),
+    (ProgrammingConfig, {"set_voltage": float("nan")}, "set_voltage must be a finite number of volts"),
+    (ReadConfig, {"input_bits": 0}, "ReadConfig: input_bits must be an int in 1..16"),
+    (ReadConfig, {"input_vmax": 0}, "input_vmax must be > 0 V"),
+    (ReadConfig, {"output_precision_bits": 17}, "output_precision_bits must be an int in 0..16"),
+    (ReadConfig, {"output_range_bits": 0}, "output_range_bits must be an int in 1..16"),
+    (ReadConfig, {"current_scaling": -1.0}, "current_scaling must be > 0 A⁻¹"),
+    (ReadConfig, {"noise": "shot"}, "noise must be one of"),
+    (ReadConfig, {"read_path": "approx"}, "read_path must be one of"),
+    (ReadConfig, {"noise_broadcast_dims": -1}, "noise_broadcast_dims must be an int >= 0"),
+])
+def test_programming_and_read_config_validation(cls, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        cls(**kwargs)
+    with pytest.raises(ValueError, match=f"HardwareConfig: {cls.__name__}: {match.removeprefix(cls.__name__ + ': ')}"):
+        HardwareConfig(**kwargs)
+
+
+def test_hardware_config_is_programming_plus_read():
+    p, r = ProgrammingConfig(tile_inputs=64, pulses_per_cycle=5), ReadConfig(output_precision_bits=6, noise="off")
+    hw = HardwareConfig.from_parts(p, r)
+    assert hw == HardwareConfig(tile_inputs=64, pulses_per_cycle=5, output_precision_bits=6, noise="off")
+    assert hw.programming == p and hw.read == r
+    assert HardwareConfig() == HardwareConfig.from_parts() and HardwareConfig().programming == ProgrammingConfig()
+    # the defaults are the paper's (and those of the flat config before the split)
+    assert ProgrammingConfig().to_dict() == {"tile_inputs": 128, "tile_outputs": 128, "pulses_per_cycle": 50,
+                                             "pulse_vmax": 2.0, "reset_voltage": 2.0, "set_voltage": -2.0}
+    assert ReadConfig().to_dict() == {"input_bits": 8, "input_vmax": 0.6, "output_precision_bits": 4,
+                                      "output_range_bits": 4, "current_scaling": 8020.0, "noise": "paper",
+                                      "read_path": "fast", "noise_broadcast_dims": 1}
+    assert p.non_default() == {"tile_inputs": 64, "pulses_per_cycle": 5} and ReadConfig().non_default() == {}
+    assert ReadConfig.from_dict(r.to_dict()) == r and ProgrammingConfig.from_dict(p.to_dict()) == p
+    with pytest.raises(ValueError, match="ReadConfig: unknown setting"):
+        ReadConfig.from_dict({"tile_inputs": 64})  # a programming setting is no read setting
+    with pytest.raises(TypeError, match="programming must be a ProgrammingConfig"):
+        HardwareConfig.from_parts(r, p)

@@ -61,3 +61,50 @@ def test_training_seeds_multiply_trainings_and_feed_the_tables(tmp_path):
     cells, trainings = res.stdout.strip().splitlines()[-2:]
     assert cells == "2 2 2 2"  # per table cell: 2 seeds; per memristor seed: 2 devices
     assert trainings == "[1, 2] 14"
+
+
+READ_SWEEP_SCRIPT = """
+import collections, dataclasses, json
+from sisyphus import tk
+from memristor_asr.memristor.config import ReadConfig
+import users.memristor.memristor_ted as study
+
+def count():
+    jobs = tk.sis_graph.jobs()
+    names = collections.Counter(type(j).__name__ for j in jobs)
+    devices = {j._sis_id() for j in jobs if type(j).__name__ == "ProgramCrossbarsJob"}
+    memristor_recogs = {j._sis_id() for j in jobs if type(j).__name__ == "RecognitionJob" and j.programmed_device}
+    return {"names": names, "devices": sorted(devices), "memristor_recogs": sorted(memristor_recogs)}
+
+base_exp = study.EXPERIMENTS["ci"]
+study.run_memristor_ted(profile="ci")
+base = count()
+# an ADC sweep on top: the same study read with 3..6 ADC precision bits (4 is the default)
+for bits in (3, 4, 5, 6):
+    study.EXPERIMENTS["ci"] = dataclasses.replace(base_exp, read=ReadConfig(output_precision_bits=bits))
+    study.run_memristor_ted(profile="ci", prefix=f"memristor_ted_adc{bits}")
+sweep = count()
+print(json.dumps({"base": base, "sweep": sweep}))
+"""
+
+
+def test_a_read_setting_sweep_reuses_the_programmed_devices(tmp_path):
+    """Read settings (here the ADC precision) belong to the recognitions: sweeping them programs no
+    new devices, it only adds recognitions on the same ones."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(REPO, p) for p in ("tools", "recipe", "")]))
+    res = subprocess.run([sys.executable, "-c", READ_SWEEP_SCRIPT], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-3000:]
+    import json
+
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    base, sweep = out["base"], out["sweep"]
+    assert base["names"]["ProgramCrossbarsJob"] == sweep["names"]["ProgramCrossbarsJob"] == 2
+    assert sweep["devices"] == base["devices"]
+    # 2 devices x 2 splits per ADC setting; the default (4 bits) is the base study's recognitions
+    assert len(base["memristor_recogs"]) == 4 and len(sweep["memristor_recogs"]) == 4 * 4
+    assert set(base["memristor_recogs"]) < set(sweep["memristor_recogs"])
+    # nothing but the memristor recognitions (and what reads them) is added: trainings etc. are shared
+    for name in ("TrainJob", "PTQJob", "PriorJob", "LogMelFeatureJob", "SingleCellTableJob"):
+        assert sweep["names"][name] == base["names"][name], name
+    assert sweep["names"]["RecognitionJob"] - base["names"]["RecognitionJob"] == 3 * 4

@@ -49,5 +49,30 @@ def test_label_count_mismatch(ci_data_jobs, tmp_path):
 
 def test_float_model_cannot_run_on_crossbars(float_ckpt, tmp_path):
     with pytest.raises(ValueError, match="float model"):
-        load_recognition_model(float_ckpt, programmed_device=str(tmp_path / "dev.pt"), hardware=None, noise_seed=0,
+        load_recognition_model(float_ckpt, programmed_device=str(tmp_path / "dev.pt"), read=None, noise_seed=0,
                                device=torch.device("cpu"))
+
+
+def test_a_programmed_device_is_read_with_the_recognitions_read_config(tmp_path):
+    """The device file holds the programming config; the read settings come from the recognition."""
+    from memristor_asr.memristor.config import ProgrammingConfig, ReadConfig
+    from memristor_asr.memristor.convert import program_model, save_programmed
+    from memristor_asr.memristor.linear import MemristorLinear
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(**TINY, weight_bits=4)
+    model = ConformerCTCModel(cfg).train()
+    with torch.no_grad():  # calibrate the observers
+        model(torch.randn(2, 60, cfg.feature_dim), torch.tensor([60, 50]))
+    ckpt = str(tmp_path / "qat.pt")
+    save_checkpoint(ckpt, model.eval(), cfg, epoch=0)
+    programming = ProgrammingConfig(tile_inputs=16, tile_outputs=16, pulses_per_cycle=0)
+    device = str(tmp_path / "crossbars.pt")
+    save_programmed(program_model(model, programming, seed=0, num_cycles=1), device)
+    for read in (None, ReadConfig(output_precision_bits=6, noise="off")):
+        m, mode = load_recognition_model(ckpt, programmed_device=device, read=read, noise_seed=0,
+                                         device=torch.device("cpu"))
+        layers = [mod for mod in m.modules() if isinstance(mod, MemristorLinear)]
+        assert mode == "memristor" and len(layers) == 8
+        assert all(lay.config.programming == programming and lay.config.read == (read or ReadConfig())
+                   for lay in layers)

@@ -66,7 +66,7 @@ def main():
 
     from memristor_asr.corpus.manifest import read_manifest
     from memristor_asr.features.hdf5 import FeatureReader
-    from memristor_asr.memristor.config import HardwareConfig
+    from memristor_asr.memristor.config import ProgrammingConfig
     from memristor_asr.memristor.convert import load_programmed, program_model
     from memristor_asr.nn.model import ConformerCTCModel
     from memristor_asr.nn.quant import observing
@@ -100,7 +100,7 @@ def main():
             rows.append((size, f"fake-quant {args.bits} bit forward", fq, fq / base))
             t = time.perf_counter()
             # programming speed is benchmarked in tools/bench/memristor.py: no pre-cycling here
-            state = program_model(qmodel, HardwareConfig(pulses_per_cycle=0), seed=0, num_cycles=1)
+            state = program_model(qmodel, ProgrammingConfig(pulses_per_cycle=0), seed=0, num_cycles=1)
             prog = time.perf_counter() - t
             load_programmed(qmodel, state)
             t = time.perf_counter()

@@ -23,6 +23,7 @@ from memristor_asr.lexicon.g2p import G2PConfig
 from memristor_asr.lexicon.jobs import TedliumLexiconJob, TrainG2PJob
 from memristor_asr.lm.jobs import (KenLMBinaryJob, KenLMEstimateJob, KenLMInterpolatedJob, KenLMPerplexityJob,
                                    ManifestTextJob, TedliumLmTextJob)
+from memristor_asr.memristor.config import ProgrammingConfig, ReadConfig
 from memristor_asr.memristor.jobs import ProgramCrossbarsJob, SingleCellTableJob
 from memristor_asr.quantization.jobs import PTQJob
 from memristor_asr.recognition.jobs import RecognitionJob, grid_key
@@ -50,7 +51,10 @@ class Experiment:
     :param memristor_bits: QAT weight bits run on simulated crossbars
     :param num_devices: programmed devices per weight-bit setting (paper: 10)
     :param cell_pairs: pairs for the single-cell table (paper: 5000)
-    :param hardware: HardwareConfig fields that differ from the paper's (programming and read)
+    :param programming: crossbar tiles and programming pulses of the devices (a change programs new
+        devices)
+    :param read: how the memristor recognitions read the devices: DAC, ADC, noise, read path (a change
+        re-runs only the recognitions, on the same devices)
     :param convergence: when a finished training counts as failed (its job stops with an error)
     :param max_empty_fraction: a recognition of a float, QAT or memristor model with a larger share
         of empty hypotheses fails (None: no check)
@@ -76,7 +80,8 @@ class Experiment:
     memristor_bits: Tuple[int, ...] = (8, 6, 5, 4, 3)
     num_devices: int = 10
     cell_pairs: int = 5000
-    hardware: Optional[Dict[str, object]] = None
+    programming: ProgrammingConfig = ProgrammingConfig()
+    read: ReadConfig = ReadConfig()
     convergence: ConvergenceCheck = ConvergenceCheck()
     max_empty_fraction: Optional[float] = 0.5
     g2p: Optional[G2PConfig] = G2PConfig()
@@ -89,6 +94,9 @@ class Experiment:
     def __post_init__(self):
         if not isinstance(self.num_seeds, int) or self.num_seeds < 1:
             raise ValueError(f"Experiment.num_seeds must be a positive number of training seeds, got {self.num_seeds!r}")
+        if not isinstance(self.programming, ProgrammingConfig) or not isinstance(self.read, ReadConfig):
+            raise TypeError(f"Experiment.programming must be a ProgrammingConfig and Experiment.read a ReadConfig, "
+                            f"got {type(self.programming).__name__} and {type(self.read).__name__}")
         if self.num_devices < 1:
             raise ValueError(f"Experiment.num_devices must be >= 1, got {self.num_devices!r}")
         if tuple(self.eval_splits) not in (("dev",), ("dev", "test")):
@@ -114,14 +122,15 @@ EXPERIMENTS: Dict[str, Experiment] = {
         # pre-cycling: 2 instead of 50 random pulses per cycle step (device k: 2(k + 1) pulses) to fit
         # the time budget on 2 cores (programming cost is linear in the pulses: with 5, the 50 devices
         # took 17 core-minutes); devices stay independent through their seeds
-        hardware={"pulses_per_cycle": 2},
+        programming=ProgrammingConfig(pulses_per_cycle=2),
         # the network forward dominates and runs in one thread: one core per recognition task
         recog_rqmt={"cpu": 1, "mem": 4, "time": 2, "gpu": 0}),
     "ci": Experiment(
         corpus_profile="ci", feature_chunks=2,
         search=SearchConfig(beam_size=16, beam_size_token=8, beam_threshold=14.0),
         lm_scales=(2.0,), qat_prior_scales=(0.5,), ptq_prior_scales=(0.5,),
-        memristor_bits=(4,), num_devices=2, cell_pairs=500, hardware={"pulses_per_cycle": 5},
+        memristor_bits=(4,), num_devices=2, cell_pairs=500,
+        programming=ProgrammingConfig(pulses_per_cycle=5),
         # the ci models learn (a minute of training on 10 min of speech): the same convergence and
         # empty-hypothesis checks as mini and paper
         recog_rqmt={"cpu": 1, "mem": 2, "time": 1, "gpu": 0}),
@@ -275,11 +284,11 @@ def run_memristor_ted(*, profile: str, corpus_root: Optional[tk.Path] = None, pr
                 continue
             runs = []
             for k in range(exp.num_devices):
-                device = ProgramCrossbarsJob(checkpoint=ckpt, device_index=k, hardware=exp.hardware,
+                device = ProgramCrossbarsJob(checkpoint=ckpt, device_index=k, programming=exp.programming,
                                              **_rqmt(exp.program_rqmt))
                 device.add_alias(f"{prefix}/devices/qat{bits}{tag}/device{k}")
                 runs += recognize(f"memristor{bits}{tag}/device{k}", ckpt, prior, (lm_s,), (pr_s,),
-                                  programmed_device=device.out_device, noise_seed=k)
+                                  programmed_device=device.out_device, read=exp.read, noise_seed=k)
             devices.setdefault(bits, []).append(runs)
 
     # ---------------------------------------------------------------- tables

@@ -6,7 +6,8 @@ Usage::
 
 A test array of 2·pairs fresh cells (first half: positive line, second half: negative line) is read
 pairwise, value = c·(I_pos − I_neg) with physical read noise (a fresh read per row), c = 8020 A⁻¹,
-read voltage 0.6 V × input:
+read voltage 0.6 V × input (c, the read and the SET voltage are the crossbars' defaults,
+``ReadConfig().current_scaling`` / ``.input_vmax`` and ``ProgrammingConfig().set_voltage``):
 
 - input 1.0 × weight 0: both cells in their initial state;
 - input 1.0 / 0.1 / 0.01 × weight 1: after −2 V on the positive half (a SET);
@@ -27,12 +28,14 @@ from typing import List, Optional, Sequence
 import torch
 
 from .cells import NOISE_MODES, CellArray
+from .config import ProgrammingConfig, ReadConfig
 
 __all__ = ["TableRow", "find_half_voltage", "cell_table", "format_table", "main"]
 
-READ_VMAX = 0.6  # V, read voltage at input 1.0
-CURRENT_SCALING = 8020.0  # A⁻¹, c
-SET_VOLTAGE = -2.0  # V
+# the crossbars' defaults (memristor.config), one source for the table and the crossbars
+READ_VMAX = ReadConfig().input_vmax  # V, read voltage at input 1.0 (0.6 V)
+CURRENT_SCALING = ReadConfig().current_scaling  # A⁻¹, c (8020)
+SET_VOLTAGE = ProgrammingConfig().set_voltage  # V (−2 V)
 
 
 @dataclass

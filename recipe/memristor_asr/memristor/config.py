@@ -1,42 +1,159 @@
-"""Hardware settings of the simulated crossbars: tiles, DAC, ADC, read noise and programming pulses.
+"""Hardware settings of the simulated crossbars, split by when they act:
 
-Defaults are the paper's realistic setting (MEMRISTOR_MODEL.md §2.4–§2.7): 128 × 128 tiles, 8-bit DAC
-up to 0.6 V, an ADC with 4 precision + 4 range bits ("~8-bit ADC"), c = 8020 A⁻¹, the paper's read
-noise constants, and num_cycles × 50 pre-cycling pulses drawn from Uniform(−2, 2) V.
+- :class:`ProgrammingConfig` — what determines the programmed cells: tile sizes and the programming
+  pulses. Changing one of these means programming new devices (a new ``ProgramCrossbarsJob``).
+- :class:`ReadConfig` — how programmed cells are read: DAC, ADC, current scaling, read noise and the
+  simulation path. These change per recognition on the same devices.
+- :class:`HardwareConfig` — both together, the flat view that the simulation modules
+  (``crossbar``, ``linear``, ``convert``) use internally: ``HardwareConfig.from_parts(p, r)``,
+  ``cfg.programming``, ``cfg.read``.
+
+Defaults are the paper's realistic setting (docs/CROSSBAR_MAPPING.md §2.4–§2.7): 128 × 128 tiles,
+8-bit DAC up to 0.6 V, an ADC with 4 precision + 4 range bits ("~8-bit ADC"), c = 8020 A⁻¹, the
+paper's read noise constants, and num_cycles × 50 pre-cycling pulses drawn from Uniform(−2, 2) V,
+then a full RESET at +2 V and a SET at −2 V.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, Dict
 
 from .cells import NOISE_MODES
 
-__all__ = ["HardwareConfig", "READ_PATHS", "device_programming"]
+__all__ = ["ProgrammingConfig", "ReadConfig", "HardwareConfig", "READ_PATHS", "device_programming"]
 
 READ_PATHS = ("fast", "exact")
 
 
+def _need(cls_name: str, ok: bool, what: str) -> None:
+    if not ok:
+        raise ValueError(f"{cls_name}: {what}")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_real(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+class _ConfigMixin:
+    """``replace`` / ``to_dict`` / ``from_dict`` / ``non_default`` of the config dataclasses."""
+
+    def replace(self, **changes):
+        """Copy with some fields changed (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]):
+        """Inverse of :meth:`to_dict`; unknown keys are an error (a typo would silently fall back)."""
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"{cls.__name__}: unknown setting(s) {sorted(unknown)}")
+        return cls(**d)
+
+    def non_default(self) -> Dict[str, Any]:
+        """The fields that differ from the defaults, in field order (what job hashes see)."""
+        default = type(self)()
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if getattr(self, f.name) != getattr(default, f.name)}
+
+
 @dataclass(frozen=True)
-class HardwareConfig:
-    """DAC/ADC/tile/voltage settings of :class:`~memristor_asr.memristor.linear.MemristorLinear`.
+class ProgrammingConfig(_ConfigMixin):
+    """What determines the programmed cells of a device (docs/CROSSBAR_MAPPING.md §2.4, §2.5).
 
     :param tile_inputs: crossbar rows (word lines) per tile
     :param tile_outputs: crossbar columns (bit lines) per tile
+    :param pulses_per_cycle: pre-cycling pulses per num_cycles step (50 in the paper-era code)
+    :param pulse_vmax: volts; pre-cycling pulses are Uniform(−pulse_vmax, +pulse_vmax) V
+    :param reset_voltage: volts (> 0); the full RESET applied to every cell after pre-cycling
+    :param set_voltage: volts (< 0); applied to the cells whose bit is 1
+    """
+
+    tile_inputs: int = 128
+    tile_outputs: int = 128
+    pulses_per_cycle: int = 50
+    pulse_vmax: float = 2.0
+    reset_voltage: float = 2.0
+    set_voltage: float = -2.0
+
+    def __post_init__(self):
+        need = lambda ok, what: _need("ProgrammingConfig", ok, what)  # noqa: E731
+        for name in ("tile_inputs", "tile_outputs"):
+            v = getattr(self, name)
+            need(_is_int(v) and v >= 1, f"{name} must be a positive int, got {v!r}")
+        need(_is_int(self.pulses_per_cycle) and self.pulses_per_cycle >= 0,
+             f"pulses_per_cycle must be an int >= 0, got {self.pulses_per_cycle!r}")
+        for name in ("pulse_vmax", "reset_voltage", "set_voltage"):
+            v = getattr(self, name)
+            need(_is_real(v), f"{name} must be a finite number of volts, got {v!r}")
+        need(self.pulse_vmax >= 0, f"pulse_vmax must be >= 0 V, got {self.pulse_vmax}")
+        # the cell model RESETs on positive and SETs on negative voltages (docs/DEVICE_MODEL.md §1.5)
+        need(self.reset_voltage > 0, f"reset_voltage must be > 0 V (a RESET is a positive pulse), "
+                                     f"got {self.reset_voltage}")
+        need(self.set_voltage < 0, f"set_voltage must be < 0 V (a SET is a negative pulse), got {self.set_voltage}")
+
+
+@dataclass(frozen=True)
+class ReadConfig(_ConfigMixin):
+    """How programmed crossbars are read (docs/CROSSBAR_MAPPING.md §2.6, §2.7).
+
     :param input_bits: DAC bits B; levels k/2^(B−1) · input_vmax for k in [−2^(B−1), 2^(B−1)]
-    :param input_vmax: V, DAC full scale
+    :param input_vmax: volts (> 0); DAC full scale, the read voltage of input 1.0
     :param output_precision_bits: ADC P; step 2^−P in normalised units
     :param output_range_bits: ADC Rb; clips at ±2^(Rb−1) normalised units
-    :param current_scaling: c in A⁻¹, maps a column current to normalised units
+    :param current_scaling: c in A⁻¹ (> 0); maps a column current to normalised units
     :param noise: read noise ``paper`` (the paper's constants), ``physical`` (Synaptogen's) or ``off``
     :param read_path: ``fast`` (matmul formulation, per-column noise) or ``exact`` (per-cell currents
         and noise, as the paper's code)
     :param noise_broadcast_dims: exact path only: leading input dims over which one per-cell noise
-        draw is shared (the paper's code shares it over the batch dim, §2.7)
-    :param pulses_per_cycle: pre-cycling pulses per num_cycles step (50 in the paper-era code)
-    :param pulse_vmax: V, pre-cycling pulses are Uniform(−pulse_vmax, +pulse_vmax)
-    :param reset_voltage: V, the full RESET applied to every cell after pre-cycling
-    :param set_voltage: V, applied to the cells whose bit is 1
+        draw is shared (the paper's code shares it over the batch dim, docs/CROSSBAR_MAPPING.md §2.7)
+    """
+
+    input_bits: int = 8
+    input_vmax: float = 0.6
+    output_precision_bits: int = 4
+    output_range_bits: int = 4
+    current_scaling: float = 8020.0
+    noise: str = "paper"
+    read_path: str = "fast"
+    noise_broadcast_dims: int = 1
+
+    def __post_init__(self):
+        need = lambda ok, what: _need("ReadConfig", ok, what)  # noqa: E731
+        need(_is_int(self.input_bits) and 1 <= self.input_bits <= 16,
+             f"input_bits must be an int in 1..16, got {self.input_bits!r}")
+        need(_is_int(self.output_precision_bits) and 0 <= self.output_precision_bits <= 16,
+             f"output_precision_bits must be an int in 0..16, got {self.output_precision_bits!r}")
+        need(_is_int(self.output_range_bits) and 1 <= self.output_range_bits <= 16,
+             f"output_range_bits must be an int in 1..16, got {self.output_range_bits!r}")
+        need(_is_real(self.input_vmax) and self.input_vmax > 0,
+             f"input_vmax must be > 0 V, got {self.input_vmax!r}")
+        need(_is_real(self.current_scaling) and self.current_scaling > 0,
+             f"current_scaling must be > 0 A⁻¹, got {self.current_scaling!r}")
+        need(self.noise in NOISE_MODES, f"noise must be one of {NOISE_MODES}, got {self.noise!r}")
+        need(self.read_path in READ_PATHS, f"read_path must be one of {READ_PATHS}, got {self.read_path!r}")
+        need(_is_int(self.noise_broadcast_dims) and self.noise_broadcast_dims >= 0,
+             f"noise_broadcast_dims must be an int >= 0, got {self.noise_broadcast_dims!r}")
+
+
+_PROGRAMMING_FIELDS = tuple(f.name for f in dataclasses.fields(ProgrammingConfig))
+_READ_FIELDS = tuple(f.name for f in dataclasses.fields(ReadConfig))
+
+
+@dataclass(frozen=True)
+class HardwareConfig(_ConfigMixin):
+    """Programming and read settings together: the view of
+    :class:`~memristor_asr.memristor.linear.MemristorLinear` and the programming code. Each field is
+    documented in :class:`ProgrammingConfig` (tile_*, pulse*, *_voltage) or :class:`ReadConfig`
+    (the rest) and validated there. Jobs and experiments take the two parts separately.
     """
 
     tile_inputs: int = 128
@@ -55,47 +172,39 @@ class HardwareConfig:
     set_voltage: float = -2.0
 
     def __post_init__(self):
-        def need(ok: bool, what: str):
-            if not ok:
-                raise ValueError(f"HardwareConfig: {what}")
-
-        for name in ("tile_inputs", "tile_outputs"):
-            v = getattr(self, name)
-            need(isinstance(v, int) and v >= 1, f"{name} must be a positive int, got {v!r}")
-        need(isinstance(self.input_bits, int) and 1 <= self.input_bits <= 16,
-             f"input_bits must be an int in 1..16, got {self.input_bits!r}")
-        need(isinstance(self.output_precision_bits, int) and 0 <= self.output_precision_bits <= 16,
-             f"output_precision_bits must be an int in 0..16, got {self.output_precision_bits!r}")
-        need(isinstance(self.output_range_bits, int) and 1 <= self.output_range_bits <= 16,
-             f"output_range_bits must be an int in 1..16, got {self.output_range_bits!r}")
-        need(self.input_vmax > 0, f"input_vmax must be > 0 V, got {self.input_vmax}")
-        need(self.current_scaling > 0, f"current_scaling must be > 0, got {self.current_scaling}")
-        need(self.noise in NOISE_MODES, f"noise must be one of {NOISE_MODES}, got {self.noise!r}")
-        need(self.read_path in READ_PATHS, f"read_path must be one of {READ_PATHS}, got {self.read_path!r}")
-        need(isinstance(self.noise_broadcast_dims, int) and self.noise_broadcast_dims >= 0,
-             f"noise_broadcast_dims must be an int >= 0, got {self.noise_broadcast_dims!r}")
-        need(isinstance(self.pulses_per_cycle, int) and self.pulses_per_cycle >= 0,
-             f"pulses_per_cycle must be an int >= 0, got {self.pulses_per_cycle!r}")
-        need(self.pulse_vmax >= 0, f"pulse_vmax must be >= 0 V, got {self.pulse_vmax}")
-
-    def replace(self, **changes) -> "HardwareConfig":
-        """Copy with some fields changed (validated)."""
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> Dict[str, Any]:
-        return dataclasses.asdict(self)
+        try:  # validates every field, with the part's name in the message
+            self.programming, self.read  # noqa: B018
+        except ValueError as e:
+            raise ValueError(f"HardwareConfig: {e}") from None
 
     @classmethod
-    def from_dict(cls, d: Dict[str, Any]) -> "HardwareConfig":
-        """Inverse of :meth:`to_dict`; unknown keys are an error (a typo would silently fall back)."""
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"HardwareConfig: unknown setting(s) {sorted(unknown)}")
-        return cls(**d)
+    def from_parts(cls, programming: ProgrammingConfig = ProgrammingConfig(),
+                   read: ReadConfig = ReadConfig()) -> "HardwareConfig":
+        """The combined config of a programming and a read config."""
+        if not isinstance(programming, ProgrammingConfig):
+            raise TypeError(f"programming must be a ProgrammingConfig, got {type(programming).__name__}")
+        if not isinstance(read, ReadConfig):
+            raise TypeError(f"read must be a ReadConfig, got {type(read).__name__}")
+        return cls(**programming.to_dict(), **read.to_dict())
+
+    @property
+    def programming(self) -> ProgrammingConfig:
+        """The settings that determine the programmed cells."""
+        return ProgrammingConfig(**{f: getattr(self, f) for f in _PROGRAMMING_FIELDS})
+
+    @property
+    def read(self) -> ReadConfig:
+        """The read-out settings."""
+        return ReadConfig(**{f: getattr(self, f) for f in _READ_FIELDS})
+
+
+assert set(_PROGRAMMING_FIELDS) | set(_READ_FIELDS) == {f.name for f in dataclasses.fields(HardwareConfig)}
+assert not set(_PROGRAMMING_FIELDS) & set(_READ_FIELDS)
 
 
 def device_programming(device_index: int) -> Dict[str, int]:
-    """Seed and pre-cycling of "device" k of the paper's 10 (§2.5): seed k, num_cycles k + 1."""
+    """Seed and pre-cycling of "device" k of the paper's 10 (docs/CROSSBAR_MAPPING.md §2.5): seed k,
+    num_cycles k + 1."""
     if not isinstance(device_index, int) or device_index < 0:
         raise ValueError(f"device index must be an int >= 0, got {device_index!r}")
     return {"seed": device_index, "num_cycles": device_index + 1}

@@ -1,4 +1,4 @@
-"""Put a quantised Conformer on simulated crossbars (MEMRISTOR_MODEL.md §2.9, docs/INTERFACES.md).
+"""Put a quantised Conformer on simulated crossbars (docs/CROSSBAR_MAPPING.md §2.9, docs/INTERFACES.md).
 
 Every linear weight multiply inside an encoder block — ``ff1/ff2.linear_ff``, ``ff1/ff2.linear_out``,
 ``mhsa.in_proj``, ``mhsa.out_proj``, ``conv.pointwise_conv1``, ``conv.pointwise_conv2`` — is a
@@ -8,10 +8,13 @@ norms, the attention products and the output layer stay digital.
 
 Programming is separate from the model so that a "device" can be stored and reused:
 
-- :func:`program_model` draws and programs the cells of all those layers → :class:`ProgrammedModel`;
+- :func:`program_model` draws and programs the cells of all those layers → :class:`ProgrammedModel`
+  (with its :class:`~memristor_asr.memristor.config.ProgrammingConfig`);
 - :func:`save_programmed` / :func:`load_programmed_file`: one ``torch.save`` file (r in float16 by
   default: |error| ≤ 2.5e-4 in r, ≈ 4e-4 normalised current per cell, far below the read noise);
-- :func:`load_programmed` swaps the layers of a model for ``MemristorLinear``s holding those states;
+- :func:`load_programmed` swaps the layers of a model for ``MemristorLinear``s holding those states,
+  read with a :class:`~memristor_asr.memristor.config.ReadConfig` (the same device can be read with
+  any DAC/ADC/noise setting);
 - :func:`convert_model` does both in one go.
 
 Seeds: layer ``name`` of device ``seed`` uses ``derive_seed(seed, name)``, so layers are independent
@@ -21,6 +24,7 @@ and do not depend on processing order. The paper's device k is ``seed=k, num_cyc
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -29,7 +33,7 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 import torch
 from torch import nn
 
-from .config import HardwareConfig
+from .config import HardwareConfig, ProgrammingConfig, ReadConfig
 from .crossbar import (ProgrammedLayer, check_bits, default_cells_per_chunk, derive_seed, integer_weights,
                        program_layer, weight_digest)
 from .linear import MemristorLinear
@@ -50,9 +54,11 @@ __all__ = [
 MEMRISTOR_LAYERS = ("ff1.linear_ff", "ff1.linear_out", "mhsa.in_proj", "mhsa.out_proj",
                     "conv.pointwise_conv1", "conv.pointwise_conv2", "ff2.linear_ff", "ff2.linear_out")
 FILE_FORMAT = "memristor_asr.programmed_crossbars"
-FILE_VERSION = 1
-# settings that define the programmed cells; the read settings (DAC, ADC, noise, path) may change later
-_PROGRAMMING_FIELDS = ("tile_inputs", "tile_outputs", "pulses_per_cycle", "pulse_vmax", "reset_voltage", "set_voltage")
+# 2: "programming" holds the ProgrammingConfig; 1 (still read): "config" held a full HardwareConfig
+FILE_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+
+log = logging.getLogger(__name__)
 
 
 def memristor_layer_names(model: nn.Module) -> List[str]:
@@ -102,7 +108,7 @@ class ProgrammedModel:
 
     seed: int
     num_cycles: int
-    config: HardwareConfig
+    programming: ProgrammingConfig
     cells_per_chunk: int
     device_type: str  # where it was programmed ("cpu", "cuda"): the random streams differ
     params_sha256: str
@@ -119,23 +125,33 @@ def _file_sha256(path: str) -> str:
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def program_model(model: nn.Module, config: HardwareConfig = HardwareConfig(), *, seed: int, num_cycles: int,
-                  device: Union[str, torch.device, None] = None, params: Optional[SynaptogenParams] = None,
-                  cells_per_chunk: Optional[int] = None,
+def _programming(config: Union[ProgrammingConfig, HardwareConfig]) -> ProgrammingConfig:
+    if isinstance(config, HardwareConfig):
+        return config.programming
+    if not isinstance(config, ProgrammingConfig):
+        raise TypeError(f"expected a ProgrammingConfig (or HardwareConfig), got {type(config).__name__}")
+    return config
+
+
+def program_model(model: nn.Module, config: Union[ProgrammingConfig, HardwareConfig] = ProgrammingConfig(), *,
+                  seed: int, num_cycles: int, device: Union[str, torch.device, None] = None,
+                  params: Optional[SynaptogenParams] = None, cells_per_chunk: Optional[int] = None,
                   progress: Optional[Callable[[str], None]] = None) -> ProgrammedModel:
     """Program fresh crossbars for every encoder-block linear of a quantised model.
 
+    :param config: tile sizes and pulses (of a HardwareConfig only its ``programming`` part counts)
     :param seed: device seed; each layer draws from ``derive_seed(seed, layer_name)``
     :param num_cycles: pre-cycling steps (× ``config.pulses_per_cycle`` pulses per array)
     :param device: where to simulate the cells (default: the model's device)
     :param progress: optional callable receiving one line per programmed layer
     """
+    config = _programming(config)
     params = params or cached_default_params()
     if device is None:
         device = next(model.parameters()).device
     device = torch.device(device)
     chunk = cells_per_chunk or default_cells_per_chunk(device)
-    state = ProgrammedModel(seed=int(seed), num_cycles=int(num_cycles), config=config, cells_per_chunk=chunk,
+    state = ProgrammedModel(seed=int(seed), num_cycles=int(num_cycles), programming=config, cells_per_chunk=chunk,
                             device_type=device.type, params_sha256=_file_sha256(params.source))
     names = memristor_layer_names(model)
     for n, name in enumerate(names):
@@ -150,22 +166,28 @@ def program_model(model: nn.Module, config: HardwareConfig = HardwareConfig(), *
     return state
 
 
-def load_programmed(model: nn.Module, state: ProgrammedModel, config: Optional[HardwareConfig] = None, *,
-                    noise_seed: Optional[int] = None, params: Optional[SynaptogenParams] = None) -> nn.Module:
+def load_programmed(model: nn.Module, state: ProgrammedModel, read: Union[ReadConfig, HardwareConfig, None] = None,
+                    *, noise_seed: Optional[int] = None, params: Optional[SynaptogenParams] = None) -> nn.Module:
     """Replace the model's encoder-block QuantLinears by MemristorLinears holding ``state`` (in place).
 
-    :param config: read settings (DAC, ADC, noise, read path); default: the programming config. Its
-        tile sizes and pulse settings must equal the programmed ones.
+    :param read: read settings (DAC, ADC, noise, read path), combined with the device's programming
+        config; default ``ReadConfig()``. A HardwareConfig is accepted if its programming part equals
+        the device's.
     :param noise_seed: base seed of the read noise (default: the device seed); layer ``name`` uses
         ``derive_seed(noise_seed, name, "read")``
     :raises ValueError: if a layer is missing from ``state``, was programmed for other weights or with
-        another parameter file
+        another parameter file, or a HardwareConfig's programming part differs from the device's
     """
-    config = config or state.config
-    for f in _PROGRAMMING_FIELDS:
-        if getattr(config, f) != getattr(state.config, f):
-            raise ValueError(f"read config {f} = {getattr(config, f)} differs from the programmed "
-                             f"{getattr(state.config, f)}")
+    if isinstance(read, HardwareConfig):
+        for f, programmed in state.programming.to_dict().items():
+            if getattr(read, f) != programmed:
+                raise ValueError(f"config {f} = {getattr(read, f)} differs from the programmed {programmed}")
+        read = read.read
+    elif read is None:
+        read = ReadConfig()
+    elif not isinstance(read, ReadConfig):
+        raise TypeError(f"read must be a ReadConfig (or HardwareConfig), got {type(read).__name__}")
+    config = HardwareConfig.from_parts(state.programming, read)
     params = params or cached_default_params()
     if _file_sha256(params.source) != state.params_sha256:
         raise ValueError(f"the crossbars were programmed with another Synaptogen parameter file than {params.source}")
@@ -196,10 +218,11 @@ def load_programmed(model: nn.Module, state: ProgrammedModel, config: Optional[H
 def convert_model(model: nn.Module, config: HardwareConfig = HardwareConfig(), *, seed: int, num_cycles: int,
                   device: Union[str, torch.device, None] = None, params: Optional[SynaptogenParams] = None,
                   noise_seed: Optional[int] = None, progress: Optional[Callable[[str], None]] = None) -> nn.Module:
-    """Program and load in one step (in place); returns the model."""
-    state = program_model(model, config, seed=seed, num_cycles=num_cycles, device=device, params=params,
+    """Program (``config.programming``) and load (read with ``config.read``) in one step, in place;
+    returns the model."""
+    state = program_model(model, config.programming, seed=seed, num_cycles=num_cycles, device=device, params=params,
                           progress=progress)
-    return load_programmed(model, state, config, noise_seed=noise_seed, params=params)
+    return load_programmed(model, state, config.read, noise_seed=noise_seed, params=params)
 
 
 def save_programmed(state: ProgrammedModel, path: Union[str, os.PathLike], dtype: torch.dtype = torch.float16) -> None:
@@ -211,7 +234,7 @@ def save_programmed(state: ProgrammedModel, path: Union[str, os.PathLike], dtype
         "version": FILE_VERSION,
         "seed": state.seed,
         "num_cycles": state.num_cycles,
-        "config": state.config.to_dict(),
+        "programming": state.programming.to_dict(),
         "cells_per_chunk": state.cells_per_chunk,
         "device_type": state.device_type,
         "params_sha256": state.params_sha256,
@@ -227,6 +250,10 @@ def save_programmed(state: ProgrammedModel, path: Union[str, os.PathLike], dtype
 def load_programmed_file(path: Union[str, os.PathLike]) -> ProgrammedModel:
     """Read a file written by :func:`save_programmed` (r back as float32).
 
+    Version-1 files (a full HardwareConfig under "config") are read too: their programming part is
+    the device's; their read part is not kept (a recognition's read settings come from its job), so
+    non-default read settings in such a file are reported in the log and otherwise ignored.
+
     :raises ValueError: naming the file if it is not such a file or is malformed
     """
     path = os.fspath(path)
@@ -236,9 +263,19 @@ def load_programmed_file(path: Union[str, os.PathLike]) -> ProgrammedModel:
         raise ValueError(f"{path}: cannot read programmed crossbars: {e}") from e
     if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
         raise ValueError(f"{path}: not a programmed-crossbar file (format {FILE_FORMAT} expected)")
-    if payload.get("version") != FILE_VERSION:
-        raise ValueError(f"{path}: file version {payload.get('version')}, this code reads {FILE_VERSION}")
+    version = payload.get("version")
+    if version not in READABLE_VERSIONS:
+        raise ValueError(f"{path}: file version {version}, this code reads versions "
+                         f"{', '.join(map(str, READABLE_VERSIONS))}")
     try:
+        if version == 1:
+            legacy = HardwareConfig.from_dict(payload["config"])
+            programming = legacy.programming
+            if legacy.read != ReadConfig():
+                log.warning("%s: version-1 device file with read settings %s: ignored, the recognition's read "
+                            "config applies", path, legacy.read.non_default())
+        else:
+            programming = ProgrammingConfig.from_dict(payload["programming"])
         layers = {}
         for name, d in payload["layers"].items():
             lay = ProgrammedLayer(r_pos=d["r_pos"].float(), r_neg=d["r_neg"].float(), weight_bits=int(d["weight_bits"]),
@@ -246,7 +283,7 @@ def load_programmed_file(path: Union[str, os.PathLike]) -> ProgrammedModel:
             lay.validate(f"{path}: {name}")
             layers[name] = lay
         return ProgrammedModel(seed=int(payload["seed"]), num_cycles=int(payload["num_cycles"]),
-                               config=HardwareConfig.from_dict(payload["config"]),
+                               programming=programming,
                                cells_per_chunk=int(payload["cells_per_chunk"]), device_type=str(payload["device_type"]),
                                params_sha256=str(payload["params_sha256"]), layers=layers)
     except KeyError as e:

@@ -18,7 +18,7 @@ from typing import Optional, Union
 import torch
 
 from .cells import CellArray
-from .config import HardwareConfig
+from .config import HardwareConfig, ProgrammingConfig
 from .params import SynaptogenParams
 
 __all__ = [
@@ -102,9 +102,9 @@ def default_cells_per_chunk(device: torch.device) -> int:
     return 2 ** 21 if torch.device(device).type == "cpu" else 2 ** 24
 
 
-def program_arrays(targets: torch.Tensor, *, num_cycles: int, config: HardwareConfig, generator: torch.Generator,
-                   params: Optional[SynaptogenParams] = None, cells_per_chunk: Optional[int] = None,
-                   progress=None) -> torch.Tensor:
+def program_arrays(targets: torch.Tensor, *, num_cycles: int, config: Union[ProgrammingConfig, HardwareConfig],
+                   generator: torch.Generator, params: Optional[SynaptogenParams] = None,
+                   cells_per_chunk: Optional[int] = None, progress=None) -> torch.Tensor:
     """Program independent cell arrays and return their final r.
 
     :param targets: bool ``[A, S]``: A arrays of S cells; True = SET to LRS
@@ -176,9 +176,10 @@ class ProgrammedLayer:
             raise ValueError(f"{name}: r_pos {tuple(self.r_pos.shape)} and r_neg {tuple(self.r_neg.shape)} differ")
 
 
-def program_layer(w_int: torch.Tensor, bits: int, *, config: HardwareConfig, seed: int, num_cycles: int,
-                  device: Union[str, torch.device, None] = None, params: Optional[SynaptogenParams] = None,
-                  cells_per_chunk: Optional[int] = None, progress=None) -> ProgrammedLayer:
+def program_layer(w_int: torch.Tensor, bits: int, *, config: Union[ProgrammingConfig, HardwareConfig], seed: int,
+                  num_cycles: int, device: Union[str, torch.device, None] = None,
+                  params: Optional[SynaptogenParams] = None, cells_per_chunk: Optional[int] = None,
+                  progress=None) -> ProgrammedLayer:
     """Program the crossbars of one integer weight matrix ``[out, in]`` (fresh cells for every array).
 
     Every (plane, tile, polarity) is its own array with its own pulse train. Only the cells that

@@ -3,6 +3,7 @@ import os
 
 from sisyphus import Job, Task, tk
 
+from memristor_asr.memristor.config import ProgrammingConfig, ReadConfig
 from memristor_asr.util import ProgressFile, hash_without, setup_task, task_device
 
 __all__ = ["ProgramCrossbarsJob", "SingleCellTableJob"]
@@ -12,15 +13,21 @@ class ProgramCrossbarsJob(Job):
     """Program every encoder-block linear of a QAT model onto fresh simulated crossbars.
 
     Device k of the paper's 10 uses seed k and k + 1 pre-cycling steps (× 50 random pulses per
-    array). The device is stored compactly (the final cell state r of each pair, float16).
+    array). The device is stored compactly (the final cell state r of each pair, float16) with its
+    programming config. Read settings (DAC, ADC, noise) are not an input: they belong to the
+    recognitions (``RecognitionJob(read=...)``), so a read-setting sweep reuses the same devices.
+
+    Hash: as before the split into programming and read settings, ``programming`` hashes as the
+    former ``hardware`` dict of its non-default fields (None when all are default), so existing
+    devices keep their job ids.
     """
 
-    def __init__(self, *, checkpoint: tk.Path, device_index: int, hardware: dict = None, cpu_rqmt: int = 1,
-                 mem_rqmt: float = 6.0, time_rqmt: float = 1.0, gpu_rqmt: int = 0):
+    def __init__(self, *, checkpoint: tk.Path, device_index: int, programming: ProgrammingConfig = ProgrammingConfig(),
+                 cpu_rqmt: int = 1, mem_rqmt: float = 6.0, time_rqmt: float = 1.0, gpu_rqmt: int = 0):
         """
         :param checkpoint: a quantised (QAT) model checkpoint with observer statistics
         :param device_index: k: seed k, num_cycles k + 1
-        :param hardware: HardwareConfig fields overriding the paper defaults (tiles, pulses, ADC, ...)
+        :param programming: tile sizes and programming pulses (default: the paper's)
         :param cpu_rqmt: threads (resource only, not hashed)
         :param mem_rqmt: GB (not hashed)
         :param time_rqmt: hours (not hashed)
@@ -28,7 +35,7 @@ class ProgramCrossbarsJob(Job):
         """
         self.checkpoint = checkpoint
         self.device_index = device_index
-        self.hardware = hardware
+        self.programming = programming  # type checked in hash(), which runs first
         self.rqmt = {"cpu": cpu_rqmt, "mem": mem_rqmt, "time": time_rqmt, "gpu": gpu_rqmt}
         self.out_device = self.output_path("crossbars.pt")
         self.out_num_cells = self.output_var("num_cells")
@@ -40,7 +47,7 @@ class ProgramCrossbarsJob(Job):
         return ProgressFile.read(os.path.join(self.work_path(), "progress.txt"))
 
     def run(self):
-        from memristor_asr.memristor.config import HardwareConfig, device_programming
+        from memristor_asr.memristor.config import device_programming
         from memristor_asr.memristor.convert import program_model, save_programmed
         from memristor_asr.nn.checkpoint import load_model
         setup_task(self.rqmt["cpu"])
@@ -49,12 +56,11 @@ class ProgramCrossbarsJob(Job):
         if not model.cfg.quantized:
             raise ValueError(f"{self._sis_id()}: {path} is not a quantised (QAT) model; crossbars need "
                              "integer weights and the observers' scales")
-        config = HardwareConfig.from_dict({**HardwareConfig().to_dict(), **(self.hardware or {})})
         progress = ProgressFile(os.path.join(self.work_path(), "progress.txt"))
         device = task_device(self.rqmt["gpu"])
         try:
-            state = program_model(model.to(device), config, **device_programming(self.device_index), device=device,
-                                  progress=lambda line: (print(line, flush=True), progress.write(line)))
+            state = program_model(model.to(device), self.programming, **device_programming(self.device_index),
+                                  device=device, progress=lambda line: (print(line, flush=True), progress.write(line)))
         except ValueError as e:  # e.g. observers that never saw data
             raise ValueError(f"{self._sis_id()}: cannot program {path}: {e}") from None
         save_programmed(state, self.out_device.get_path())
@@ -62,7 +68,13 @@ class ProgramCrossbarsJob(Job):
 
     @classmethod
     def hash(cls, parsed_args):
-        return hash_without(ProgramCrossbarsJob, parsed_args)
+        args = dict(parsed_args)
+        programming = args.pop("programming")
+        if not isinstance(programming, ProgrammingConfig):
+            raise TypeError(f"ProgramCrossbarsJob: programming must be a ProgrammingConfig, got "
+                            f"{type(programming).__name__} (read settings go to RecognitionJob(read=...))")
+        args["hardware"] = programming.non_default() or None  # the pre-split argument
+        return hash_without(ProgramCrossbarsJob, args)
 
 
 class SingleCellTableJob(Job):
@@ -99,5 +111,6 @@ class SingleCellTableJob(Job):
         table = Table("Table 1: single memristor pairs, input × weight (normalised)",
                       ["input × weight", "mean", "std", "min", "max"],
                       [[f"{r.input:g} × {r.weight:g}", r.mean, r.std, r.min, r.max] for r in rows], digits=[0, 3, 3, 3, 3],
-                      note=f"{self.pairs} pairs, {self.noise} read noise, c = 8020 A⁻¹, u₀.₅ = {u_half:.2f} V")
+                      note=f"{self.pairs} pairs, {self.noise} read noise, c = {ReadConfig().current_scaling:g} A⁻¹, "
+                           f"u₀.₅ = {u_half:.2f} V")
         write_table(table, self)

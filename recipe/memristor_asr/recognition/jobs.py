@@ -5,6 +5,7 @@ from typing import Optional, Sequence
 
 from sisyphus import Job, Task, tk
 
+from memristor_asr.memristor.config import ReadConfig
 from memristor_asr.recognition.search import SearchConfig
 from memristor_asr.util import RQMT_ARGS, ProgressFile, hash_without, setup_task
 
@@ -21,15 +22,20 @@ class RecognitionJob(Job):
 
     Model modes follow from the inputs: a float checkpoint runs float; a quantised (QAT/PTQ)
     checkpoint runs fake-quantised; with ``programmed_device`` the block linears run on those
-    simulated crossbars (read noise seeded with ``noise_seed``). Decoding runs in parallel over
-    ``cpu`` processes. Outputs one CTM per (LM scale, prior scale) in ``out_ctm[grid_key(...)]``.
+    simulated crossbars, read with ``read`` (read noise seeded with ``noise_seed``). Decoding runs in
+    parallel over ``cpu`` processes. Outputs one CTM per (LM scale, prior scale) in
+    ``out_ctm[grid_key(...)]``.
+
+    Hash: ``read`` hashes under the pre-split argument name ``hardware``, as the dict of its
+    non-default fields (None when ``read`` is None or all default), so existing recognitions keep
+    their job ids; ``read=None`` and ``read=ReadConfig()`` are the same job.
     """
 
     def __init__(self, *, checkpoint: tk.Path, features: tk.Path, segments: tk.Path, labels: tk.Path,
                  lexicon: tk.Path, lm: tk.Path, prior: Optional[tk.Path] = None,
                  lm_scales: Sequence[float] = (2.0,), prior_scales: Sequence[float] = (0.5,),
                  search: SearchConfig = SearchConfig(), programmed_device: Optional[tk.Path] = None,
-                 hardware: Optional[dict] = None, noise_seed: int = 0, batch_seconds: float = 60.0,
+                 read: Optional[ReadConfig] = None, noise_seed: int = 0, batch_seconds: float = 60.0,
                  max_empty_fraction: Optional[float] = 0.5, cpu_rqmt: int = 2, mem_rqmt: float = 4.0, time_rqmt: float = 2.0, gpu_rqmt: int = 0):
         """
         :param checkpoint: model checkpoint (float, QAT or PTQ)
@@ -43,7 +49,8 @@ class RecognitionJob(Job):
         :param prior_scales: prior scales to try
         :param search: beam settings
         :param programmed_device: a ProgramCrossbarsJob's device file: run on memristor crossbars
-        :param hardware: read settings overriding the programmed ones (noise, read_path, ADC, DAC)
+        :param read: how the programmed crossbars are read (DAC, ADC, noise, read path); None: the
+            paper's ``ReadConfig()``. Only with ``programmed_device``
         :param noise_seed: seed of the crossbar read noise
         :param batch_seconds: audio per forward batch, seconds
         :param max_empty_fraction: fail when a grid point has more empty hypotheses than this share
@@ -64,7 +71,9 @@ class RecognitionJob(Job):
         self.prior_scales = list(prior_scales)
         self.search = search
         self.programmed_device = programmed_device
-        self.hardware = hardware
+        if read is not None and read != ReadConfig() and programmed_device is None:
+            raise ValueError("RecognitionJob: read settings need a programmed_device (they configure the crossbars)")
+        self.read = read
         self.noise_seed = noise_seed
         self.batch_seconds = batch_seconds
         self.max_empty_fraction = max_empty_fraction
@@ -100,11 +109,16 @@ class RecognitionJob(Job):
                   for lm_s in self.lm_scales for pr_s in self.prior_scales],
             search=self.search,
             programmed_device=tk.uncached_path(self.programmed_device) if self.programmed_device else None,
-            hardware=self.hardware, noise_seed=self.noise_seed, batch_seconds=self.batch_seconds,
+            read=self.read, noise_seed=self.noise_seed, batch_seconds=self.batch_seconds,
             num_workers=self.rqmt["cpu"], gpu=self.rqmt["gpu"], hypotheses_path=self.out_hypotheses.get_path(),
             report_path=self.out_report.get_path(), max_empty_fraction=self.max_empty_fraction,
             name=f"RecognitionJob {self.job_id()}", progress=progress)
 
     @classmethod
     def hash(cls, parsed_args):
-        return hash_without(RecognitionJob, parsed_args, RQMT_ARGS + ("max_empty_fraction",))
+        args = dict(parsed_args)
+        read = args.pop("read")
+        if read is not None and not isinstance(read, ReadConfig):
+            raise TypeError(f"RecognitionJob: read must be a ReadConfig or None, got {type(read).__name__}")
+        args["hardware"] = (read.non_default() or None) if read is not None else None  # the pre-split argument
+        return hash_without(RecognitionJob, args, RQMT_ARGS + ("max_empty_fraction",))

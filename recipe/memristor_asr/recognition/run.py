@@ -15,6 +15,7 @@ import torch
 from memristor_asr.corpus.manifest import read_manifest
 from memristor_asr.features.hdf5 import FeatureReader
 from memristor_asr.lexicon.lexicon import read_labels
+from memristor_asr.memristor.config import ReadConfig
 from memristor_asr.recognition.forward import compute_log_probs
 from memristor_asr.recognition.search import SearchConfig, apply_prior, decode_parallel
 from memristor_asr.scoring.sclite import write_ctm
@@ -30,10 +31,11 @@ class EmptyRecognitionError(RuntimeError):
     """Most hypotheses of a grid point are empty: the model (or its hardware) emits only blanks."""
 
 
-def load_recognition_model(checkpoint: str, *, programmed_device: Optional[str], hardware: Optional[dict],
+def load_recognition_model(checkpoint: str, *, programmed_device: Optional[str], read: Optional[ReadConfig] = None,
                            noise_seed: int, device: torch.device):
     """The model of a checkpoint, on ``device``; with a programmed device its block linears run on
-    the simulated crossbars. Returns (model, mode) with mode "float", "fake-quant" or "memristor"."""
+    the simulated crossbars, read with ``read`` (None: ``ReadConfig()``). Returns (model, mode) with
+    mode "float", "fake-quant" or "memristor"."""
     from memristor_asr.nn.checkpoint import load_model
 
     model, _ = load_model(checkpoint)
@@ -44,9 +46,8 @@ def load_recognition_model(checkpoint: str, *, programmed_device: Optional[str],
         if not model.cfg.quantized:
             raise ValueError(f"{checkpoint} is a float model: memristor crossbars need a quantised (QAT) model")
         state = load_programmed_file(programmed_device)
-        config = state.config.replace(**hardware) if hardware else None
         try:
-            load_programmed(model, state, config, noise_seed=noise_seed)
+            load_programmed(model, state, read or ReadConfig(), noise_seed=noise_seed)
         except ValueError as e:
             raise ValueError(f"{programmed_device} does not fit {checkpoint}: {e}") from None
         mode = "memristor"
@@ -55,13 +56,14 @@ def load_recognition_model(checkpoint: str, *, programmed_device: Optional[str],
 
 def recognize(*, checkpoint: str, features: str, segments: str, labels: str, lexicon: str, lm: str,
               prior: Optional[str], grid: Sequence[Tuple[float, float, str]], search: SearchConfig,
-              programmed_device: Optional[str] = None, hardware: Optional[dict] = None, noise_seed: int = 0,
+              programmed_device: Optional[str] = None, read: Optional[ReadConfig] = None, noise_seed: int = 0,
               batch_seconds: float = 60.0, num_workers: int = 1, gpu: int = 0, hypotheses_path: Optional[str] = None,
               report_path: Optional[str] = None, max_empty_fraction: Optional[float] = 0.5, name: str = "recognition",
               progress: Callable[..., None] = lambda line, force=False: None):
     """Forward ``features`` through the model once, then decode with every (lm_scale, prior_scale)
     of ``grid`` and write each grid point's CTM (third tuple element).
 
+    :param read: read settings of the programmed crossbars (None: ``ReadConfig()``)
     :param max_empty_fraction: a grid point with a larger share of empty hypotheses fails the
         recognition (after all outputs are written, for inspection); None: no check (a system
         that is expected to collapse, e.g. 2-bit PTQ)
@@ -72,7 +74,7 @@ def recognize(*, checkpoint: str, features: str, segments: str, labels: str, lex
     device = task_device(gpu)
     torch.manual_seed(noise_seed)
     label_list = read_labels(labels)
-    model, mode = load_recognition_model(checkpoint, programmed_device=programmed_device, hardware=hardware,
+    model, mode = load_recognition_model(checkpoint, programmed_device=programmed_device, read=read,
                                          noise_seed=noise_seed, device=device)
     if model.cfg.num_labels != len(label_list):
         raise ValueError(f"{checkpoint} has {model.cfg.num_labels} outputs but {labels} lists {len(label_list)} labels")
