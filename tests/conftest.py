@@ -58,7 +58,7 @@ lex = TedliumLexiconJob(corpus_root=corpus.out_corpus_root, train_segments=prep.
                         eval_segments={"dev": prep.out_segments["dev"]})
 feats = LogMelFeatureJob(segments=prep.out_segments["dev"], num_chunks=2)
 text = TedliumLmTextJob(corpus_root=corpus.out_corpus_root, train_segments=lex.out_train_segments)
-arpa = KenLMEstimateJob(text=text.out_text, order=4, mem_rqmt=0.5)
+arpa = KenLMEstimateJob(text=text.out_text, order=4, rqmt={"mem": 0.5})
 binary = KenLMBinaryJob(arpa=arpa.out_arpa)
 ppl = KenLMPerplexityJob(lm=binary.out_binary, text=ManifestTextJob(segments=prep.out_segments["dev"]).out_text)
 outputs = {
@@ -82,7 +82,7 @@ print("RESULT " + json.dumps({
             "corpus_seed_1": EmbeddedCorpusJob(profile="ci", seed=1)._sis_id(),
             "features": feats._sis_id(),
             "features_4_chunks": LogMelFeatureJob(segments=prep.out_segments["dev"], num_chunks=4)._sis_id(),
-            "arpa": arpa._sis_id(), "arpa_more_memory": KenLMEstimateJob(text=text.out_text, mem_rqmt=8)._sis_id()},
+            "arpa": arpa._sis_id(), "arpa_more_memory": KenLMEstimateJob(text=text.out_text, rqmt={"mem": 8})._sis_id()},
 }))
 '''
 

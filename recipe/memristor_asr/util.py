@@ -9,7 +9,7 @@ import sys
 import time
 from typing import IO, Optional
 
-__all__ = ["uopen", "find_tool", "seed_everything", "atomic_write_text", "ProgressFile", "RQMT_ARGS", "hash_without",
+__all__ = ["uopen", "find_tool", "seed_everything", "atomic_write_text", "ProgressFile",
            "setup_logging", "task_device", "setup_task"]
 
 
@@ -114,15 +114,6 @@ class ProgressFile:
                 return f.read().strip() or None
         except OSError:
             return None
-
-
-# Resource-only job arguments (i6 naming): they never enter a job's hash.
-RQMT_ARGS = ("cpu_rqmt", "gpu_rqmt", "mem_rqmt", "time_rqmt")
-
-
-def hash_without(job_cls, parsed_args, excluded=RQMT_ARGS):
-    """The job hash of ``parsed_args`` minus resource-only arguments (use in ``hash()``)."""
-    return super(job_cls, job_cls).hash({k: v for k, v in parsed_args.items() if k not in excluded})
 
 
 def task_device(gpu_rqmt: int):

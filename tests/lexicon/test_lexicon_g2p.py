@@ -78,7 +78,7 @@ g2p = TrainG2PJob(corpus_root=tk.Path(paths["corpus_root"]), config=cfg)
 lex = TedliumLexiconJob(corpus_root=tk.Path(paths["corpus_root"]), train_segments=tk.Path(paths["train"]),
                         g2p_model=g2p.out_model, g2p_config=cfg)
 cmu = TedliumLexiconJob(corpus_root=tk.Path(paths["corpus_root"]), train_segments=tk.Path(paths["train"]))
-assert TrainG2PJob(corpus_root=tk.Path(paths["corpus_root"]), config=cfg, time_rqmt=1) is g2p  # resources unhashed
+assert TrainG2PJob(corpus_root=tk.Path(paths["corpus_root"]), config=cfg, rqmt={"time": 1}) is g2p  # resources unhashed
 tk.run([lex.out_report, cmu.out_report], quiet=True)
 print(json.dumps({"g2p": lex.out_report.get_path(), "cmu": cmu.out_report.get_path(),
                   "log": lex._sis_path("log.run.1", abspath=True), "ids": [lex._sis_id(), cmu._sis_id()]}))

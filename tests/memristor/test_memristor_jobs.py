@@ -35,7 +35,7 @@ def program(name, **kw):
 program("program_default")
 program("program_default_explicit", programming=ProgrammingConfig())
 program("program_default_by_value", programming=ProgrammingConfig(pulses_per_cycle=50, tile_inputs=128))
-program("program_default_rqmt", programming=ProgrammingConfig(), cpu_rqmt=4, gpu_rqmt=1, mem_rqmt=16, time_rqmt=12)
+program("program_default_rqmt", programming=ProgrammingConfig(), rqmt={"cpu": 4, "gpu": 1, "mem": 16, "time": 12})
 program("program_ppc2", programming=ProgrammingConfig(pulses_per_cycle=2))
 program("program_ppc5", programming=ProgrammingConfig(pulses_per_cycle=5))
 program("program_tile64", programming=ProgrammingConfig(tile_inputs=64))

@@ -27,13 +27,13 @@ data = dict(train_features=corpus["train_features"], dev_features=corpus["dev_fe
             lexicon=corpus["lexicon"], labels=corpus["labels"], convergence=LOOSE)
 float_train = TrainJob(model_config=profile.model_config(), train_config=dict(profile.train_config(), num_epochs=3),
                        **data)
-qat = TrainJob(model_config=profile.model_config(3), train_config=profile.train_config(3), cpu_rqmt=1, **data)
+qat = TrainJob(model_config=profile.model_config(3), train_config=profile.train_config(3), rqmt={"cpu": 1}, **data)
 ptq = PTQJob(float_checkpoint=float_train.out_checkpoint, train_features=corpus["train_features"], weight_bits=4,
              num_segments=profile.ptq_num_segments)
 prior = PriorJob(checkpoint=qat.out_checkpoint, features=corpus["train_features"], batch_seconds=20.0)
 # resources are not part of the hash
-assert TrainJob(model_config=profile.model_config(3), train_config=profile.train_config(3), cpu_rqmt=4,
-                gpu_rqmt=1, **data) is qat
+assert TrainJob(model_config=profile.model_config(3), train_config=profile.train_config(3), rqmt={"cpu": 4,
+                "gpu": 1}, **data) is qat
 tk.run([float_train.out_losses, qat.out_checkpoint, ptq.out_checkpoint, prior.out_prior], quiet=True)
 print(json.dumps({"float": float_train.out_checkpoint.get_path(), "losses": float_train.out_losses.get_path(),
                   "qat": qat.out_checkpoint.get_path(), "ptq": ptq.out_checkpoint.get_path(),
@@ -95,7 +95,7 @@ def py():
     job = TrainJob(train_features=corpus["train_features"], dev_features=corpus["dev_features"],
                    train_manifest=corpus["train_manifest"], dev_manifest=corpus["dev_manifest"],
                    lexicon=corpus["lexicon"], labels=corpus["labels"], model_config=profile.model_config(),
-                   train_config=train_config, cpu_rqmt=1, mem_rqmt=2,
+                   train_config=train_config, rqmt={"cpu": 1, "mem": 2},
                    convergence=ConvergenceCheck(max_dev_label_error_rate=1.0, min_emission_ratio=0.0,
                                                 max_train_loss_rise=10.0))
     tk.register_output("model.pt", job.out_checkpoint)

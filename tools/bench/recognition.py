@@ -31,7 +31,7 @@ prep = PrepareTedliumJob(corpus_root=corpus.out_corpus_root)
 lex = TedliumLexiconJob(corpus_root=corpus.out_corpus_root, train_segments=prep.out_segments["train"])
 feats = LogMelFeatureJob(segments=prep.out_segments["dev"], num_chunks=1)
 text = TedliumLmTextJob(corpus_root=corpus.out_corpus_root, train_segments=lex.out_train_segments)
-lm = KenLMBinaryJob(arpa=KenLMEstimateJob(text=text.out_text, order=4, mem_rqmt=1).out_arpa)
+lm = KenLMBinaryJob(arpa=KenLMEstimateJob(text=text.out_text, order=4, rqmt={"mem": 1}).out_arpa)
 out = {"features": feats.out_features, "segments": prep.out_segments["dev"], "labels": lex.out_labels,
        "lexicon": lex.out_decoding_lexicon, "lm": lm.out_binary}
 tk.run(out, quiet=True)

@@ -205,10 +205,6 @@ def prepare_data(exp: "Experiment", *, corpus_root: Optional[tk.Path], prefix: s
     return data
 
 
-def _rqmt(d: Dict[str, float]) -> Dict[str, float]:
-    return {f"{k}_rqmt": v for k, v in d.items()}
-
-
 def run_memristor_ted(*, profile: str, corpus_root: Optional[tk.Path] = None, prefix: str = "memristor_ted"):
     """Build the whole study; registers tables under ``output/<prefix>/``.
 
@@ -226,9 +222,9 @@ def run_memristor_ted(*, profile: str, corpus_root: Optional[tk.Path] = None, pr
     data = dict(train_features=train_features, dev_features=prepared.eval_features["dev"],
                 train_manifest=prepared.train_segments, dev_manifest=prepared.eval_segments["dev"],
                 lexicon=prepared.training_lexicon, labels=prepared.labels)
-    eval_rqmt = _rqmt({k: train_p.eval_rqmt[k] for k in ("cpu", "gpu", "mem", "time")})
+    eval_rqmt = {k: train_p.eval_rqmt[k] for k in ("cpu", "gpu", "mem", "time")}
     recog_common = dict(labels=prepared.labels, lexicon=prepared.decoding_lexicon, lm=prepared.lm, search=exp.search,
-                        **_rqmt(exp.recog_rqmt))
+                        rqmt=exp.recog_rqmt)
 
     def recognize(name: str, checkpoint, prior, lm_scales, prior_scales, **extra) -> List[GridPoint]:
         """Recognition of every eval split over a scale grid; returns per grid point the segment scores
@@ -250,11 +246,11 @@ def run_memristor_ted(*, profile: str, corpus_root: Optional[tk.Path] = None, pr
     def train(name: str, weight_bits: Optional[int], seed: int, init_checkpoint: Optional[tk.Path] = None):
         job = TrainJob(model_config=train_p.model_config(weight_bits), train_config=train_p.train_config(weight_bits, seed),
                        init_checkpoint=init_checkpoint, convergence=exp.convergence, **data,
-                       **_rqmt(train_p.train_rqmt))
+                       rqmt=train_p.train_rqmt)
         job.add_alias(f"{prefix}/train/{name}")
         tk.register_output(f"{prefix}/train/{name}/losses.csv", job.out_losses)
         prior = PriorJob(checkpoint=job.out_checkpoint, features=train_features,
-                         batch_seconds=train_p.batch_seconds_eval, **eval_rqmt)
+                         batch_seconds=train_p.batch_seconds_eval, rqmt=eval_rqmt)
         return job.out_checkpoint, prior.out_prior
 
     # Results per table cell and training seed: [seed][grid point] (tuned) or [seed][device].
@@ -269,7 +265,7 @@ def run_memristor_ted(*, profile: str, corpus_root: Optional[tk.Path] = None, pr
         for bits in train_p.ptq_bits:
             ptq_ckpt = PTQJob(float_checkpoint=float_ckpt, train_features=train_features,
                               weight_bits=bits, num_segments=train_p.ptq_num_segments, seed=train_p.ptq_seed,
-                              batch_seconds=train_p.batch_seconds_eval, **eval_rqmt).out_checkpoint
+                              batch_seconds=train_p.batch_seconds_eval, rqmt=eval_rqmt).out_checkpoint
             # the float model's prior: PTQ changes the weights, not what the model was trained to output;
             # low-bit PTQ may collapse (a result, not a failure), so no empty-hypothesis check
             ptq.setdefault(bits, []).append(recognize(f"ptq{bits}{tag}", ptq_ckpt, float_prior, exp.lm_scales,
@@ -285,7 +281,7 @@ def run_memristor_ted(*, profile: str, corpus_root: Optional[tk.Path] = None, pr
             runs = []
             for k in range(exp.num_devices):
                 device = ProgramCrossbarsJob(checkpoint=ckpt, device_index=k, programming=exp.programming,
-                                             **_rqmt(exp.program_rqmt))
+                                             rqmt=exp.program_rqmt)
                 device.add_alias(f"{prefix}/devices/qat{bits}{tag}/device{k}")
                 runs += recognize(f"memristor{bits}{tag}/device{k}", ckpt, prior, (lm_s,), (pr_s,),
                                   programmed_device=device.out_device, read=exp.read, noise_seed=k)

@@ -8,16 +8,18 @@ from typing import Sequence
 
 from sisyphus import Job, Task, tk
 
-from memristor_asr.util import hash_without
+from memristor_asr.recipe_job import RecipeJob
 
 from memristor_asr.corpus.tedlium import SPLITS
 
 __all__ = ["EmbeddedCorpusJob", "PrepareTedliumJob"]
 
 
-class EmbeddedCorpusJob(Job):
+class EmbeddedCorpusJob(RecipeJob):
     """Synthesise a small corpus in the exact TEDLIUM_release2 layout (espeak-ng voices, CMU
     pronunciations, a built-in sentence grammar); see :mod:`memristor_asr.corpus.embedded`."""
+
+    UNHASHED = ("num_workers",)
 
     def __init__(self, *, profile: str = "mini", seed: int = 0, num_workers: int = 2):
         """
@@ -85,7 +87,7 @@ class EmbeddedCorpusJob(Job):
 
         # the profile's sizes, not only its name: an edited profile must not reuse an old corpus
         args = dict(parsed_args, profile_sizes=dataclasses.asdict(PROFILES[parsed_args["profile"]]))
-        return hash_without(EmbeddedCorpusJob, args, ("num_workers",))
+        return super().hash(args)
 
 
 class PrepareTedliumJob(Job):

@@ -4,20 +4,25 @@ from __future__ import annotations
 import glob
 import os
 
-from sisyphus import Job, Task, tk
+from typing import Optional
 
-from memristor_asr.util import hash_without
+from sisyphus import Task, tk
+
+from memristor_asr.recipe_job import RecipeJob
 
 __all__ = ["LogMelFeatureJob"]
 
 
-class LogMelFeatureJob(Job):
+class LogMelFeatureJob(RecipeJob):
     """80-dim log10-mel features (PAPER_SETUP.md §2) for every segment of a manifest, computed
     in parallel chunks (one task per chunk) and merged into ``features.hdf5`` in manifest order."""
 
+    DEFAULT_RQMT = {"cpu": 1, "gpu": 0, "mem": 2.0, "time": 1.0}
+    UNHASHED = ("num_chunks",)
+
     def __init__(self, *, segments: tk.Path, num_filters: int = 80, f_min: float = 60.0, f_max: float = 7600.0,
                  preemphasis: float = 0.97, peak_normalization: bool = True, num_chunks: int = 2,
-                 time_rqmt: float = 1.0):
+                 rqmt: Optional[dict] = None):
         """
         :param segments: manifest (segments.jsonl.gz) whose recordings are 16 kHz audio files
         :param num_filters: mel bins
@@ -26,7 +31,8 @@ class LogMelFeatureJob(Job):
         :param preemphasis: pre-emphasis coefficient applied before peak normalisation (0: off)
         :param peak_normalization: divide each segment's waveform by its maximum magnitude
         :param num_chunks: parallel tasks (resource only, not hashed; same output)
-        :param time_rqmt: hours per chunk task (resource only)
+        :param rqmt: resources of a chunk task (and of the merge), ``DEFAULT_RQMT`` updated by this dict
+            (cpu threads, mem GB, time hours); not hashed
         """
         self.segments = segments
         self.num_filters = num_filters
@@ -35,13 +41,13 @@ class LogMelFeatureJob(Job):
         self.preemphasis = preemphasis
         self.peak_normalization = peak_normalization
         self.num_chunks = num_chunks
-        self.rqmt = {"cpu": 1, "mem": 2, "time": time_rqmt}
+        self.rqmt = self.resources(rqmt)
         self.out_features = self.output_path("features.hdf5")
         self.out_num_segments = self.output_var("num_segments")
 
     def tasks(self):
         yield Task("run", resume="run", rqmt=self.rqmt, args=range(1, self.num_chunks + 1))
-        yield Task("merge", resume="merge", rqmt={"cpu": 1, "mem": 2, "time": self.rqmt["time"]})
+        yield Task("merge", resume="merge", rqmt={**self.rqmt, "cpu": 1})
 
     def _config(self):
         from memristor_asr.features.logmel import LogMelConfig
@@ -108,7 +114,3 @@ class LogMelFeatureJob(Job):
             except (OSError, ValueError):
                 continue
         return f"segments {done}/{total} (chunks reporting)" if total else None
-
-    @classmethod
-    def hash(cls, parsed_args):
-        return hash_without(LogMelFeatureJob, parsed_args, ("num_chunks", "time_rqmt"))

@@ -9,7 +9,8 @@ from typing import Dict, Optional
 from sisyphus import Job, Task, tk
 
 from memristor_asr.lexicon.g2p import G2PConfig
-from memristor_asr.util import hash_without, setup_logging
+from memristor_asr.recipe_job import RecipeJob
+from memristor_asr.util import setup_logging
 
 __all__ = ["TrainG2PJob", "TedliumLexiconJob"]
 
@@ -17,24 +18,25 @@ __all__ = ["TrainG2PJob", "TedliumLexiconJob"]
 MAX_DROPPED_TRAIN_AUDIO = 0.01
 
 
-class TrainG2PJob(Job):
+class TrainG2PJob(RecipeJob):
     """Train a Sequitur G2P model on TEDLIUM.152k.dic (after the i6 fixes, all variants), as the
     paper's i6 setup does for the train OOVs: a first model and ``num_ramp_ups`` ramp-ups."""
 
+    DEFAULT_RQMT = {"cpu": 1, "gpu": 0, "mem": 4.0, "time": 12.0}
+
     def __init__(self, *, corpus_root: tk.Path, config: G2PConfig = G2PConfig(),
-                 dictionary_name: str = "TEDLIUM.152k.dic", time_rqmt: float = 12, mem_rqmt: float = 4):
+                 dictionary_name: str = "TEDLIUM.152k.dic", rqmt: Optional[dict] = None):
         """
         :param corpus_root: TEDLIUM_release2 directory holding the dictionary
         :param config: sequitur settings (training and, for later application, variants)
         :param dictionary_name: dictionary file inside ``corpus_root``
-        :param time_rqmt: hours (resource only, not hashed; the embedded 3.6k-word dictionary takes ~25 s,
-            the 152k one an estimated several hours)
-        :param mem_rqmt: GB (resource only, not hashed)
+        :param rqmt: resources, ``DEFAULT_RQMT`` updated by this dict (mem GB; time hours: the embedded
+            3.6k-word dictionary takes ~25 s, the 152k one an estimated several hours); not hashed
         """
         self.corpus_root = corpus_root
         self.config = config
         self.dictionary_name = dictionary_name
-        self.rqmt = {"cpu": 1, "mem": mem_rqmt, "time": time_rqmt}
+        self.rqmt = self.resources(rqmt)
         self.out_training_lexicon = self.output_path("g2p.train.lexicon.txt")
         self.out_model = self.output_path("g2p.model")
 
@@ -56,12 +58,8 @@ class TrainG2PJob(Job):
         models = train_g2p(self.out_training_lexicon.get_path(), os.getcwd(), self.config)
         shutil.copyfile(models[-1], self.out_model.get_path())
 
-    @classmethod
-    def hash(cls, parsed_args):
-        return hash_without(TrainG2PJob, parsed_args, ("time_rqmt", "mem_rqmt"))
 
-
-class TedliumLexiconJob(Job):
+class TedliumLexiconJob(RecipeJob):
     """From TEDLIUM.152k.dic (i6 fixes, 39-phoneme check): 79 output labels (39 phonemes, their
     end-of-word copies, blank), the training lexicon (first pronunciation; train OOVs pronounced by
     a Sequitur G2P model as in i6, or looked up in the CMU dictionary when none is given), the
@@ -162,4 +160,4 @@ class TedliumLexiconJob(Job):
     def hash(cls, parsed_args):
         # without a G2P model, the hash of the CMU-fallback job stays what it was before G2P existed
         excluded = ("g2p_model", "g2p_config") if parsed_args["g2p_model"] is None else ()
-        return hash_without(TedliumLexiconJob, parsed_args, excluded)
+        return super().hash({k: v for k, v in parsed_args.items() if k not in excluded})

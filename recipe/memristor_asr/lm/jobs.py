@@ -7,7 +7,7 @@ from typing import Optional, Sequence, Union
 
 from sisyphus import Job, Task, tk
 
-from memristor_asr.util import hash_without
+from memristor_asr.recipe_job import RecipeJob
 
 __all__ = ["TedliumLmTextJob", "ManifestTextJob", "KenLMEstimateJob", "KenLMInterpolatedJob", "KenLMBinaryJob",
            "KenLMPerplexityJob"]
@@ -62,29 +62,31 @@ class ManifestTextJob(Job):
         write_manifest_text(self.out_text.get_path(), tk.uncached_path(self.segments))
 
 
-class KenLMEstimateJob(Job):
+class KenLMEstimateJob(RecipeJob):
     """Estimate an n-gram ARPA LM with KenLM ``lmplz`` (interpolated modified Kneser-Ney, no
     pruning by default). ``--discount_fallback`` is used only when lmplz reports that the text is
     too small or artificial for its discount estimation (``out_used_discount_fallback``)."""
 
+    DEFAULT_RQMT = {"cpu": 1, "gpu": 0, "mem": 2.0, "time": 1.0}
+
     def __init__(self, *, text: Union[tk.Path, Sequence[tk.Path]], order: int = 4,
                  vocabulary: Optional[tk.Path] = None, prune: Optional[Sequence[int]] = None,
-                 discount_fallback: str = "auto", mem_rqmt: float = 2.0, time_rqmt: float = 1.0):
+                 discount_fallback: str = "auto", rqmt: Optional[dict] = None):
         """
         :param text: one or more plain/gzipped text files, one sentence per line
         :param order: n-gram order
         :param vocabulary: optional word list; n-grams with other words are dropped (``--limit_vocab_file``)
         :param prune: optional count thresholds per order (``--prune``)
         :param discount_fallback: "auto" (only when lmplz asks for it), "always" or "never"
-        :param mem_rqmt: memory in GB; lmplz's ``-S`` is set to 75 % of it (resource only, not hashed)
-        :param time_rqmt: hours (resource only, not hashed)
+        :param rqmt: resources, ``DEFAULT_RQMT`` updated by this dict (mem GB: lmplz's ``-S`` is set to get 75 % of it;
+            time hours); not hashed
         """
         self.text = text
         self.order = order
         self.vocabulary = vocabulary
         self.prune = prune
         self.discount_fallback = discount_fallback
-        self.rqmt = {"cpu": 1, "mem": mem_rqmt, "time": time_rqmt}
+        self.rqmt = self.resources(rqmt)
         self.out_arpa = self.output_path("lm.arpa.gz")
         self.out_used_discount_fallback = self.output_var("used_discount_fallback")
         self.out_ngram_counts = self.output_var("ngram_counts")
@@ -104,12 +106,8 @@ class KenLMEstimateJob(Job):
         self.out_used_discount_fallback.set(result["discount_fallback"])
         self.out_ngram_counts.set(result["ngrams"])
 
-    @classmethod
-    def hash(cls, parsed_args):
-        return hash_without(KenLMEstimateJob, parsed_args, ("mem_rqmt", "time_rqmt"))
 
-
-class KenLMInterpolatedJob(Job):
+class KenLMInterpolatedJob(RecipeJob):
     """Per-source 4-grams interpolated with weights tuned on a tuning text (the paper's LM, with
     KenLM instead of SRILM): one model per ``LM/*.gz`` file, one on the train transcripts and one
     on all of them together (i6's "background" model), each estimated by ``lmplz`` like
@@ -118,23 +116,25 @@ class KenLMInterpolatedJob(Job):
     ``compute-best-mix`` linearly). The LM text of every source is cleaned as in
     :class:`TedliumLmTextJob`."""
 
+    DEFAULT_RQMT = {"cpu": 1, "gpu": 0, "mem": 4.0, "time": 4.0}
+
     def __init__(self, *, corpus_root: tk.Path, train_segments: Optional[tk.Path], tuning_text: tk.Path,
-                 order: int = 4, normalize: bool = True, mem_rqmt: float = 4.0, time_rqmt: float = 4.0):
+                 order: int = 4, normalize: bool = True, rqmt: Optional[dict] = None):
         """
         :param corpus_root: TEDLIUM_release2 directory with an ``LM/`` folder of gzipped text
         :param train_segments: manifest whose transcripts form one more source (None: no such source)
         :param tuning_text: plain or gzipped text, one sentence per line (e.g. ManifestTextJob of dev)
         :param order: n-gram order
         :param normalize: apply the STM text normalisation to the LM/ text as well
-        :param mem_rqmt: GB; lmplz and interpolate get 75 % of it (resource only, not hashed)
-        :param time_rqmt: hours (resource only, not hashed)
+        :param rqmt: resources, ``DEFAULT_RQMT`` updated by this dict (mem GB: lmplz and interpolate get 75 % of it;
+            time hours); not hashed
         """
         self.corpus_root = corpus_root
         self.train_segments = train_segments
         self.tuning_text = tuning_text
         self.order = order
         self.normalize = normalize
-        self.rqmt = {"cpu": 1, "mem": mem_rqmt, "time": time_rqmt}
+        self.rqmt = self.resources(rqmt)
         self.out_arpa = self.output_path("lm.arpa.gz")
         self.out_weights = self.output_var("weights")
         self.out_report = self.output_path("report.json")
@@ -173,10 +173,6 @@ class KenLMInterpolatedJob(Job):
         with open(self.out_report.get_path(), "w", encoding="utf-8") as f:
             json.dump(report, f, indent=1, sort_keys=True)
         self.out_weights.set(report["weights"])
-
-    @classmethod
-    def hash(cls, parsed_args):
-        return hash_without(KenLMInterpolatedJob, parsed_args, ("mem_rqmt", "time_rqmt"))
 
 
 class KenLMBinaryJob(Job):

@@ -1,15 +1,17 @@
 """Memristor jobs: programming a QAT model's crossbars ("a device"), and the single-cell table."""
 import os
+from typing import Optional
 
 from sisyphus import Job, Task, tk
 
 from memristor_asr.memristor.config import ProgrammingConfig, ReadConfig
-from memristor_asr.util import ProgressFile, hash_without, setup_task, task_device
+from memristor_asr.recipe_job import RecipeJob
+from memristor_asr.util import ProgressFile, setup_task, task_device
 
 __all__ = ["ProgramCrossbarsJob", "SingleCellTableJob"]
 
 
-class ProgramCrossbarsJob(Job):
+class ProgramCrossbarsJob(RecipeJob):
     """Program every encoder-block linear of a QAT model onto fresh simulated crossbars.
 
     Device k of the paper's 10 uses seed k and k + 1 pre-cycling steps (× 50 random pulses per
@@ -22,21 +24,21 @@ class ProgramCrossbarsJob(Job):
     devices keep their job ids.
     """
 
+    DEFAULT_RQMT = {"cpu": 1, "gpu": 0, "mem": 6.0, "time": 1.0}
+
     def __init__(self, *, checkpoint: tk.Path, device_index: int, programming: ProgrammingConfig = ProgrammingConfig(),
-                 cpu_rqmt: int = 1, mem_rqmt: float = 6.0, time_rqmt: float = 1.0, gpu_rqmt: int = 0):
+                 rqmt: Optional[dict] = None):
         """
         :param checkpoint: a quantised (QAT) model checkpoint with observer statistics
         :param device_index: k: seed k, num_cycles k + 1
         :param programming: tile sizes and programming pulses (default: the paper's)
-        :param cpu_rqmt: threads (resource only, not hashed)
-        :param mem_rqmt: GB (not hashed)
-        :param time_rqmt: hours (not hashed)
-        :param gpu_rqmt: GPUs (not hashed; with one, the cells are simulated on the GPU)
+        :param rqmt: resources, ``DEFAULT_RQMT`` updated by this dict (cpu threads; gpu: with one, the
+            cells are simulated on the GPU; mem GB; time hours); not hashed
         """
         self.checkpoint = checkpoint
         self.device_index = device_index
         self.programming = programming  # type checked in hash(), which runs first
-        self.rqmt = {"cpu": cpu_rqmt, "mem": mem_rqmt, "time": time_rqmt, "gpu": gpu_rqmt}
+        self.rqmt = self.resources(rqmt)
         self.out_device = self.output_path("crossbars.pt")
         self.out_num_cells = self.output_var("num_cells")
 
@@ -74,7 +76,7 @@ class ProgramCrossbarsJob(Job):
             raise TypeError(f"ProgramCrossbarsJob: programming must be a ProgrammingConfig, got "
                             f"{type(programming).__name__} (read settings go to RecognitionJob(read=...))")
         args["hardware"] = programming.non_default() or None  # the pre-split argument
-        return hash_without(ProgramCrossbarsJob, args)
+        return super().hash(args)
 
 
 class SingleCellTableJob(Job):

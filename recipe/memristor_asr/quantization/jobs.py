@@ -2,24 +2,28 @@
 from __future__ import annotations
 
 import os
+from typing import Optional
 
-from sisyphus import Job, Task, tk
+from sisyphus import Task, tk
 
 from memristor_asr.quantization.ptq import quantize_checkpoint
-from memristor_asr.util import ProgressFile, hash_without, setup_task, task_device
+from memristor_asr.recipe_job import RecipeJob
+from memristor_asr.util import ProgressFile, setup_task, task_device
 
 __all__ = ["PTQJob"]
 
 
-class PTQJob(Job):
+class PTQJob(RecipeJob):
     """Post-training quantisation of a float checkpoint at ``weight_bits`` (8-bit activations),
     calibrated on ``num_segments`` random training segments. Output ``model.pt`` loads as a
     quantised model; ``calibration_segments.txt`` lists the segments used."""
 
+    DEFAULT_RQMT = {"cpu": 1, "gpu": 0, "mem": 4.0, "time": 1.0}
+
     def __init__(self, *, float_checkpoint: tk.Path, train_features: tk.Path, weight_bits: int,
                  activation_bits: int = 8, num_segments: int = 100, seed: int = 0,
                  quantize_depthwise_conv: bool = True, batch_seconds: float = 60.0,
-                 cpu_rqmt: int = 1, gpu_rqmt: int = 0, mem_rqmt: float = 4.0, time_rqmt: float = 1.0):
+                 rqmt: Optional[dict] = None):
         """
         :param float_checkpoint: checkpoint of the float model (TrainJob.out_checkpoint)
         :param train_features: HDF5 features of the training data (calibration pool)
@@ -31,10 +35,8 @@ class PTQJob(Job):
             float like the paper's ``v2_mem`` PTQ model
         :param batch_seconds: padded audio per calibration batch (calibration runs with fake
             quantisation on, so the batch split can change the statistics slightly: hashed)
-        :param cpu_rqmt: not hashed
-        :param gpu_rqmt: not hashed
-        :param mem_rqmt: not hashed
-        :param time_rqmt: not hashed
+        :param rqmt: resources, ``DEFAULT_RQMT`` updated by this dict (cpu cores, also torch's threads;
+            gpu count; mem GB; time hours); not hashed
         """
         self.float_checkpoint = float_checkpoint
         self.train_features = train_features
@@ -44,7 +46,7 @@ class PTQJob(Job):
         self.seed = seed
         self.quantize_depthwise_conv = quantize_depthwise_conv
         self.batch_seconds = batch_seconds
-        self.rqmt = {"cpu": cpu_rqmt, "gpu": gpu_rqmt, "mem": mem_rqmt, "time": time_rqmt}
+        self.rqmt = self.resources(rqmt)
         self.out_checkpoint = self.output_path("model.pt")
         self.out_calibration_segments = self.output_path("calibration_segments.txt")
 
@@ -66,7 +68,3 @@ class PTQJob(Job):
 
     def info(self):
         return ProgressFile.read(os.path.join(self.work_path(), "progress.txt"))
-
-    @classmethod
-    def hash(cls, parsed_args):
-        return hash_without(PTQJob, parsed_args)

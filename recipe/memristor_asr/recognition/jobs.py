@@ -3,11 +3,12 @@ beam search with a KenLM 4-gram, over a grid of LM and prior scales; one CTM per
 import os
 from typing import Optional, Sequence
 
-from sisyphus import Job, Task, tk
+from sisyphus import Task, tk
 
 from memristor_asr.memristor.config import ReadConfig
 from memristor_asr.recognition.search import SearchConfig
-from memristor_asr.util import RQMT_ARGS, ProgressFile, hash_without, setup_task
+from memristor_asr.recipe_job import RecipeJob
+from memristor_asr.util import ProgressFile, setup_task
 
 __all__ = ["RecognitionJob", "grid_key"]
 
@@ -17,7 +18,7 @@ def grid_key(lm_scale: float, prior_scale: float) -> str:
     return f"lm{lm_scale:g}-prior{prior_scale:g}"
 
 
-class RecognitionJob(Job):
+class RecognitionJob(RecipeJob):
     """Recognise one split with one model.
 
     Model modes follow from the inputs: a float checkpoint runs float; a quantised (QAT/PTQ)
@@ -31,12 +32,15 @@ class RecognitionJob(Job):
     their job ids; ``read=None`` and ``read=ReadConfig()`` are the same job.
     """
 
+    DEFAULT_RQMT = {"cpu": 2, "gpu": 0, "mem": 4.0, "time": 2.0}
+    UNHASHED = ("max_empty_fraction",)
+
     def __init__(self, *, checkpoint: tk.Path, features: tk.Path, segments: tk.Path, labels: tk.Path,
                  lexicon: tk.Path, lm: tk.Path, prior: Optional[tk.Path] = None,
                  lm_scales: Sequence[float] = (2.0,), prior_scales: Sequence[float] = (0.5,),
                  search: SearchConfig = SearchConfig(), programmed_device: Optional[tk.Path] = None,
                  read: Optional[ReadConfig] = None, noise_seed: int = 0, batch_seconds: float = 60.0,
-                 max_empty_fraction: Optional[float] = 0.5, cpu_rqmt: int = 2, mem_rqmt: float = 4.0, time_rqmt: float = 2.0, gpu_rqmt: int = 0):
+                 max_empty_fraction: Optional[float] = 0.5, rqmt: Optional[dict] = None):
         """
         :param checkpoint: model checkpoint (float, QAT or PTQ)
         :param features: HDF5 features of the split
@@ -55,10 +59,8 @@ class RecognitionJob(Job):
         :param batch_seconds: audio per forward batch, seconds
         :param max_empty_fraction: fail when a grid point has more empty hypotheses than this share
             (None: no check, for systems expected to collapse); not hashed
-        :param cpu_rqmt: decoding processes (resource only, not hashed)
-        :param mem_rqmt: GB (not hashed)
-        :param time_rqmt: hours (not hashed)
-        :param gpu_rqmt: GPUs for the forward pass (not hashed)
+        :param rqmt: resources, ``DEFAULT_RQMT`` updated by this dict (cpu: decoding processes and
+            forward threads; gpu: GPUs for the forward pass; mem GB; time hours); not hashed
         """
         self.checkpoint = checkpoint
         self.features = features
@@ -77,7 +79,7 @@ class RecognitionJob(Job):
         self.noise_seed = noise_seed
         self.batch_seconds = batch_seconds
         self.max_empty_fraction = max_empty_fraction
-        self.rqmt = {"cpu": cpu_rqmt, "mem": mem_rqmt, "time": time_rqmt, "gpu": gpu_rqmt}
+        self.rqmt = self.resources(rqmt)
         if prior is None and any(p != 0 for p in self.prior_scales):
             raise ValueError("prior scales other than 0 need a prior")
         self.out_ctm = {grid_key(lm_s, pr_s): self.output_path(f"{grid_key(lm_s, pr_s)}.ctm")
@@ -121,4 +123,4 @@ class RecognitionJob(Job):
         if read is not None and not isinstance(read, ReadConfig):
             raise TypeError(f"RecognitionJob: read must be a ReadConfig or None, got {type(read).__name__}")
         args["hardware"] = (read.non_default() or None) if read is not None else None  # the pre-split argument
-        return hash_without(RecognitionJob, args, RQMT_ARGS + ("max_empty_fraction",))
+        return super().hash(args)

@@ -8,7 +8,7 @@ import csv
 import os
 from typing import Optional
 
-from sisyphus import Job, Task, tk
+from sisyphus import Task, tk
 
 from memristor_asr.features.hdf5 import FeatureReader
 from memristor_asr.nn.checkpoint import load_model
@@ -17,12 +17,13 @@ from memristor_asr.training.data import CTCDataset
 from memristor_asr.training.prior import compute_log_prior, write_prior
 from memristor_asr.training.convergence import ConvergenceCheck
 from memristor_asr.training.trainer import TrainConfig, TrainProgress, train
-from memristor_asr.util import RQMT_ARGS, ProgressFile, hash_without, setup_task, task_device
+from memristor_asr.recipe_job import RecipeJob
+from memristor_asr.util import ProgressFile, setup_task, task_device
 
 __all__ = ["TrainJob", "PriorJob"]
 
 
-class TrainJob(Job):
+class TrainJob(RecipeJob):
     """Train a Conformer-CTC acoustic model, float or QAT (``model_config["weight_bits"]``).
 
     Resumable: checkpoints of every sub-epoch are kept in ``work/checkpoints``; a restarted task
@@ -32,10 +33,13 @@ class TrainJob(Job):
     fails the job (:mod:`memristor_asr.training.convergence`) instead of writing ``model.pt``.
     """
 
+    DEFAULT_RQMT = {"cpu": 2, "gpu": 0, "mem": 8.0, "time": 24.0}
+    UNHASHED = ("convergence",)
+
     def __init__(self, *, train_features: tk.Path, dev_features: tk.Path, train_manifest: tk.Path,
                  dev_manifest: tk.Path, lexicon: tk.Path, labels: tk.Path, model_config: dict, train_config: dict,
                  init_checkpoint: Optional[tk.Path] = None, convergence: ConvergenceCheck = ConvergenceCheck(),
-                 cpu_rqmt: int = 2, gpu_rqmt: int = 0, mem_rqmt: float = 8.0, time_rqmt: float = 24.0):
+                 rqmt: Optional[dict] = None):
         """
         :param train_features: HDF5 features of the training segments
         :param dev_features: HDF5 features of the dev segments (the CV set)
@@ -49,10 +53,8 @@ class TrainJob(Job):
             instead of a random initialisation; None is left out of the hash
         :param convergence: when the finished training counts as failed; not hashed (a looser check
             on a failed job resumes from its checkpoints instead of training again)
-        :param cpu_rqmt: CPU cores (also torch's thread count); resource only, not hashed
-        :param gpu_rqmt: GPUs; with one, training runs on CUDA; not hashed
-        :param mem_rqmt: memory in GB; not hashed
-        :param time_rqmt: hours; not hashed
+        :param rqmt: resources, ``DEFAULT_RQMT`` updated by this dict (cpu cores, also torch's threads;
+            gpu count; mem GB; time hours); with a GPU, training runs on CUDA; not hashed
         """
         self.train_features = train_features
         self.dev_features = dev_features
@@ -67,7 +69,7 @@ class TrainJob(Job):
         # fail at graph construction, not hours later, on a bad config
         self._model_cfg = ModelConfig.from_dict(model_config)
         self._train_cfg = TrainConfig.from_dict(train_config)
-        self.rqmt = {"cpu": cpu_rqmt, "gpu": gpu_rqmt, "mem": mem_rqmt, "time": time_rqmt}
+        self.rqmt = self.resources(rqmt)
         self.out_checkpoint = self.output_path("model.pt")
         self.out_losses = self.output_path("losses.csv")
 
@@ -112,28 +114,30 @@ class TrainJob(Job):
     @classmethod
     def hash(cls, parsed_args):
         # init_checkpoint=None is dropped, so that the hashes of from-scratch trainings stay as they were
-        excluded = RQMT_ARGS + ("convergence",) + (("init_checkpoint",) if parsed_args.get("init_checkpoint") is None else ())
-        return hash_without(TrainJob, parsed_args, excluded)
+        if parsed_args.get("init_checkpoint") is None:
+            parsed_args = {k: v for k, v in parsed_args.items() if k != "init_checkpoint"}
+        return super().hash(parsed_args)
 
 
-class PriorJob(Job):
+class PriorJob(RecipeJob):
     """Average CTC posterior of a model over the training frames, stored as log (``prior.txt``)."""
 
+    DEFAULT_RQMT = {"cpu": 2, "gpu": 0, "mem": 8.0, "time": 4.0}
+    UNHASHED = ("batch_seconds",)
+
     def __init__(self, *, checkpoint: tk.Path, features: tk.Path, batch_seconds: float = 300.0,
-                 cpu_rqmt: int = 2, gpu_rqmt: int = 0, mem_rqmt: float = 8.0, time_rqmt: float = 4.0):
+                 rqmt: Optional[dict] = None):
         """
         :param checkpoint: model checkpoint (float, QAT or PTQ)
         :param features: HDF5 features of the training data
         :param batch_seconds: padded audio per forward batch (does not change the result beyond rounding)
-        :param cpu_rqmt: CPU cores; not hashed
-        :param gpu_rqmt: GPUs; not hashed
-        :param mem_rqmt: GB; not hashed
-        :param time_rqmt: hours; not hashed
+        :param rqmt: resources, ``DEFAULT_RQMT`` updated by this dict (cpu cores, also torch's threads;
+            gpu count; mem GB; time hours); not hashed
         """
         self.checkpoint = checkpoint
         self.features = features
         self.batch_seconds = batch_seconds
-        self.rqmt = {"cpu": cpu_rqmt, "gpu": gpu_rqmt, "mem": mem_rqmt, "time": time_rqmt}
+        self.rqmt = self.resources(rqmt)
         self.out_prior = self.output_path("prior.txt")
         self.out_num_frames = self.output_var("num_frames")
 
@@ -153,7 +157,3 @@ class PriorJob(Job):
 
     def info(self):
         return ProgressFile.read(os.path.join(self.work_path(), "progress.txt"))
-
-    @classmethod
-    def hash(cls, parsed_args):
-        return hash_without(PriorJob, parsed_args, RQMT_ARGS + ("batch_seconds",))
