@@ -12,7 +12,7 @@ __all__ = ["LogMelFeatureJob"]
 
 
 class LogMelFeatureJob(Job):
-    """80-dim log10-mel features (PAPER_SETUP.md §2) for every segment of a manifest, computed
+    """80-dim log10-mel features (docs/STUDY_SETUP.md §2) for every segment of a manifest, computed
     in parallel chunks (one task per chunk) and merged into ``features.hdf5`` in manifest order."""
 
     def __init__(self, *, segments: tk.Path, num_filters: int = 80, f_min: float = 60.0, f_max: float = 7600.0,

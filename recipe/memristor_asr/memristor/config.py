@@ -1,6 +1,6 @@
 """Hardware settings of the simulated crossbars: tiles, DAC, ADC, read noise and programming pulses.
 
-Defaults are the paper's realistic setting (MEMRISTOR_MODEL.md §2.4–§2.7): 128 × 128 tiles, 8-bit DAC
+Defaults are the paper's realistic setting (docs/CROSSBAR_MAPPING.md §2.4–§2.7): 128 × 128 tiles, 8-bit DAC
 up to 0.6 V, an ADC with 4 precision + 4 range bits ("~8-bit ADC"), c = 8020 A⁻¹, the paper's read
 noise constants, and num_cycles × 50 pre-cycling pulses drawn from Uniform(−2, 2) V.
 """

@@ -1,4 +1,4 @@
-"""Put a quantised Conformer on simulated crossbars (MEMRISTOR_MODEL.md §2.9, docs/INTERFACES.md).
+"""Put a quantised Conformer on simulated crossbars (docs/CROSSBAR_MAPPING.md §2.9, docs/INTERFACES.md).
 
 Every linear weight multiply inside an encoder block — ``ff1/ff2.linear_ff``, ``ff1/ff2.linear_out``,
 ``mhsa.in_proj``, ``mhsa.out_proj``, ``conv.pointwise_conv1``, ``conv.pointwise_conv2`` — is a
