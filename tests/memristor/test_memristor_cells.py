@@ -15,7 +15,7 @@ def cells(n=4, seed=0, **kw):
 
 
 def test_fresh_array_statistics_match_the_spec_table():
-    """§1.4: log10 HRS 4.879 ± 0.196, US −0.678 ± 0.074 V, LRS 4539 ± 232 Ω, UR 0.734 ± 0.045 V."""
+    """docs/DEVICE_MODEL.md §1.4: log10 HRS 4.879 ± 0.196, US −0.678 ± 0.074 V, LRS 4539 ± 232 Ω, UR 0.734 ± 0.045 V."""
     n = 100_000
     c = cells(n, seed=1)
     y = c.features
@@ -170,9 +170,9 @@ def test_read_noise_has_the_stated_variance(mode):
     sigma = math.sqrt(noise_weight(torch.tensor(0.6), mode).item() * abs(i0))
     assert reads.std().item() == pytest.approx(sigma, rel=0.03)
     assert abs(reads.mean().item() - i0) < 4 * sigma / math.sqrt(n)
-    if mode == "physical":  # §1.6: σ ≈ 6.9e-8 A for an LRS cell at 0.6 V
+    if mode == "physical":  # docs/DEVICE_MODEL.md §1.6: σ ≈ 6.9e-8 A for an LRS cell at 0.6 V
         assert sigma == pytest.approx(6.9e-8, rel=0.1)
-    else:  # §2.7: shot term 2·e·BW·|I| with e = Euler's number, BW = 1e-8
+    else:  # docs/CROSSBAR_MAPPING.md §2.7: shot term 2·e·BW·|I| with e = Euler's number, BW = 1e-8
         assert sigma == pytest.approx(math.sqrt(2 * math.e * 1e-8 * abs(i0)), rel=1e-3)
 
 

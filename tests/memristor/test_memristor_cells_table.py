@@ -1,4 +1,4 @@
-"""The paper's single-cell table (Table 1) by the §3 procedure."""
+"""The paper's single-cell table (Table 1) by the docs/DEVICE_MODEL.md §3 procedure."""
 import json
 import math
 import os

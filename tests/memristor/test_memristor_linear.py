@@ -58,7 +58,7 @@ def test_adc_grid_and_clipping():
 
 
 def reference_forward(layer, config: HardwareConfig):
-    """Noiseless §2.6–§2.8 written out with loops in float64: Σ_b 2^b Σ_j ADC(c·Σ_i ΔI) · s_w s_a 127 + b."""
+    """Noiseless docs/CROSSBAR_MAPPING.md §2.6–§2.8 written out with loops in float64: Σ_b 2^b Σ_j ADC(c·Σ_i ΔI) · s_w s_a 127 + b."""
     lay, x = layer["lay"], layer["x"].double()
     volts = dac(x, 1.0 / (layer["s_a"] * 127), config)
     d = polyval(P.hhrs_poly, volts) - polyval(P.llrs_poly, volts)

@@ -3,7 +3,8 @@
 Everything lives under one pytest temp dir (munge key and socket, slurm.conf, state, spool, logs, pid
 files); nothing in the system configuration is touched. Daemons are stopped by the PIDs in their pid
 files at the end of the session, also when a test fails (pytest finalizer; a failed start stops what
-already runs). Recipe from shared PACKAGES.md §5, plus:
+already runs). The packages come from ``tools/install.sh --with-slurm`` (Debian's slurm-wlm and
+munge); the configuration is the usual single-node one, plus:
 
 - memory enforcement without cgroups: jobacct_gather/linux polls every second and OverMemoryKill kills
   a step above its --mem (the batch log then says "Exceeded job memory limit");

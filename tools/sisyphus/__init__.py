@@ -1,4 +1,4 @@
-"""Our implementation of the Sisyphus workflow API (see shared SISYPHUS_API.md).
+"""Our implementation of the Sisyphus workflow API (see docs/SISYPHUS_COMPAT.md).
 
 ``from sisyphus import *`` gives exactly ``Job, Task, Path, gs, tk, setup_path``.
 """

@@ -1,4 +1,4 @@
-"""Command line: ``sis manager|console|worker|shortcut`` (SISYPHUS_API.md §5)."""
+"""Command line: ``sis manager|console|worker|shortcut`` (docs/SISYPHUS_COMPAT.md §5)."""
 import argparse
 import logging
 import os

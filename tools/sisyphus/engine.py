@@ -77,7 +77,7 @@ class EngineBase:
     # ------------------------------------------------------------------ common submission
     def task_rqmt(self, task, task_id, was_interrupted: bool) -> dict:
         """Requirements of one array task: recipe values over engine defaults, escalated after an
-        interruption (SISYPHUS_API.md §6.4), then ``gs.check_engine_limits``."""
+        interruption (docs/SISYPHUS_COMPAT.md §6.4), then ``gs.check_engine_limits``."""
         rqmt = {**self.get_default_rqmt(task), **task.rqmt()}
         last = task.last_submit_info(task_id)
         if was_interrupted and last is not None:

@@ -68,7 +68,7 @@ FINISHED_LOG = "log/finished.log"
 TMP_PREFIX = os.path.join(os.environ.get("TMPDIR", "/tmp"), "sis_")
 BASE_DIR = os.path.abspath(os.getcwd())
 
-# Fixed names inside a job directory (SISYPHUS_API.md §3.1).
+# Fixed names inside a job directory (docs/SISYPHUS_COMPAT.md §3.1).
 JOB_OUTPUT = "output"
 JOB_INPUT = "input"
 JOB_WORK_DIR = "work"

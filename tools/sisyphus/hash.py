@@ -109,7 +109,7 @@ def _member_dict(obj) -> dict:
 
 
 def get_object_state(obj):
-    """The data that identifies a generic object for hashing (see SISYPHUS_API.md §2.3)."""
+    """The data that identifies a generic object for hashing (see docs/SISYPHUS_COMPAT.md §2.3)."""
     if obj is None:
         return None
     if type(obj) in _BASIC_TYPES + (list, tuple, set, frozenset, dict):

@@ -128,7 +128,7 @@ def _check_picklable(cls, site, name, value):
 
 
 class Job(metaclass=JobSingleton):
-    """Base class of all jobs. See SISYPHUS_API.md §1.2–§1.3 for the semantics."""
+    """Base class of all jobs. See docs/SISYPHUS_COMPAT.md §1.2–§1.3 for the semantics."""
 
     __sis_hash_exclude__ = {}
     __sis_hash_overwrite__ = []
@@ -454,7 +454,7 @@ class Job(metaclass=JobSingleton):
         os.replace(tmp, os.path.join(d, gs.JOB_INFO))
 
     def _sis_state(self, engine, files=None) -> str:
-        """The job's state, read from its directory and the engine (SISYPHUS_API.md §4.1)."""
+        """The job's state, read from its directory and the engine (docs/SISYPHUS_COMPAT.md §4.1)."""
         if self._sis_finished():
             return states.FINISHED
         if not self._sis_runnable():

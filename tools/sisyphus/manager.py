@@ -97,7 +97,7 @@ def _job_line(job, state):
 
 
 class Manager:
-    """The manager loop (SISYPHUS_API.md §5.7)."""
+    """The manager loop (docs/SISYPHUS_COMPAT.md §5.7)."""
 
     def __init__(self, graph, engine, config_manager, start_computations=True, clear_errors_once=False,
                  clear_interrupts_once=False, interactive=False):

@@ -1,4 +1,4 @@
-"""Slurm engine (SISYPHUS_API.md §6.5): sbatch array jobs, one batched squeue poll, termination info.
+"""Slurm engine (docs/SISYPHUS_COMPAT.md §6.5): sbatch array jobs, one batched squeue poll, termination info.
 
 How a task travels:
 

@@ -1,4 +1,4 @@
-"""User-visible state names of jobs and tasks (SISYPHUS_API.md §4.1)."""
+"""User-visible state names of jobs and tasks (docs/SISYPHUS_COMPAT.md §4.1)."""
 WAITING = "waiting"
 RUNNABLE = "runnable"
 HOLD = "hold"

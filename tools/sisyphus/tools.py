@@ -1,4 +1,4 @@
-"""Helpers used by recipes and by the engine (SISYPHUS_API.md §1.1)."""
+"""Helpers used by recipes and by the engine (docs/SISYPHUS_COMPAT.md §1.1)."""
 from __future__ import annotations
 
 import contextlib

@@ -92,7 +92,7 @@ class EmbeddedCorpusJob(RecipeJob):
 
 class PrepareTedliumJob(Job):
     """TED-LIUM v2 STMs -> segment manifests and sclite STM references, with the i6 rules
-    (PAPER_SETUP.md §1): ignored segments dropped, labels mapped, text normalised, train padded."""
+    (docs/STUDY_SETUP.md §1): ignored segments dropped, labels mapped, text normalised, train padded."""
 
     def __init__(self, *, corpus_root: tk.Path, splits: Sequence[str] = SPLITS, pad_train: bool = True):
         """

@@ -1,7 +1,7 @@
 """STM files: parsing with the i6 TED-LIUM v2 rules, train-segment padding, and writing.
 
 An STM line is ``recording channel speaker start end [<label>] transcript`` (sclite's format).
-The TED-LIUM v2 rules (i6 ``CreateTEDLIUM2BlissCorpusJob``, PAPER_SETUP.md §1), in order:
+The TED-LIUM v2 rules (i6 ``CreateTEDLIUM2BlissCorpusJob``, docs/STUDY_SETUP.md §1), in order:
 
 1. skip empty lines and ``;;`` comments;
 2. drop every line containing ``ignore_time_segment_in_scoring``;

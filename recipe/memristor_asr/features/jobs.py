@@ -14,7 +14,7 @@ __all__ = ["LogMelFeatureJob"]
 
 
 class LogMelFeatureJob(RecipeJob):
-    """80-dim log10-mel features (PAPER_SETUP.md §2) for every segment of a manifest, computed
+    """80-dim log10-mel features (docs/STUDY_SETUP.md §2) for every segment of a manifest, computed
     in parallel chunks (one task per chunk) and merged into ``features.hdf5`` in manifest order."""
 
     DEFAULT_RQMT = {"cpu": 1, "gpu": 0, "mem": 2.0, "time": 1.0}

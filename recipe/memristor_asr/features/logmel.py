@@ -1,4 +1,4 @@
-"""80-dim log-mel features as in i6_models ``LogMelFeatureExtractionV1`` (PAPER_SETUP.md §2).
+"""80-dim log-mel features as in i6_models ``LogMelFeatureExtractionV1`` (docs/STUDY_SETUP.md §2).
 
 Waveform preprocessing (RETURNN order): pre-emphasis ``y[n] = x[n] - 0.97 x[n-1]`` (``y[0] = x[0]``),
 then peak normalisation ``y / max|y|``. Features: 25 ms periodic Hann window (400 samples),

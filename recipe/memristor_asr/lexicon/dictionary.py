@@ -1,7 +1,7 @@
 """TEDLIUM.152k.dic reading (with the i6 fixes) and the training / decoding lexicons built from it.
 
 Dictionary format: one pronunciation per line, ``word PH PH ...``, further variants of a word as
-``word(2) ...``, ``word(3) ...``; ARPAbet without stress. The i6 fixes (PAPER_SETUP.md §1):
+``word(2) ...``, ``word(3) ...``; ARPAbet without stress. The i6 fixes (docs/STUDY_SETUP.md §1):
 variant indices are stripped, ``ayışığı`` is deleted, ``'d`` ``D IY`` -> ``D`` and ``'ll``
 ``EH L EH L`` -> ``L``. Entries of bracketed special tokens (``<s>``, ``</s>``, ``<unk>``, which
 Kaldi's recipe also removes) are not words: they are dropped and counted. Any other phoneme

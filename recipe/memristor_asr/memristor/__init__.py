@@ -1,4 +1,4 @@
-"""Simulated memristor crossbars (MEMRISTOR_MODEL.md): the Synaptogen cell model and its use for
+"""Simulated memristor crossbars (docs/DEVICE_MODEL.md, docs/CROSSBAR_MAPPING.md): the Synaptogen cell model and its use for
 quantised linear layers.
 
 Modules: ``params`` (the shipped Synaptogen parameter file), ``cells`` (vectorised cell physics),

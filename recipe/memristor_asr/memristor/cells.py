@@ -1,4 +1,4 @@
-"""Vectorised Synaptogen ReRAM cells in torch (MEMRISTOR_MODEL.md §1): initialisation, programming
+"""Vectorised Synaptogen ReRAM cells in torch (docs/DEVICE_MODEL.md §1): initialisation, programming
 pulses and noisy reads, float32 on any device, seeded through a ``torch.Generator``.
 
 State layout: the cycle features y are a feature-major ``[4, M]`` tensor (HRS Ω, US V, LRS Ω,
@@ -84,7 +84,7 @@ def r_from_iv(current: torch.Tensor, voltage: torch.Tensor, params: SynaptogenPa
 
 
 def noise_weight(voltage: torch.Tensor, mode: NoiseMode) -> torch.Tensor:
-    """w(V) with read-noise variance σ² = w(V)·|I| (Johnson + shot noise, §1.6 / §2.7), in A.
+    """w(V) with read-noise variance σ² = w(V)·|I| (Johnson + shot noise, §1.6 / docs/CROSSBAR_MAPPING.md §2.7), in A.
 
     ``paper``: 4·kBT·BW/(|V| + 1e-12) + 2·e·BW with BW = 1e-8, e = Euler's number (the paper's code);
     ``physical``: 4·kBT·BW/|V| + 2·q·BW with BW = 1e8 Hz, q the elementary charge, V = 0 → 1e-12 V.
@@ -107,7 +107,7 @@ def read_noise(current: torch.Tensor, voltage: torch.Tensor, mode: NoiseMode,
     """Gaussian read noise σ·z for per-cell currents ``current`` read at ``voltage`` (broadcastable).
 
     :param noise_shape: shape of the standard-normal draw z, broadcast against σ (default: σ's
-        shape). The paper's torch read draws z without the leading batch dimension (§2.7).
+        shape). The paper's torch read draws z without the leading batch dimension (docs/CROSSBAR_MAPPING.md §2.7).
     """
     var = noise_weight(voltage, mode) * current.abs()
     if mode == "off":

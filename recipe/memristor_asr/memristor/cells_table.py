@@ -1,4 +1,4 @@
-"""The paper's single-cell multiplication table (Table 1) by the procedure of MEMRISTOR_MODEL.md §3.
+"""The paper's single-cell multiplication table (Table 1) by the procedure of docs/DEVICE_MODEL.md §3.
 
 Usage::
 

@@ -1,5 +1,5 @@
 """Mapping an integer weight matrix onto stacked binary crossbars of paired cells, and programming
-them (MEMRISTOR_MODEL.md §2.3–§2.5).
+them (docs/CROSSBAR_MAPPING.md §2.3–§2.5).
 
 An N-bit weight W_int ∈ [−(2^(N−1)−1), 2^(N−1)−1] becomes N−1 signed bit planes
 S_b = sign(W_int)·bit_b(|W_int|) ∈ {−1, 0, 1} (MSB first). Each plane is cut into tiles of

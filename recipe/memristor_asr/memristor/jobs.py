@@ -80,7 +80,7 @@ class ProgramCrossbarsJob(RecipeJob):
 
 
 class SingleCellTableJob(Job):
-    """Table 1: pairs of single cells multiplying input × weight (MEMRISTOR_MODEL.md §3)."""
+    """Table 1: pairs of single cells multiplying input × weight (docs/DEVICE_MODEL.md §3)."""
 
     def __init__(self, *, pairs: int = 5000, seed: int = 0, noise: str = "physical"):
         """

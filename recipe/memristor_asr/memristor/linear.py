@@ -1,4 +1,4 @@
-"""A quantised linear layer computed on simulated paired binary crossbars (MEMRISTOR_MODEL.md §2.6–§2.10).
+"""A quantised linear layer computed on simulated paired binary crossbars (docs/CROSSBAR_MAPPING.md §2.6–§2.10).
 
 Forward pass of :class:`MemristorLinear` for an input x ``[..., in]``:
 

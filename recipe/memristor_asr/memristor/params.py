@@ -1,4 +1,4 @@
-"""The fitted Synaptogen parameters (MEMRISTOR_MODEL.md §1.1), loaded from the shipped JSON file.
+"""The fitted Synaptogen parameters (docs/DEVICE_MODEL.md §1.1), loaded from the shipped JSON file.
 
 ``data/default_params.json`` is a byte-exact copy of the Synaptogen data file (T. Hennen et al.,
 MIT licence; provenance in the project docs). The numbers are read from it at run time and never
@@ -110,7 +110,7 @@ def load_params(path: Optional[str] = None, var_order: int = VAR_ORDER) -> Synap
 
     :param path: JSON file; default: the copy shipped with the package
     :param var_order: VAR order p; the smallest stored fit of order q >= p is used, and must have q == p
-        (truncating a higher-order fit would keep the oldest-lag blocks, MEMRISTOR_MODEL.md §1.1)
+        (truncating a higher-order fit would keep the oldest-lag blocks, docs/DEVICE_MODEL.md §1.1)
     :raises ValueError: naming the file and the missing / malformed key
     """
     path = os.fspath(path) if path is not None else default_params_path()

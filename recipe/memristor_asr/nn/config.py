@@ -15,7 +15,7 @@ __all__ = ["SpecAugmentConfig", "ModelConfig"]
 
 @dataclass(frozen=True)
 class SpecAugmentConfig:
-    """SpecAugment "by length" (PAPER_SETUP §2); masks are filled with 0.
+    """SpecAugment "by length" (docs/STUDY_SETUP.md §2); masks are filled with 0.
 
     The number of time masks of a sequence of T frames is drawn uniformly from
     ``[time_min_num_masks, max(time_min_num_masks, T // time_max_mask_per_n_frames)]``.
@@ -32,7 +32,7 @@ class SpecAugmentConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Conformer-CTC model (PAPER_SETUP §2–§4). Defaults are the paper's float model.
+    """Conformer-CTC model (docs/STUDY_SETUP.md §2–§4). Defaults are the paper's float model.
 
     :param num_labels: CTC outputs including the blank, which is the last index
     :param feature_dim: log-mel bins of the input features
@@ -119,6 +119,6 @@ class ModelConfig:
     def quantized_variant(self, weight_bits: int, *, att_weights_dropout: float = 0.0) -> "ModelConfig":
         """The QAT/PTQ variant of this (float) config at ``weight_bits``.
 
-        Attention-weight dropout is off in the paper's quantised models (PAPER_SETUP §3).
+        Attention-weight dropout is off in the paper's quantised models (docs/STUDY_SETUP.md §3).
         """
         return dataclasses.replace(self, weight_bits=weight_bits, att_weights_dropout=att_weights_dropout)

@@ -1,4 +1,4 @@
-"""Conformer blocks without positional encoding (PAPER_SETUP §3), float or fake-quantised (§4).
+"""Conformer blocks without positional encoding (docs/STUDY_SETUP.md §3), float or fake-quantised (§4).
 
 Module names follow docs/INTERFACES.md: ``ff1.linear_ff``, ``ff1.linear_out``, ``mhsa.in_proj``,
 ``mhsa.out_proj``, ``conv.pointwise_conv1``, ``conv.depthwise_conv``, ``conv.pointwise_conv2``,

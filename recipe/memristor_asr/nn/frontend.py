@@ -1,4 +1,4 @@
-"""VGG-style convolutional frontend with 4x time subsampling (PAPER_SETUP §2). Always float."""
+"""VGG-style convolutional frontend with 4x time subsampling (docs/STUDY_SETUP.md §2). Always float."""
 from __future__ import annotations
 
 from typing import Tuple

@@ -1,4 +1,4 @@
-"""Fake quantisation for QAT and PTQ (PAPER_SETUP §4, §5; contract in docs/INTERFACES.md).
+"""Fake quantisation for QAT and PTQ (docs/STUDY_SETUP.md §4, §5; contract in docs/INTERFACES.md).
 
 Scheme: per-tensor symmetric with the restricted integer range ``[-(2^(N-1)-1), 2^(N-1)-1]``
 and zero point 0. The scale comes from a cumulative MinMax observer (torch.ao

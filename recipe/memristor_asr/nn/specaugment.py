@@ -1,4 +1,4 @@
-"""SpecAugment with a length-dependent number of time masks (PAPER_SETUP §2)."""
+"""SpecAugment with a length-dependent number of time masks (docs/STUDY_SETUP.md §2)."""
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,4 @@
-"""Post-training quantisation of a float checkpoint (PAPER_SETUP §5).
+"""Post-training quantisation of a float checkpoint (docs/STUDY_SETUP.md §5).
 
 The float weights are loaded into the quantised variant of the model (same parameter names; the
 observers start empty), which is then run in eval mode over a seeded random subset of training

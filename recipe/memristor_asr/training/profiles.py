@@ -1,7 +1,7 @@
 """Model and training sizes per pipeline profile, in one place.
 
 * ``paper``: the paper's 12×384 Conformer (≈42M parameters), 50 epochs of 5 sub-epochs, 300 s
-  batches, speed perturbation, GPU training (PAPER_SETUP §3).
+  batches, speed perturbation, GPU training (docs/STUDY_SETUP.md §3).
 * ``mini``: a small Conformer and a few epochs, sized so that all seven trainings of the embedded
   pipeline (float + QAT at 8, 6, 5, 4, 3, 2 bits) take a few minutes together on 2 CPU cores; the
   QAT models are fine-tuned from the float model.

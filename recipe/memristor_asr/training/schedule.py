@@ -1,4 +1,4 @@
-"""The paper's 3-phase learning-rate schedule, one value per sub-epoch (PAPER_SETUP §3).
+"""The paper's 3-phase learning-rate schedule, one value per sub-epoch (docs/STUDY_SETUP.md §3).
 
 Paper (250 sub-epochs): linspace(7e-6, 5e-4, 110) ++ linspace(5e-4, 5e-5, 110) ++ linspace(5e-5, 1e-7, 30),
 i.e. 44 % warm-up, 44 % decay, 12 % annealing. Other lengths keep these proportions.

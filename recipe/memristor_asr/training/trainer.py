@@ -53,7 +53,7 @@ _CKPT_RE = re.compile(r"epoch\.(\d+)\.pt$")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything about a training run except the model (PAPER_SETUP §3). Defaults are the paper's.
+    """Everything about a training run except the model (docs/STUDY_SETUP.md §3). Defaults are the paper's.
 
     :param num_epochs: full passes over the training data
     :param partition_epoch: sub-epochs per full epoch (one LR value, dev loss and checkpoint each)
