@@ -119,12 +119,12 @@ ngram 2=1
 _TIE_DECODE = """
 import sys
 import numpy as np
-from memristor_asr.recognition import search as search_module
 from memristor_asr.recognition.search import LexiconSearch, SearchConfig
 
 rng = np.random.default_rng(int(sys.argv[1]))
-search_module.HOMOPHONE_TIE_STEP = float(sys.argv[3])  # 0 shows the test can fail
-search = LexiconSearch("labels.txt", "lex.txt", "lm.arpa", SearchConfig(beam_size=int(sys.argv[2])))
+# tie step 0 (the native KenLM) shows that the test can fail
+search = LexiconSearch("labels.txt", "lex.txt", "lm.arpa", SearchConfig(beam_size=int(sys.argv[2])),
+                       tie_step=float(sys.argv[3]))
 labels = open("labels.txt").read().split()
 seq = [labels.index(x) for x in ["L", "[blank]", "EH", "[blank]", "D#", "[blank]"] * 3]
 scores = np.full((len(seq), len(labels)), -10.0, np.float32)

@@ -42,19 +42,12 @@ def main():
         model = ConformerCTCModel(get_profile("mini").model).eval()
         log_probs = compute_log_probs(model, FeatureReader(data["features"]), batch_seconds=30.0)
         scores = [log_probs[i] for i in sorted(log_probs)]
-        ranks = search.homophone_ranks
         rows = []
         for beam in [int(b) for b in args.beams.split(",")]:
             config = search.SearchConfig(beam_size=beam)
             timings = {}
-            for variant in ("native KenLM", "TieBreakingLM"):
-                # the baseline: all ranks 0, so LexiconSearch keeps the native LM
-                search.homophone_ranks = ranks if variant == "TieBreakingLM" else (
-                    lambda lexicon: {w: 0 for w in lexicon})
-                try:
-                    decoder = search.LexiconSearch(data["labels"], data["lexicon"], data["lm"], config)
-                finally:
-                    search.homophone_ranks = ranks
+            for variant, tie_step in (("native KenLM", 0.0), ("TieBreakingLM", search.HOMOPHONE_TIE_STEP)):
+                decoder = search.LexiconSearch(data["labels"], data["lexicon"], data["lm"], config, tie_step=tie_step)
                 lm_kind = type(decoder.lm).__name__
                 best = float("inf")
                 for _ in range(args.repeats):

@@ -148,28 +148,8 @@ _PROGRAMMING_FIELDS = tuple(f.name for f in dataclasses.fields(ProgrammingConfig
 _READ_FIELDS = tuple(f.name for f in dataclasses.fields(ReadConfig))
 
 
-@dataclass(frozen=True)
-class HardwareConfig(_ConfigMixin):
-    """Programming and read settings together: the view of
-    :class:`~memristor_asr.memristor.linear.MemristorLinear` and the programming code. Each field is
-    documented in :class:`ProgrammingConfig` (tile_*, pulse*, *_voltage) or :class:`ReadConfig`
-    (the rest) and validated there. Jobs and experiments take the two parts separately.
-    """
-
-    tile_inputs: int = 128
-    tile_outputs: int = 128
-    input_bits: int = 8
-    input_vmax: float = 0.6
-    output_precision_bits: int = 4
-    output_range_bits: int = 4
-    current_scaling: float = 8020.0
-    noise: str = "paper"
-    read_path: str = "fast"
-    noise_broadcast_dims: int = 1
-    pulses_per_cycle: int = 50
-    pulse_vmax: float = 2.0
-    reset_voltage: float = 2.0
-    set_voltage: float = -2.0
+class _HardwareView(_ConfigMixin):
+    """The methods of :class:`HardwareConfig` (its fields are the two parts' fields, see below)."""
 
     def __post_init__(self):
         try:  # validates every field, with the part's name in the message
@@ -198,8 +178,18 @@ class HardwareConfig(_ConfigMixin):
         return ReadConfig(**{f: getattr(self, f) for f in _READ_FIELDS})
 
 
-assert set(_PROGRAMMING_FIELDS) | set(_READ_FIELDS) == {f.name for f in dataclasses.fields(HardwareConfig)}
-assert not set(_PROGRAMMING_FIELDS) & set(_READ_FIELDS)
+# The fields (names, types, defaults) are taken from the two parts, so that they are stated once.
+HardwareConfig = dataclasses.make_dataclass(
+    "HardwareConfig",
+    [(f.name, f.type, dataclasses.field(default=f.default))
+     for part in (ProgrammingConfig, ReadConfig) for f in dataclasses.fields(part)],
+    bases=(_HardwareView,), frozen=True,
+    namespace={"__module__": __name__, "__doc__": """Programming and read settings together: the view of
+    :class:`~memristor_asr.memristor.linear.MemristorLinear` and the programming code. Its fields are
+    those of :class:`ProgrammingConfig` followed by those of :class:`ReadConfig`, with their defaults,
+    documented and validated there. Jobs and experiments take the two parts separately.
+    """})
+
 
 
 def device_programming(device_index: int) -> Dict[str, int]:

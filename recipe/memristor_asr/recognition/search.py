@@ -60,9 +60,13 @@ class LexiconSearch:
     :param lexicon_file: flashlight decoding lexicon ``word P1 .. Pn#`` (variants on extra lines)
     :param lm_file: KenLM ARPA or binary model
     :param config: search settings
+    :param tie_step: LM log10-score step between homophones of equal LM score (see
+        :class:`~memristor_asr.recognition.tie_breaking_lm.TieBreakingLM`); 0: the native KenLM, whose
+        equal-score homophones are ordered by memory address (for benchmarks and tests only)
     """
 
-    def __init__(self, labels_file, lexicon_file, lm_file, config: SearchConfig):
+    def __init__(self, labels_file, lexicon_file, lm_file, config: SearchConfig,
+                 tie_step: float = HOMOPHONE_TIE_STEP):
         from flashlight.lib.text.decoder import (CriterionType, LexiconDecoder, LexiconDecoderOptions, SmearingMode,
                                                  Trie)
         from flashlight.lib.text.decoder.kenlm import KenLM
@@ -97,12 +101,12 @@ class LexiconSearch:
                     for w, prons in lexicon.items()}
         ranks = homophone_ranks(searched)
         kenlm_model = KenLM(os.fspath(lm_file), self.word_dict)
-        if any(ranks.values()):
+        if tie_step and any(ranks.values()):
             offsets = [0.0] * self.word_dict.index_size()
             for word, rank in ranks.items():
-                offsets[self.word_dict.get_index(word)] = -HOMOPHONE_TIE_STEP * rank
+                offsets[self.word_dict.get_index(word)] = -tie_step * rank
             self.lm = TieBreakingLM(kenlm_model, offsets)
-        else:  # no homophones: the native LM, without the Python call per score
+        else:  # no homophones (or no step): the native LM, without the Python call per score
             self.lm = kenlm_model
         blank = label_index[BLANK]
         self.blank = blank
