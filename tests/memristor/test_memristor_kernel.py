@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from memristor_asr.memristor import kernel, linear
+from memristor_asr.memristor import kernel, linear, read_plan
 from memristor_asr.memristor.config import HardwareConfig
 from memristor_asr.memristor.crossbar import integer_weights, program_layer
 from memristor_asr.memristor.linear import MemristorLinear, dac
@@ -195,14 +195,14 @@ def test_noise_sigma_of_the_fast_path_is_accurate(layer, monkeypatch, dtype, bou
 
     monkeypatch.setenv("MEMRISTOR_ASR_VARIANCE_DTYPE", dtype)
     m = make(layer)
-    km = m._kernel_matrices()
+    km = m.read_plan().arranged(read_plan.KERNEL)
     volts = dac(layer["x"].reshape(-1, 300), 1.0 / (layer["s_a"] * 127), m.config)
     volts[:3] = 0.0  # a frame with a single input: one term carries all of the r-dependent variance
     volts[:3, 7] = 0.3
-    _, var_in, var_base = m._fast_inputs(volts, "paper")
+    _, var_in, var_base = m.read_plan().inputs(volts, "paper")
     if dtype == "int8":
         assert km.var.dtype == torch.int8 and km.var_scale is not None
-        codes, row_scale = linear.unsigned_codes(var_in, 2)
+        codes, row_scale = read_plan.unsigned_codes(var_in, 2)
         counts = torch.stack([torch.stack([torch._int_mm(codes[j], km.var[b, j]) for j in range(len(codes))])
                               for b in range(len(km.var))])  # [blocks, T_in, R, P*cb]
         offset = 127 * codes.sum(2, dtype=torch.int32)
@@ -259,7 +259,7 @@ def test_eight_bit_codes_round_to_the_nearest_level():
     g = torch.Generator().manual_seed(3)
     x = torch.rand(4, 5, 128, generator=g) ** 3
     x[1, 2] = 0.0  # an all-zero row: scale 1, codes 0
-    for fn, lo, hi, offset in ((linear.unsigned_codes, 0, 255, 0), (linear.centred_codes, -127, 127, 127)):
+    for fn, lo, hi, offset in ((read_plan.unsigned_codes, 0, 255, 0), (read_plan.centred_codes, -127, 127, 127)):
         codes, scale = fn(x, 2)
         assert scale.shape == (4, 5, 1) and scale[1, 2] == 1.0
         assert codes.int().min() >= lo and codes.int().max() == hi  # the row maximum takes the top code
@@ -270,17 +270,17 @@ def test_eight_bit_codes_round_to_the_nearest_level():
 
 def test_variance_dtype_setting(monkeypatch):
     monkeypatch.setenv("MEMRISTOR_ASR_VARIANCE_DTYPE", "float32")
-    assert linear.variance_dtype() == torch.float32
+    assert read_plan.variance_dtype() == torch.float32
     monkeypatch.setenv("MEMRISTOR_ASR_VARIANCE_DTYPE", "int8")
-    assert linear.variance_dtype() == torch.int8
+    assert read_plan.variance_dtype() == torch.int8
     monkeypatch.delenv("MEMRISTOR_ASR_VARIANCE_DTYPE")  # auto: int8 only with 8-bit dot products
-    monkeypatch.setattr(linear.kernel, "cpu_flags", lambda: frozenset({"avx2", "fma"}))
-    assert linear.variance_dtype() == torch.float32
-    monkeypatch.setattr(linear.kernel, "cpu_flags", lambda: frozenset({"avx2", "avx512_vnni"}))
-    assert linear.variance_dtype() == torch.int8
+    monkeypatch.setattr(read_plan.kernel, "cpu_flags", lambda: frozenset({"avx2", "fma"}))
+    assert read_plan.variance_dtype() == torch.float32
+    monkeypatch.setattr(read_plan.kernel, "cpu_flags", lambda: frozenset({"avx2", "avx512_vnni"}))
+    assert read_plan.variance_dtype() == torch.int8
     monkeypatch.setenv("MEMRISTOR_ASR_VARIANCE_DTYPE", "bfloat16")
     with pytest.raises(ValueError, match="MEMRISTOR_ASR_VARIANCE_DTYPE"):
-        linear.variance_dtype()
+        read_plan.variance_dtype()
 
 
 def test_missing_compiler_falls_back_to_torch_with_a_warning(tmp_path):

@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from memristor_asr.memristor.config import HardwareConfig
 from memristor_asr.memristor.crossbar import integer_weights, program_layer
 from memristor_asr.memristor import kernel
-from memristor_asr.memristor.linear import MemristorLinear, variance_dtype
+from memristor_asr.memristor.linear import MemristorLinear
+from memristor_asr.memristor.read_plan import variance_dtype
 
 
 def timed(fn, device: torch.device, repeats: int) -> float:
