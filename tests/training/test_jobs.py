@@ -15,13 +15,13 @@ from sisyphus import tk
 tk.setup_script_mode()
 from memristor_asr.quantization.jobs import PTQJob
 from memristor_asr.training.jobs import PriorJob, TrainJob
-from memristor_asr.training.profiles import get_profile
+from users.memristor.setups import CI
 
 # engine mechanics on a tiny synthetic corpus that no model of this size learns in a few epochs:
 # no convergence check (a QAT model from scratch may emit more wrong labels than there are references)
 LOOSE = None
 corpus = {k: tk.Path(v) for k, v in json.load(open("corpus.json")).items()}
-profile = get_profile("ci")
+profile = CI.training
 data = dict(train_features=corpus["train_features"], dev_features=corpus["dev_features"],
             train_manifest=corpus["train_manifest"], dev_manifest=corpus["dev_manifest"],
             lexicon=corpus["lexicon"], labels=corpus["labels"], convergence=LOOSE)
@@ -86,11 +86,11 @@ import json
 from sisyphus import tk
 from memristor_asr.training.convergence import ConvergenceCheck
 from memristor_asr.training.jobs import TrainJob
-from memristor_asr.training.profiles import get_profile
+from users.memristor.setups import CI
 
 def py():
     corpus = {k: tk.Path(v) for k, v in json.load(open("corpus.json")).items()}
-    profile = get_profile("ci")
+    profile = CI.training
     train_config = dict(profile.train_config(), num_epochs=8, speed_factors=[0.9, 1.0, 1.1])
     job = TrainJob(train_features=corpus["train_features"], dev_features=corpus["dev_features"],
                    train_manifest=corpus["train_manifest"], dev_manifest=corpus["dev_manifest"],

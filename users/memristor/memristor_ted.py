@@ -122,6 +122,7 @@ class Study:
     :param models: by name: ``float``, ``qat8`` … ``qat2``, ``ptq8`` … ``ptq2`` (PTQ: with the float
         model's prior); further seeds as ``float/seed2`` …
     :param devices: programmed device files per QAT model name (``qat4`` …), device k at index k
+    :param baseline: the float model's segment scores per seed and grid point (the tables' reference row)
     :param tables: the report jobs: ``table1``, ``table2``, ``table3``, ``plot``
     """
 
@@ -130,6 +131,7 @@ class Study:
     data: StudyData
     models: Dict[str, TrainedModel] = field(default_factory=dict)
     devices: Dict[str, List[tk.Path]] = field(default_factory=dict)
+    baseline: List[List[GridPoint]] = field(default_factory=list)
     tables: Dict[str, object] = field(default_factory=dict)
 
     def recognize(self, name: str, model: TrainedModel, lm_scales: Sequence[float], prior_scales: Sequence[float],
@@ -196,7 +198,7 @@ def run_memristor_ted(setup: StudySetup, *, corpus_root: Optional[tk.Path] = Non
 
     # Results per table cell and training seed: [seed][grid point] (tuned) or [seed][device].
     seeds = [train_p.train.seed + i for i in range(setup.num_seeds)]
-    baseline, ptq, qat, devices = [], {}, {}, {}
+    baseline, ptq, qat, devices = study.baseline, {}, {}, {}
     lm_s, pr_s = setup.memristor_scales
     for seed in seeds:
         tag = "" if seed == seeds[0] else f"/seed{seed}"  # the first seed keeps the single-seed names
