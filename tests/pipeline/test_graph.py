@@ -16,7 +16,7 @@ root = tk.Path(sys.argv[2]) if sys.argv[2] != "-" else None
 run_memristor_ted(setup_named(sys.argv[1]), corpus_root=root)
 jobs = tk.sis_graph.jobs()
 trains = [j for j in jobs if type(j).__name__ == "TrainJob"]
-floats = {j.out_checkpoint for j in trains if "weight_bits" not in j.model_config or j.model_config["weight_bits"] is None}
+floats = {j.out_checkpoint for j in trains if j.model_config.weight_bits is None}
 # QAT trainings: from scratch, or fine-tuned from the float model of the same seed
 print(sorted({"scratch" if j.init_checkpoint is None else ("float" if j.init_checkpoint in floats else "?")
               for j in trains if j.out_checkpoint not in floats}))
@@ -49,7 +49,7 @@ from users.memristor.setups import CI
 jobs = run_memristor_ted(dataclasses.replace(CI, num_seeds=2)).tables
 t2 = jobs["table2"]
 print(len(t2.baseline), len(t2.qat[4]), len(jobs["table3"].devices[4]), len(jobs["table3"].devices[4][1]))
-seeds = sorted({j.train_config["seed"] for j in tk.sis_graph.jobs() if type(j).__name__ == "TrainJob"})
+seeds = sorted({j.train_config.seed for j in tk.sis_graph.jobs() if type(j).__name__ == "TrainJob"})
 print(seeds, sum(1 for j in tk.sis_graph.jobs() if type(j).__name__ == "TrainJob"))
 """
 

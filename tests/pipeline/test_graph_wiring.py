@@ -94,7 +94,7 @@ def check_wiring(profile: str, corpus_root, num_seeds: int, distinct_grids: bool
     ckpt = {}  # (bits or None, seed) -> TrainJob.out_checkpoint
     trains = {}
     for t in by_type["TrainJob"]:
-        key = (t.model_config.get("weight_bits"), t.train_config["seed"])
+        key = (t.model_config.weight_bits, t.train_config.seed)
         if key in ckpt:
             err(f"{_name(t)} and {_name(trains[key])}: two TrainJobs for weight_bits={key[0]} seed={key[1]}")
         ckpt[key], trains[key] = t.out_checkpoint, t

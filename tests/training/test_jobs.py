@@ -10,7 +10,7 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 SCRIPT = '''
-import json, sys
+import dataclasses, json, sys
 from sisyphus import tk
 tk.setup_script_mode()
 from memristor_asr.quantization.jobs import PTQJob
@@ -25,14 +25,14 @@ profile = CI.training
 data = dict(train_features=corpus["train_features"], dev_features=corpus["dev_features"],
             train_manifest=corpus["train_manifest"], dev_manifest=corpus["dev_manifest"],
             lexicon=corpus["lexicon"], labels=corpus["labels"], convergence=LOOSE)
-float_train = TrainJob(model_config=profile.model_config(), train_config=dict(profile.train_config(), num_epochs=3),
+float_train = TrainJob(model_config=profile.model_for(), train_config=dataclasses.replace(profile.training_for(), num_epochs=3),
                        **data)
-qat = TrainJob(model_config=profile.model_config(3), train_config=profile.train_config(3), rqmt={"cpu": 1}, **data)
+qat = TrainJob(model_config=profile.model_for(3), train_config=profile.training_for(3), rqmt={"cpu": 1}, **data)
 ptq = PTQJob(float_checkpoint=float_train.out_checkpoint, train_features=corpus["train_features"], weight_bits=4,
              num_segments=profile.ptq_num_segments)
 prior = PriorJob(checkpoint=qat.out_checkpoint, features=corpus["train_features"], batch_seconds=20.0)
 # resources are not part of the hash
-assert TrainJob(model_config=profile.model_config(3), train_config=profile.train_config(3), rqmt={"cpu": 4,
+assert TrainJob(model_config=profile.model_for(3), train_config=profile.training_for(3), rqmt={"cpu": 4,
                 "gpu": 1}, **data) is qat
 tk.run([float_train.out_losses, qat.out_checkpoint, ptq.out_checkpoint, prior.out_prior], quiet=True)
 print(json.dumps({"float": float_train.out_checkpoint.get_path(), "losses": float_train.out_losses.get_path(),
@@ -82,7 +82,7 @@ def test_jobs_through_the_engine(tmp_path):
 
 
 CONFIG = '''
-import json
+import dataclasses, json
 from sisyphus import tk
 from memristor_asr.training.convergence import ConvergenceCheck
 from memristor_asr.training.jobs import TrainJob
@@ -91,10 +91,10 @@ from users.memristor.setups import CI
 def py():
     corpus = {k: tk.Path(v) for k, v in json.load(open("corpus.json")).items()}
     profile = CI.training
-    train_config = dict(profile.train_config(), num_epochs=8, speed_factors=[0.9, 1.0, 1.1])
+    train_config = dataclasses.replace(profile.training_for(), num_epochs=8, speed_factors=(0.9, 1.0, 1.1))
     job = TrainJob(train_features=corpus["train_features"], dev_features=corpus["dev_features"],
                    train_manifest=corpus["train_manifest"], dev_manifest=corpus["dev_manifest"],
-                   lexicon=corpus["lexicon"], labels=corpus["labels"], model_config=profile.model_config(),
+                   lexicon=corpus["lexicon"], labels=corpus["labels"], model_config=profile.model_for(),
                    train_config=train_config, rqmt={"cpu": 1, "mem": 2},
                    convergence=ConvergenceCheck(max_dev_label_error_rate=1.0, min_emission_ratio=0.0,
                                                 max_train_loss_rise=10.0))

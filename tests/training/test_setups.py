@@ -13,15 +13,15 @@ def test_paper_profile_is_the_paper_setup():
     p = setup_named("paper").training
     assert p.model == ModelConfig()  # 12 x 384, FF 1536, 4 heads, kernel 31, dropout 0.2
     assert 41.5e6 < count_parameters(ConformerCTCModel(p.model)) < 42.5e6
-    train = TrainConfig.from_dict(p.train_config())
+    train = p.training_for()
     assert train.num_sub_epochs == 250 and train.num_epochs == 50 and train.batch_seconds == 300.0
     lr = train.learning_rates()
     assert np.array_equal(lr, np.concatenate([np.linspace(7e-6, 5e-4, 110), np.linspace(5e-4, 5e-5, 110),
                                               np.linspace(5e-5, 1e-7, 30)]))
     assert (train.weight_decay, train.adam_eps, train.grad_clip_norm) == (1e-2, 1e-16, 1.0)
     assert train.speed_factors == (0.9, 1.0, 1.1) and train.seqs_per_bin == 1000
-    assert TrainConfig.from_dict(p.train_config(4)).seqs_per_bin == 4000
-    qat = ModelConfig.from_dict(p.model_config(3))
+    assert p.training_for(4).seqs_per_bin == 4000
+    qat = p.model_for(3)
     assert qat.weight_bits == 3 and qat.att_weights_dropout == 0.0 and qat.activation_bits == 8
     assert p.qat_bits == p.ptq_bits == (8, 6, 5, 4, 3, 2) and p.ptq_num_segments == 100 and p.ptq_seed == 0
     assert p.train_rqmt["gpu"] == 1
@@ -30,9 +30,9 @@ def test_paper_profile_is_the_paper_setup():
 @pytest.mark.parametrize("name", sorted(SETUPS))
 def test_quantized_variants_set_the_bits_and_keep_the_rest(name):
     p = setup_named(name).training
-    assert ModelConfig.from_dict(p.model_config()) == p.model and p.model.weight_bits is None
+    assert p.model_for() == p.model and p.model.weight_bits is None
     for bits in p.qat_bits:
-        qat = ModelConfig.from_dict(p.model_config(bits))
+        qat = p.model_for(bits)
         assert qat.weight_bits == bits and qat.att_weights_dropout == 0.0
         # everything else is the float model's: the same architecture, only quantised
         assert dataclasses.replace(qat, weight_bits=None, att_weights_dropout=p.model.att_weights_dropout) == p.model
@@ -46,9 +46,9 @@ def test_every_profile_trains_with_its_stated_schedule(name):
     QAT bin size), the requested seed, and a 3-phase schedule over all sub-epochs from lr_start via
     lr_peak to lr_final (lr_after_decay when the schedule is too short for the last phase)."""
     p = setup_named(name).training
-    assert TrainConfig.from_dict(p.train_config()) == p.train
+    assert p.training_for() == p.train
     for bits in (None,) + p.qat_bits:
-        train = TrainConfig.from_dict(p.train_config(bits, seed=7))
+        train = p.training_for(bits, seed=7)
         if bits is None:
             want = p.train
         elif p.qat_finetune is not None:

@@ -59,17 +59,16 @@ def train_one(data: str, profile: str, model: str, seed: int, threads: int, init
     """One training; ``init``: start from this checkpoint, ``keep``: where to leave the final model."""
     import torch
 
-    from memristor_asr.nn.config import ModelConfig
     from memristor_asr.training.convergence import TrainingNotConvergedError
     from memristor_asr.training.data import CTCDataset
+    from memristor_asr.training.trainer import train
     from users.memristor.setups import setup_named
-    from memristor_asr.training.trainer import TrainConfig, train
 
     torch.set_num_threads(threads)
     prof = setup_named(profile).training
     bits = None if model == "float" else int(model)
-    model_cfg = ModelConfig.from_dict(prof.model_config(bits))
-    train_cfg = TrainConfig.from_dict(prof.train_config(bits, seed))
+    model_cfg = prof.model_for(bits)
+    train_cfg = prof.training_for(bits, seed)
     files = find_data(data)
     load = dict(lexicon_path=files["training_lexicon"], labels_path=files["labels"])
     train_data = CTCDataset.load(features_path=files["train_features"], manifest_path=files["train_segments"],

@@ -186,7 +186,7 @@ def run_memristor_ted(setup: StudySetup, *, corpus_root: Optional[tk.Path] = Non
     eval_rqmt = {k: train_p.eval_rqmt[k] for k in ("cpu", "gpu", "mem", "time")}
 
     def train(name: str, weight_bits: Optional[int], seed: int, init_checkpoint: Optional[tk.Path] = None):
-        job = TrainJob(model_config=train_p.model_config(weight_bits), train_config=train_p.train_config(weight_bits, seed),
+        job = TrainJob(model_config=train_p.model_for(weight_bits), train_config=train_p.training_for(weight_bits, seed),
                        init_checkpoint=init_checkpoint, convergence=setup.convergence, **data,
                        rqmt=train_p.train_rqmt)
         job.add_alias(f"{prefix}/train/{name}")

@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
-from memristor_asr.nn.config import ModelConfig, SpecAugmentConfig
+from memristor_asr.nn.config import ModelConfig
 from memristor_asr.training.trainer import TrainConfig
 
 __all__ = ["TrainingSetup"]
@@ -47,17 +47,16 @@ class TrainingSetup:
     train_rqmt: Dict[str, Any] = field(default_factory=dict)
     eval_rqmt: Dict[str, Any] = field(default_factory=dict)
 
-    def model_config(self, weight_bits: Optional[int] = None) -> Dict[str, Any]:
-        """Model config dict for a float (None) or QAT model (attention-weight dropout off)."""
-        cfg = self.model if weight_bits is None else self.model.quantized_variant(weight_bits)
-        return cfg.to_dict()
+    def model_for(self, weight_bits: Optional[int] = None) -> ModelConfig:
+        """The float model (None) or a QAT model of ``weight_bits`` (attention-weight dropout off)."""
+        return self.model if weight_bits is None else self.model.quantized_variant(weight_bits)
 
-    def train_config(self, weight_bits: Optional[int] = None, seed: Optional[int] = None) -> Dict[str, Any]:
-        """TrainConfig dict of the float (None) or a QAT model, with ``seed`` (default: the setup's)."""
+    def training_for(self, weight_bits: Optional[int] = None, seed: Optional[int] = None) -> TrainConfig:
+        """The training of the float (None) or a QAT model, with ``seed`` (default: the setup's)."""
         if weight_bits is None:
             cfg = self.train
         elif self.qat_finetune is not None:
             cfg = self.qat_finetune
         else:
             cfg = dataclasses.replace(self.train, seqs_per_bin=self.qat_seqs_per_bin)
-        return dataclasses.replace(cfg, seed=self.train.seed if seed is None else seed).to_dict()
+        return dataclasses.replace(cfg, seed=self.train.seed if seed is None else seed)
