@@ -160,3 +160,35 @@ def test_train_job_killed_with_its_manager_resumes_to_identical_weights(tmp_path
     a = torch.load(ref / "output" / "model.pt", weights_only=True)["model"]
     b = torch.load(crash / "output" / "model.pt", weights_only=True)["model"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+TYPED_CONFIG_SCRIPT = '''
+import json
+from sisyphus import tk
+from memristor_asr.training.jobs import TrainJob
+from users.memristor.setups import CI
+p = CI.training
+d = {k: tk.Path(f"/dummy/{k}") for k in ("train_features", "dev_features", "train_manifest", "dev_manifest", "lexicon",
+                                         "labels")}
+out = {"float": TrainJob(model_config=p.model_for(), train_config=p.training_for(), **d)._sis_id(),
+       "qat3_seed2": TrainJob(model_config=p.model_for(3), train_config=p.training_for(3, 2),
+                              init_checkpoint=tk.Path("/dummy/float.pt"), **d)._sis_id()}
+try:
+    TrainJob(model_config=p.model_for().to_dict(), train_config=p.training_for(), **d)
+except Exception as e:  # the engine wraps hash() errors in a JobCreationError naming the job
+    out["dict_refused"] = str(e)
+print(json.dumps(out))
+'''
+
+
+def test_typed_configs_hash_as_the_former_dicts(tmp_path):
+    """TrainJob takes ModelConfig / TrainConfig values and hashes them as the dicts it took before
+    (vectors computed with the dict version of TrainJob): finished trainings keep their job ids."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(REPO, p) for p in ("tools", "recipe", "")]))
+    res = subprocess.run([sys.executable, "-c", TYPED_CONFIG_SCRIPT], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-3000:]
+    ids = json.loads(res.stdout.strip().splitlines()[-1])
+    assert ids["float"] == "memristor_asr/training/jobs/TrainJob.9ukJHSz5dHiT"
+    assert ids["qat3_seed2"] == "memristor_asr/training/jobs/TrainJob.OzTnD2fS99Cz"
+    assert "model_config must be a ModelConfig" in ids["dict_refused"]

@@ -63,10 +63,6 @@ class TrainJob(RecipeJob):
         self.dev_manifest = dev_manifest
         self.lexicon = lexicon
         self.labels = labels
-        for name, value, cls in (("model_config", model_config, ModelConfig), ("train_config", train_config, TrainConfig)):
-            if not isinstance(value, cls):  # fail at graph construction, not hours later
-                raise TypeError(f"TrainJob: {name} must be a {cls.__name__} (from a dict: {cls.__name__}.from_dict(d)), "
-                                f"got {type(value).__name__}")
         self.model_config = model_config
         self.train_config = train_config
         self.init_checkpoint = init_checkpoint
@@ -117,6 +113,11 @@ class TrainJob(RecipeJob):
     def hash(cls, parsed_args):
         # init_checkpoint=None is dropped, so that the hashes of from-scratch trainings stay as they were
         args = {k: v for k, v in parsed_args.items() if k != "init_checkpoint" or v is not None}
+        for name, config_type in (("model_config", ModelConfig), ("train_config", TrainConfig)):
+            if not isinstance(args[name], config_type):  # hashed first: fail at graph construction, not hours later
+                what = config_type.__name__
+                raise TypeError(f"TrainJob: {name} must be a {what} (from a dict: {what}.from_dict(d)), "
+                                f"got {type(args[name]).__name__}")
         args["model_config"] = args["model_config"].to_dict()  # the dict form earlier versions hashed
         args["train_config"] = args["train_config"].to_dict()
         return super().hash(args)
