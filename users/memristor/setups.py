@@ -15,6 +15,7 @@ frozen value. A variant is a new value, e.g. ``dataclasses.replace(MINI, num_dev
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
@@ -184,17 +185,14 @@ CI = StudySetup(
         # after 3-7 of its 12 epochs (measured for seeds 1-3 on 2 cores: dev greedy label error rate
         # 0.43-0.63 at the end), so the test suite's models emit words. 32 dims with dropout and
         # SpecAugment on 80 s of speech never left the plateau.
-        model=ModelConfig(frontend_channels=(4, 8, 8, 4), model_dim=64, ff_dim=128, num_heads=4, num_blocks=2,
-                          conv_kernel_size=7, dropout=0.0, att_weights_dropout=0.0, final_dropout=0.0,
-                          feature_normalization=True, specaugment=SpecAugmentConfig(enabled=False)),
-        train=TrainConfig(num_epochs=12, partition_epoch=1, batch_seconds=3.0, seqs_per_bin=50,
-                          lr_start=1e-3, lr_peak=1.5e-3, lr_after_decay=4e-4, lr_final=1e-5,
-                          lr_up_fraction=0.1, lr_down_fraction=0.6, speed_factors=()),
+        model=dataclasses.replace(MINI.training.model, model_dim=64, ff_dim=128, conv_kernel_size=7),
+        # 3 s batches and one sub-epoch per epoch on the small corpus; no speed perturbation
+        train=dataclasses.replace(MINI.training.train, num_epochs=12, partition_epoch=1, batch_seconds=3.0,
+                                  seqs_per_bin=50, speed_factors=()),
         qat_seqs_per_bin=50,
         # as in mini: QAT fine-tunes the float model of its seed (two epochs)
-        qat_finetune=TrainConfig(num_epochs=2, partition_epoch=2, batch_seconds=3.0, seqs_per_bin=100,
-                                 lr_start=3e-4, lr_peak=3e-4, lr_after_decay=1e-4, lr_final=1e-5,
-                                 lr_up_fraction=0.25, lr_down_fraction=0.5, speed_factors=()),
+        qat_finetune=dataclasses.replace(MINI.training.qat_finetune, num_epochs=2, partition_epoch=2,
+                                         batch_seconds=3.0, seqs_per_bin=100, speed_factors=()),
         ptq_num_segments=20,
         batch_seconds_eval=30.0,
         train_rqmt={"cpu": 1, "gpu": 0, "mem": 2, "time": 0.5},

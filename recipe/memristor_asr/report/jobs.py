@@ -139,27 +139,21 @@ class Table3Job(_TableJob):
                            eval_sets(self.corpus, base_systems, self.splits)), self)
 
 
-class DeviceSweepTableJob(_TableJob):
+class DeviceSweepTableJob(Table3Job):
     """Table 3's statistics over devices for the values of one setting (e.g. ADC precision bits of a
-    read sweep on the same devices): avg (with its 95 % interval), std, min, max per split."""
+    read sweep on the same devices): avg (with its 95 % interval), std, min, max per split.
+
+    Takes Table3Job's arguments, with ``devices`` keyed by the setting's values (in row order), and:
+
+    :param setting: the setting's name, the first column's header (e.g. ``ADC precision bits``)
+    :param what: what the rows are, for title and caption (e.g. ``QAT-4 on memristors by ADC precision``)
+    """
 
     def __init__(self, *, baseline: PerSeed, devices: Dict[object, PerSeed], setting: str, what: str, corpus: str,
                  splits: Sequence[str] = ("dev",)):
-        """
-        :param baseline: segment scores of the float model, per seed and grid point (the reference row)
-        :param devices: setting value -> segment scores per seed and device, in row order
-        :param setting: the setting's name, the first column's header (e.g. ``ADC precision bits``)
-        :param what: what the rows are, for title and caption (e.g. ``QAT-4 on memristors by ADC precision``)
-        :param corpus: name of the corpus in titles and captions
-        :param splits: evaluation splits, in column order; the first one tunes the baseline's scales
-        """
-        self.baseline = baseline
-        self.devices = devices
+        super().__init__(baseline=baseline, devices=devices, corpus=corpus, splits=splits)
         self.setting = setting
         self.what = what
-        self.corpus = corpus
-        self.splits = tuple(splits)
-        self._declare_outputs()
 
     def run(self):
         base, base_systems = _tuned(self.baseline, self.splits)
