@@ -54,6 +54,11 @@ try:
     ProgramCrossbarsJob(checkpoint=ck, device_index=0, programming={"pulses_per_cycle": 2})
 except Exception as e:  # the engine wraps hash() errors in a JobCreationError naming the job
     ids["dict_refused"] = str(e)
+from memristor_asr.recognition.search import SearchConfig
+try:
+    RecognitionJob(**rec, search=SearchConfig(lm_scale=3.0))
+except Exception as e:  # a search LM scale would be hashed and then overwritten by the grid
+    ids["search_lm_scale_refused"] = str(e)
 print(json.dumps(ids))
 """
 
@@ -74,3 +79,4 @@ def test_split_configs_hash_as_the_former_hardware_dicts(tmp_path):
     # read settings are distinct recognitions
     assert len({ids["recog_default"], ids["recog_adc5"], ids["recog_adc6"], ids["recog_noise_off"]}) == 4
     assert "programming must be a ProgrammingConfig" in ids["dict_refused"]
+    assert "search.lm_scale=3.0 would be ignored" in ids["search_lm_scale_refused"]

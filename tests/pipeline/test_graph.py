@@ -1,4 +1,4 @@
-"""The study's job graph for every profile builds (hashes, wiring), without running anything."""
+"""The study's job graph for every shipped setup builds (hashes, wiring), without running anything."""
 import os
 import subprocess
 import sys
@@ -11,11 +11,12 @@ SCRIPT = """
 import collections, sys
 from sisyphus import tk
 from users.memristor.memristor_ted import run_memristor_ted
+from users.memristor.setups import setup_named
 root = tk.Path(sys.argv[2]) if sys.argv[2] != "-" else None
-run_memristor_ted(profile=sys.argv[1], corpus_root=root)
+run_memristor_ted(setup_named(sys.argv[1]), corpus_root=root)
 jobs = tk.sis_graph.jobs()
 trains = [j for j in jobs if type(j).__name__ == "TrainJob"]
-floats = {j.out_checkpoint for j in trains if "weight_bits" not in j.model_config or j.model_config["weight_bits"] is None}
+floats = {j.out_checkpoint for j in trains if j.model_config.weight_bits is None}
 # QAT trainings: from scratch, or fine-tuned from the float model of the same seed
 print(sorted({"scratch" if j.init_checkpoint is None else ("float" if j.init_checkpoint in floats else "?")
               for j in trains if j.out_checkpoint not in floats}))
@@ -43,12 +44,12 @@ def test_graph_builds(tmp_path, profile, root, devices, qat_init):
 SEEDS_SCRIPT = """
 import collections, dataclasses
 from sisyphus import tk
-import users.memristor.memristor_ted as study
-study.EXPERIMENTS["ci"] = dataclasses.replace(study.EXPERIMENTS["ci"], num_seeds=2)
-jobs = study.run_memristor_ted(profile="ci")
+from users.memristor.memristor_ted import run_memristor_ted
+from users.memristor.setups import CI
+jobs = run_memristor_ted(dataclasses.replace(CI, num_seeds=2)).tables
 t2 = jobs["table2"]
 print(len(t2.baseline), len(t2.qat[4]), len(jobs["table3"].devices[4]), len(jobs["table3"].devices[4][1]))
-seeds = sorted({j.train_config["seed"] for j in tk.sis_graph.jobs() if type(j).__name__ == "TrainJob"})
+seeds = sorted({j.train_config.seed for j in tk.sis_graph.jobs() if type(j).__name__ == "TrainJob"})
 print(seeds, sum(1 for j in tk.sis_graph.jobs() if type(j).__name__ == "TrainJob"))
 """
 
@@ -64,10 +65,11 @@ def test_training_seeds_multiply_trainings_and_feed_the_tables(tmp_path):
 
 
 READ_SWEEP_SCRIPT = """
-import collections, dataclasses, json
+import collections, json
 from sisyphus import tk
-from memristor_asr.memristor.config import ReadConfig
-import users.memristor.memristor_ted as study
+from users.memristor.adc_sweep import run_adc_sweep
+from users.memristor.memristor_ted import run_memristor_ted
+from users.memristor.setups import CI
 
 def count():
     jobs = tk.sis_graph.jobs()
@@ -76,21 +78,20 @@ def count():
     memristor_recogs = {j._sis_id() for j in jobs if type(j).__name__ == "RecognitionJob" and j.programmed_device}
     return {"names": names, "devices": sorted(devices), "memristor_recogs": sorted(memristor_recogs)}
 
-base_exp = study.EXPERIMENTS["ci"]
-study.run_memristor_ted(profile="ci")
+run_memristor_ted(CI)
 base = count()
-# an ADC sweep on top: the same study read with 3..6 ADC precision bits (4 is the default)
-for bits in (3, 4, 5, 6):
-    study.EXPERIMENTS["ci"] = dataclasses.replace(base_exp, read=ReadConfig(output_precision_bits=bits))
-    study.run_memristor_ted(profile="ci", prefix=f"memristor_ted_adc{bits}")
+# the example sweep on top: the same study's devices read with 3..6 ADC precision bits (4 is the default)
+table = run_adc_sweep(CI, adc_bits=(3, 4, 5, 6), weight_bits=4)
 sweep = count()
-print(json.dumps({"base": base, "sweep": sweep}))
+rows = {bits: [len(seed) for seed in runs] for bits, runs in table.devices.items()}
+print(json.dumps({"base": base, "sweep": sweep, "rows": rows}))
 """
 
 
 def test_a_read_setting_sweep_reuses_the_programmed_devices(tmp_path):
-    """Read settings (here the ADC precision) belong to the recognitions: sweeping them programs no
-    new devices, it only adds recognitions on the same ones."""
+    """Read settings (here the ADC precision) belong to the recognitions: the example sweep of
+    users/memristor/adc_sweep.py programs no new devices and trains nothing, it only adds recognitions
+    on the main study's devices, and its table has one row per precision over both devices."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(REPO, p) for p in ("tools", "recipe", "")]))
     res = subprocess.run([sys.executable, "-c", READ_SWEEP_SCRIPT], cwd=tmp_path, env=env, capture_output=True,
                          text=True, timeout=120)
@@ -108,3 +109,5 @@ def test_a_read_setting_sweep_reuses_the_programmed_devices(tmp_path):
     for name in ("TrainJob", "PTQJob", "PriorJob", "LogMelFeatureJob", "SingleCellTableJob"):
         assert sweep["names"][name] == base["names"][name], name
     assert sweep["names"]["RecognitionJob"] - base["names"]["RecognitionJob"] == 3 * 4
+    assert sweep["names"]["DeviceSweepTableJob"] == 1 and "DeviceSweepTableJob" not in base["names"]
+    assert out["rows"] == {"3": [2], "4": [2], "5": [2], "6": [2]}  # per precision: 1 seed x 2 devices

@@ -4,7 +4,7 @@ test_graph.py counts jobs per class; this checks what every RecognitionJob reads
 identity of the tk.Paths (``path.creator`` is the job that makes it): the checkpoint of its system
 (float, QAT-n, PTQ-n of the float model of the same seed, or QAT-n on programmed crossbars with
 device k and read-noise seed k), the prior computed from that checkpoint (PTQ: the float model's),
-the profile's scale grids (read from ``EXPERIMENTS``), the features and segments of its split, the
+the setup's scale grids (read from the ``StudySetup``), the features and segments of its split, the
 ScliteJob scoring each grid point against that split's STM, and the table and plot jobs' inputs
 (each table cell gets the scores of its own system, seed, device and grid point, the same grid
 point on every split).
@@ -62,24 +62,20 @@ DISTINCT_GRIDS = dict(lm_scales=(1.5, 2.5), qat_prior_scales=(0.3, 0.6), ptq_pri
 
 
 def check_wiring(profile: str, corpus_root, num_seeds: int, distinct_grids: bool = False):
-    """Build the graph of ``profile`` (with ``num_seeds`` training seeds, and ``DISTINCT_GRIDS`` when
-    ``distinct_grids``) and check it against ``EXPERIMENTS[profile]``; returns (sorted errors, facts)."""
+    """Build the graph of the shipped setup ``profile`` (with ``num_seeds`` training seeds, and
+    ``DISTINCT_GRIDS`` when ``distinct_grids``) and check it against that setup; returns (sorted errors, facts)."""
     import dataclasses
 
     from sisyphus import tk
 
     import users.memristor.memristor_ted as study
     from memristor_asr.recognition.jobs import grid_key
-    from memristor_asr.training.profiles import get_profile
+    from users.memristor.setups import setup_named
 
-    if num_seeds != study.EXPERIMENTS[profile].num_seeds:
-        study.EXPERIMENTS[profile] = dataclasses.replace(study.EXPERIMENTS[profile], num_seeds=num_seeds)
-    if distinct_grids:
-        study.EXPERIMENTS[profile] = dataclasses.replace(study.EXPERIMENTS[profile], **DISTINCT_GRIDS)
-    exp = study.EXPERIMENTS[profile]
-    prof = get_profile(profile)
-    outputs = study.run_memristor_ted(profile=profile, corpus_root=tk.Path(corpus_root) if corpus_root else None,
-                                      prefix=PREFIX)
+    exp = dataclasses.replace(setup_named(profile), num_seeds=num_seeds, **(DISTINCT_GRIDS if distinct_grids else {}))
+    prof = exp.training
+    outputs = study.run_memristor_ted(exp, corpus_root=tk.Path(corpus_root) if corpus_root else None,
+                                      prefix=PREFIX).tables
     jobs = list(tk.sis_graph.jobs())
     by_type = defaultdict(list)
     for j in jobs:
@@ -98,7 +94,7 @@ def check_wiring(profile: str, corpus_root, num_seeds: int, distinct_grids: bool
     ckpt = {}  # (bits or None, seed) -> TrainJob.out_checkpoint
     trains = {}
     for t in by_type["TrainJob"]:
-        key = (t.model_config.get("weight_bits"), t.train_config["seed"])
+        key = (t.model_config.weight_bits, t.train_config.seed)
         if key in ckpt:
             err(f"{_name(t)} and {_name(trains[key])}: two TrainJobs for weight_bits={key[0]} seed={key[1]}")
         ckpt[key], trains[key] = t.out_checkpoint, t

@@ -69,10 +69,10 @@ def test_settings_that_cannot_give_an_interval_are_named():
     with pytest.raises(ValueError, match="test_seconds=25 is too small"):
         Profile(train_seconds=80, dev_seconds=60, test_seconds=25, talk_seconds=(12, 25), lm_sentences=10,
                 train_oov_words=1, invented_rate=0.1, reserved_words=1)
-    from users.memristor.memristor_ted import EXPERIMENTS
+    from users.memristor.setups import MINI
     import dataclasses
 
-    with pytest.raises(ValueError, match="Experiment.num_seeds must be a positive"):
-        dataclasses.replace(EXPERIMENTS["mini"], num_seeds=0)
+    with pytest.raises(ValueError, match="StudySetup.num_seeds must be a positive"):
+        dataclasses.replace(MINI, num_seeds=0)
     with pytest.raises(ValueError, match="dev tunes the scales"):
-        dataclasses.replace(EXPERIMENTS["mini"], eval_splits=("test", "dev"))
+        dataclasses.replace(MINI, eval_splits=("test", "dev"))

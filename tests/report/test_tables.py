@@ -39,6 +39,19 @@ def test_table2_and_3_render_intervals_and_the_corpus():
     assert fmt(float("nan")) == "n.a."
 
 
+def test_a_device_sweep_table_names_its_setting_and_keeps_the_row_order():
+    est = lambda w: WerEstimate(w, w - 0.5, w + 0.6)  # noqa: E731
+    rows = {6: {"dev": (est(8.3), [8.1, 8.5])}, 2: {"dev": (est(30.0), [29.0, 31.0])}, 4: {"dev": (est(9.2), [9.0, 9.4])}}
+    t = table3({"dev": est(7.2)}, rows, [6, 2, 4], [WHERE], row_label="ADC precision bits", label=None,
+               what="QAT-4 on simulated memristor hardware by ADC precision")
+    md = t.markdown()
+    assert md.splitlines()[0].startswith("**QAT-4 on simulated memristor hardware by ADC precision, WER [%] over")
+    assert "Table 3" not in md and "| ADC precision bits | dev avg |" in md
+    lines = [line for line in md.splitlines() if line[:4] in ("| 6 ", "| 2 ", "| 4 ")]
+    assert [line[:4] for line in lines] == ["| 6 ", "| 2 ", "| 4 "]
+    assert "| 2 | 30.0 [29.5, 30.6] | 1.00 | 29.0 | 31.0 | 2 |" in md
+
+
 def test_test_columns_follow_dev_columns():
     est = lambda w: WerEstimate(w, w - 0.5, w + 0.6)  # noqa: E731
     both = lambda d, t: {"dev": est(d), "test": est(t)}  # noqa: E731

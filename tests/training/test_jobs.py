@@ -10,29 +10,29 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 SCRIPT = '''
-import json, sys
+import dataclasses, json, sys
 from sisyphus import tk
 tk.setup_script_mode()
 from memristor_asr.quantization.jobs import PTQJob
 from memristor_asr.training.jobs import PriorJob, TrainJob
-from memristor_asr.training.profiles import get_profile
+from users.memristor.setups import CI
 
 # engine mechanics on a tiny synthetic corpus that no model of this size learns in a few epochs:
 # no convergence check (a QAT model from scratch may emit more wrong labels than there are references)
 LOOSE = None
 corpus = {k: tk.Path(v) for k, v in json.load(open("corpus.json")).items()}
-profile = get_profile("ci")
+profile = CI.training
 data = dict(train_features=corpus["train_features"], dev_features=corpus["dev_features"],
             train_manifest=corpus["train_manifest"], dev_manifest=corpus["dev_manifest"],
             lexicon=corpus["lexicon"], labels=corpus["labels"], convergence=LOOSE)
-float_train = TrainJob(model_config=profile.model_config(), train_config=dict(profile.train_config(), num_epochs=3),
+float_train = TrainJob(model_config=profile.model_for(), train_config=dataclasses.replace(profile.training_for(), num_epochs=3),
                        **data)
-qat = TrainJob(model_config=profile.model_config(3), train_config=profile.train_config(3), rqmt={"cpu": 1}, **data)
+qat = TrainJob(model_config=profile.model_for(3), train_config=profile.training_for(3), rqmt={"cpu": 1}, **data)
 ptq = PTQJob(float_checkpoint=float_train.out_checkpoint, train_features=corpus["train_features"], weight_bits=4,
              num_segments=profile.ptq_num_segments)
 prior = PriorJob(checkpoint=qat.out_checkpoint, features=corpus["train_features"], batch_seconds=20.0)
 # resources are not part of the hash
-assert TrainJob(model_config=profile.model_config(3), train_config=profile.train_config(3), rqmt={"cpu": 4,
+assert TrainJob(model_config=profile.model_for(3), train_config=profile.training_for(3), rqmt={"cpu": 4,
                 "gpu": 1}, **data) is qat
 tk.run([float_train.out_losses, qat.out_checkpoint, ptq.out_checkpoint, prior.out_prior], quiet=True)
 print(json.dumps({"float": float_train.out_checkpoint.get_path(), "losses": float_train.out_losses.get_path(),
@@ -82,19 +82,19 @@ def test_jobs_through_the_engine(tmp_path):
 
 
 CONFIG = '''
-import json
+import dataclasses, json
 from sisyphus import tk
 from memristor_asr.training.convergence import ConvergenceCheck
 from memristor_asr.training.jobs import TrainJob
-from memristor_asr.training.profiles import get_profile
+from users.memristor.setups import CI
 
 def py():
     corpus = {k: tk.Path(v) for k, v in json.load(open("corpus.json")).items()}
-    profile = get_profile("ci")
-    train_config = dict(profile.train_config(), num_epochs=8, speed_factors=[0.9, 1.0, 1.1])
+    profile = CI.training
+    train_config = dataclasses.replace(profile.training_for(), num_epochs=8, speed_factors=(0.9, 1.0, 1.1))
     job = TrainJob(train_features=corpus["train_features"], dev_features=corpus["dev_features"],
                    train_manifest=corpus["train_manifest"], dev_manifest=corpus["dev_manifest"],
-                   lexicon=corpus["lexicon"], labels=corpus["labels"], model_config=profile.model_config(),
+                   lexicon=corpus["lexicon"], labels=corpus["labels"], model_config=profile.model_for(),
                    train_config=train_config, rqmt={"cpu": 1, "mem": 2},
                    convergence=ConvergenceCheck(max_dev_label_error_rate=1.0, min_emission_ratio=0.0,
                                                 max_train_loss_rise=10.0))
@@ -160,3 +160,35 @@ def test_train_job_killed_with_its_manager_resumes_to_identical_weights(tmp_path
     a = torch.load(ref / "output" / "model.pt", weights_only=True)["model"]
     b = torch.load(crash / "output" / "model.pt", weights_only=True)["model"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+TYPED_CONFIG_SCRIPT = '''
+import json
+from sisyphus import tk
+from memristor_asr.training.jobs import TrainJob
+from users.memristor.setups import CI
+p = CI.training
+d = {k: tk.Path(f"/dummy/{k}") for k in ("train_features", "dev_features", "train_manifest", "dev_manifest", "lexicon",
+                                         "labels")}
+out = {"float": TrainJob(model_config=p.model_for(), train_config=p.training_for(), **d)._sis_id(),
+       "qat3_seed2": TrainJob(model_config=p.model_for(3), train_config=p.training_for(3, 2),
+                              init_checkpoint=tk.Path("/dummy/float.pt"), **d)._sis_id()}
+try:
+    TrainJob(model_config=p.model_for().to_dict(), train_config=p.training_for(), **d)
+except Exception as e:  # the engine wraps hash() errors in a JobCreationError naming the job
+    out["dict_refused"] = str(e)
+print(json.dumps(out))
+'''
+
+
+def test_typed_configs_hash_as_the_former_dicts(tmp_path):
+    """TrainJob takes ModelConfig / TrainConfig values and hashes them as the dicts it took before
+    (vectors computed with the dict version of TrainJob): finished trainings keep their job ids."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(REPO, p) for p in ("tools", "recipe", "")]))
+    res = subprocess.run([sys.executable, "-c", TYPED_CONFIG_SCRIPT], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-3000:]
+    ids = json.loads(res.stdout.strip().splitlines()[-1])
+    assert ids["float"] == "memristor_asr/training/jobs/TrainJob.9ukJHSz5dHiT"
+    assert ids["qat3_seed2"] == "memristor_asr/training/jobs/TrainJob.OzTnD2fS99Cz"
+    assert "model_config must be a ModelConfig" in ids["dict_refused"]

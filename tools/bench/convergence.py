@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Does every training of a profile learn, whatever the seed and thread count?
+"""Does every training of a setup learn, whatever the seed and thread count?
 
-Trains the float model and the QAT models of a profile (``training.profiles``) on the data that
+Trains the float model and the QAT models of a setup (``users/memristor/setups.py``) on the data that
 the main command prepared (``output/memristor_ted/data/``), for several seeds and torch thread
 counts, exactly as TrainJob would (same configs, same trainer, same convergence check), and
 prints the final train/dev loss, the greedy dev label error rate and the number of labels
@@ -59,17 +59,16 @@ def train_one(data: str, profile: str, model: str, seed: int, threads: int, init
     """One training; ``init``: start from this checkpoint, ``keep``: where to leave the final model."""
     import torch
 
-    from memristor_asr.nn.config import ModelConfig
     from memristor_asr.training.convergence import TrainingNotConvergedError
     from memristor_asr.training.data import CTCDataset
-    from memristor_asr.training.profiles import get_profile
-    from memristor_asr.training.trainer import TrainConfig, train
+    from memristor_asr.training.trainer import train
+    from users.memristor.setups import setup_named
 
     torch.set_num_threads(threads)
-    prof = get_profile(profile)
+    prof = setup_named(profile).training
     bits = None if model == "float" else int(model)
-    model_cfg = ModelConfig.from_dict(prof.model_config(bits))
-    train_cfg = TrainConfig.from_dict(prof.train_config(bits, seed))
+    model_cfg = prof.model_for(bits)
+    train_cfg = prof.training_for(bits, seed)
     files = find_data(data)
     load = dict(lexicon_path=files["training_lexicon"], labels_path=files["labels"])
     train_data = CTCDataset.load(features_path=files["train_features"], manifest_path=files["train_segments"],
@@ -113,10 +112,10 @@ def main() -> int:
     runs = [(m, s, t) for t in threads for s in seeds for m in models]
     print(f"# convergence of the {args.profile!r} trainings on {_cpu_model()} ({os.cpu_count()} cores), "
           f"{len(runs)} runs", flush=True)
-    from memristor_asr.training.profiles import get_profile
+    from users.memristor.setups import setup_named
 
     # with QAT fine-tuning (the mini profile), the QAT runs of a (seed, threads) start from its float model
-    finetune = get_profile(args.profile).qat_finetune is not None and "float" in models
+    finetune = setup_named(args.profile).training.qat_finetune is not None and "float" in models
     results = []
     ctx = multiprocessing.get_context("spawn")
     keep_dir = tempfile.mkdtemp(prefix="convergence-")

@@ -72,7 +72,7 @@ def main():
     from memristor_asr.nn.quant import observing
     from memristor_asr.recognition.forward import compute_log_probs
     from memristor_asr.recognition.search import SearchConfig, decode_parallel
-    from memristor_asr.training.profiles import get_profile
+    from users.memristor.setups import setup_named
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -82,7 +82,7 @@ def main():
         audio = sum(s.duration for s in read_manifest(data["segments"]))
         rows = []
         for size in args.sizes.split(","):
-            prof = get_profile(size)
+            prof = setup_named(size).training
             float_model = ConformerCTCModel(prof.model).eval()
             qcfg = prof.model.quantized_variant(args.bits)
             qmodel = ConformerCTCModel(qcfg)

@@ -32,14 +32,14 @@ def main():
     from memristor_asr.nn.model import ConformerCTCModel
     from memristor_asr.recognition import search
     from memristor_asr.recognition.forward import compute_log_probs
-    from memristor_asr.training.profiles import get_profile
+    from users.memristor.setups import setup_named
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as root:
         data = build_data(root)
         audio = sum(s.duration for s in read_manifest(data["segments"]))
-        model = ConformerCTCModel(get_profile("mini").model).eval()
+        model = ConformerCTCModel(setup_named("mini").training.model).eval()
         log_probs = compute_log_probs(model, FeatureReader(data["features"]), batch_seconds=30.0)
         scores = [log_probs[i] for i in sorted(log_probs)]
         rows = []

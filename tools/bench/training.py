@@ -18,7 +18,7 @@ import time
 import torch
 
 from memristor_asr.nn import ConformerCTCModel, count_parameters
-from memristor_asr.training.profiles import get_profile
+from users.memristor.setups import setup_named
 from memristor_asr.training.trainer import ctc_loss_sum
 
 # batch per size: (number of utterances, seconds each); the paper uses 300 s batches on a GPU, on
@@ -73,7 +73,7 @@ def main():
 
     rows = []
     for size in args.sizes.split(","):
-        profile = get_profile(size)
+        profile = setup_named(size).training
         num, seconds = BATCHES.get(size, (4, 4.0))
         batch = make_batch(num, seconds, profile.model.num_labels)
         audio = num * seconds

@@ -6,14 +6,16 @@ sclite on dev and test → crossbar programming of the QAT models (device k: see
 steps) → memristor recognition with fixed scales → Tables 1–3 (scales tuned on dev, applied to test)
 and the WER plot.
 
-Only composition lives here: the jobs do the work, the profiles below and in
-``memristor_asr.training.profiles`` hold the sizes.
+Only composition lives here: the jobs do the work, a :class:`~users.memristor.setups.StudySetup`
+(``users/memristor/setups.py``) holds the sizes, and the returned :class:`Study` gives other users/
+files the trained models, devices and a ``recognize`` helper, so that a further experiment reuses the
+jobs of this one through the graph (``users/memristor/adc_sweep.py`` is an example).
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence
 
 from sisyphus import tk
 
@@ -23,118 +25,15 @@ from memristor_asr.lexicon.g2p import G2PConfig
 from memristor_asr.lexicon.jobs import TedliumLexiconJob, TrainG2PJob
 from memristor_asr.lm.jobs import (KenLMBinaryJob, KenLMEstimateJob, KenLMInterpolatedJob, KenLMPerplexityJob,
                                    ManifestTextJob, TedliumLmTextJob)
-from memristor_asr.memristor.config import ProgrammingConfig, ReadConfig
 from memristor_asr.memristor.jobs import ProgramCrossbarsJob, SingleCellTableJob
 from memristor_asr.quantization.jobs import PTQJob
 from memristor_asr.recognition.jobs import RecognitionJob, grid_key
-from memristor_asr.recognition.search import SearchConfig
 from memristor_asr.report.jobs import GridPoint, Table2Job, Table3Job, WerPlotJob
 from memristor_asr.scoring.jobs import ScliteJob
-from memristor_asr.training.convergence import ConvergenceCheck
 from memristor_asr.training.jobs import PriorJob, TrainJob
-from memristor_asr.training.profiles import get_profile
+from users.memristor.setups import StudySetup
 
-__all__ = ["Experiment", "EXPERIMENTS", "run_memristor_ted", "print_tables"]
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """Recognition and hardware settings of one profile (model/training sizes: training.profiles).
-
-    :param corpus_profile: embedded corpus size when no TED-LIUM root is given
-    :param feature_chunks: parallel feature tasks per split
-    :param search: beam settings
-    :param lm_scales: LM scales tried for float, QAT and PTQ models (best reported)
-    :param qat_prior_scales: prior scales tried for float and QAT models
-    :param ptq_prior_scales: prior scales tried for PTQ models
-    :param memristor_scales: fixed (LM, prior) scales of the memristor runs (paper: 2.0 / 0.5)
-    :param memristor_bits: QAT weight bits run on simulated crossbars
-    :param num_devices: programmed devices per weight-bit setting (paper: 10)
-    :param cell_pairs: pairs for the single-cell table (paper: 5000)
-    :param programming: crossbar tiles and programming pulses of the devices (a change programs new
-        devices)
-    :param read: how the memristor recognitions read the devices: DAC, ADC, noise, read path (a change
-        re-runs only the recognitions, on the same devices)
-    :param convergence: when a finished training counts as failed (its job stops with an error)
-    :param max_empty_fraction: a recognition of a float, QAT or memristor model with a larger share
-        of empty hypotheses fails (None: no check)
-    :param g2p: Sequitur G2P settings for the train OOVs (the i6 setup's); None: look them up in the CMU
-        dictionary instead
-    :param lm_interpolation: True (the paper): per-source 4-grams interpolated with weights tuned on
-        dev; False: one 4-gram on all LM text (both dev perplexities are registered either way)
-    :param num_seeds: training seeds per model (seeds 1..n); with more than one, the tables report
-        the mean ± std over seeds (the paper: 1)
-    :param eval_splits: splits every system is recognised and scored on: dev tunes the scales (the grid
-        point with the lowest dev WER is reported on every split), test only applies them
-    :param recog_rqmt: rqmt of a recognition task (cpu = decoding processes)
-    :param program_rqmt: rqmt of a crossbar programming task
-    """
-
-    corpus_profile: Optional[str]
-    feature_chunks: int
-    search: SearchConfig
-    lm_scales: Tuple[float, ...]
-    qat_prior_scales: Tuple[float, ...]
-    ptq_prior_scales: Tuple[float, ...]
-    memristor_scales: Tuple[float, float] = (2.0, 0.5)
-    memristor_bits: Tuple[int, ...] = (8, 6, 5, 4, 3)
-    num_devices: int = 10
-    cell_pairs: int = 5000
-    programming: ProgrammingConfig = ProgrammingConfig()
-    read: ReadConfig = ReadConfig()
-    convergence: ConvergenceCheck = ConvergenceCheck()
-    max_empty_fraction: Optional[float] = 0.5
-    g2p: Optional[G2PConfig] = G2PConfig()
-    lm_interpolation: bool = True
-    num_seeds: int = 1
-    eval_splits: Tuple[str, ...] = ("dev", "test")
-    recog_rqmt: Dict[str, float] = field(default_factory=lambda: {"cpu": 2, "mem": 4, "time": 2, "gpu": 0})
-    program_rqmt: Dict[str, float] = field(default_factory=lambda: {"cpu": 1, "mem": 4, "time": 1, "gpu": 0})
-
-    def __post_init__(self):
-        if not isinstance(self.num_seeds, int) or self.num_seeds < 1:
-            raise ValueError(f"Experiment.num_seeds must be a positive number of training seeds, got {self.num_seeds!r}")
-        if not isinstance(self.programming, ProgrammingConfig) or not isinstance(self.read, ReadConfig):
-            raise TypeError(f"Experiment.programming must be a ProgrammingConfig and Experiment.read a ReadConfig, "
-                            f"got {type(self.programming).__name__} and {type(self.read).__name__}")
-        if self.num_devices < 1:
-            raise ValueError(f"Experiment.num_devices must be >= 1, got {self.num_devices!r}")
-        if tuple(self.eval_splits) not in (("dev",), ("dev", "test")):
-            # the scales are tuned on the first split: tuning on test would report a tuned test WER
-            raise ValueError(f"Experiment.eval_splits must be ('dev',) or ('dev', 'test') (dev tunes the scales), "
-                             f"got {self.eval_splits!r}")
-
-
-EXPERIMENTS: Dict[str, Experiment] = {
-    "paper": Experiment(
-        corpus_profile=None, feature_chunks=20,
-        search=SearchConfig(beam_size=1024, beam_size_token=12, beam_threshold=14.0),
-        lm_scales=(1.8, 2.0, 2.2, 2.4, 2.6, 2.8), qat_prior_scales=(0.1, 0.3, 0.5, 0.7, 0.9),
-        ptq_prior_scales=(0.5, 0.7, 0.9, 1.1),
-        recog_rqmt={"cpu": 8, "mem": 16, "time": 48, "gpu": 1},
-        program_rqmt={"cpu": 4, "mem": 16, "time": 12, "gpu": 1}),
-    "mini": Experiment(
-        corpus_profile="mini", feature_chunks=2,
-        search=SearchConfig(beam_size=64, beam_size_token=12, beam_threshold=14.0),
-        # the grids include the memristor runs' fixed prior scale 0.5, so that a QAT/memristor difference
-        # is not a prior-scale difference (a grid point costs ~0.7 s of search; the forward is shared)
-        lm_scales=(1.0, 2.0), qat_prior_scales=(0.3, 0.5), ptq_prior_scales=(0.3, 0.5), cell_pairs=5000,
-        # pre-cycling: 2 instead of 50 random pulses per cycle step (device k: 2(k + 1) pulses) to fit
-        # the time budget on 2 cores (programming cost is linear in the pulses: with 5, the 50 devices
-        # took 17 core-minutes); devices stay independent through their seeds
-        programming=ProgrammingConfig(pulses_per_cycle=2),
-        # the network forward dominates and runs in one thread: one core per recognition task
-        recog_rqmt={"cpu": 1, "mem": 4, "time": 2, "gpu": 0}),
-    "ci": Experiment(
-        corpus_profile="ci", feature_chunks=2,
-        search=SearchConfig(beam_size=16, beam_size_token=8, beam_threshold=14.0),
-        lm_scales=(2.0,), qat_prior_scales=(0.5,), ptq_prior_scales=(0.5,),
-        memristor_bits=(4,), num_devices=2, cell_pairs=500,
-        programming=ProgrammingConfig(pulses_per_cycle=5),
-        # the ci models learn (a minute of training on 10 min of speech): the same convergence and
-        # empty-hypothesis checks as mini and paper
-        recog_rqmt={"cpu": 1, "mem": 2, "time": 1, "gpu": 0}),
-}
+__all__ = ["StudyData", "TrainedModel", "Study", "prepare_data", "run_memristor_ted", "print_tables"]
 
 
 @dataclass(frozen=True)
@@ -152,31 +51,31 @@ class StudyData:
     lm: tk.Path
 
 
-def prepare_data(exp: "Experiment", *, corpus_root: Optional[tk.Path], prefix: str) -> StudyData:
+def prepare_data(setup: StudySetup, *, corpus_root: Optional[tk.Path], prefix: str) -> StudyData:
     """Corpus (embedded when ``corpus_root`` is None) → i6 preparation → lexicon, features, 4-gram LM.
 
-    Evaluation data are prepared for ``exp.eval_splits`` (dev first: it tunes the LM and the scales).
+    Evaluation data are prepared for ``setup.eval_splits`` (dev first: it tunes the LM and the scales).
 
     Registers the LM's dev perplexity, the lexicon report and the prepared data under
     ``output/<prefix>/`` (``data/`` holds what tools/bench/convergence.py trains on).
     """
     if corpus_root is None:
-        corpus = EmbeddedCorpusJob(profile=exp.corpus_profile, seed=0)
+        corpus = EmbeddedCorpusJob(profile=setup.corpus_profile, seed=0)
         corpus.add_alias(f"{prefix}/corpus")
         corpus_root = corpus.out_corpus_root
     prep = PrepareTedliumJob(corpus_root=corpus_root)
-    splits = exp.eval_splits
+    splits = setup.eval_splits
     eval_segments = {s: prep.out_segments[s] for s in splits}
     g2p_model = None
-    if exp.g2p is not None:
-        g2p = TrainG2PJob(corpus_root=corpus_root, config=exp.g2p)
+    if setup.g2p is not None:
+        g2p = TrainG2PJob(corpus_root=corpus_root, config=setup.g2p)
         g2p.add_alias(f"{prefix}/g2p")
         g2p_model = g2p.out_model
     lexicon = TedliumLexiconJob(corpus_root=corpus_root, train_segments=prep.out_segments["train"],
                                 eval_segments=eval_segments, g2p_model=g2p_model,
-                                g2p_config=exp.g2p or G2PConfig())
-    train_features = LogMelFeatureJob(segments=lexicon.out_train_segments, num_chunks=exp.feature_chunks)
-    eval_features = {s: LogMelFeatureJob(segments=seg, num_chunks=exp.feature_chunks).out_features
+                                g2p_config=setup.g2p or G2PConfig())
+    train_features = LogMelFeatureJob(segments=lexicon.out_train_segments, num_chunks=setup.feature_chunks)
+    eval_features = {s: LogMelFeatureJob(segments=seg, num_chunks=setup.feature_chunks).out_features
                      for s, seg in eval_segments.items()}
     dev_text = ManifestTextJob(segments=eval_segments["dev"]).out_text
     lm_text = TedliumLmTextJob(corpus_root=corpus_root, train_segments=lexicon.out_train_segments)
@@ -190,7 +89,7 @@ def prepare_data(exp: "Experiment", *, corpus_root: Optional[tk.Path], prefix: s
         binaries[name] = KenLMBinaryJob(arpa=arpa).out_binary
         perplexity = KenLMPerplexityJob(lm=binaries[name], text=dev_text)
         tk.register_output(f"{prefix}/lm/dev_perplexity_{name}", perplexity.out_perplexity)
-    lm = binaries["interpolated" if exp.lm_interpolation else "single"]
+    lm = binaries["interpolated" if setup.lm_interpolation else "single"]
     tk.register_output(f"{prefix}/lexicon/report.json", lexicon.out_report)
     data = StudyData(train_segments=lexicon.out_train_segments, train_features=train_features.out_features,
                      eval_segments=eval_segments, eval_stm={s: prep.out_stm[s] for s in splits},
@@ -205,101 +104,149 @@ def prepare_data(exp: "Experiment", *, corpus_root: Optional[tk.Path], prefix: s
     return data
 
 
-def run_memristor_ted(*, profile: str, corpus_root: Optional[tk.Path] = None, prefix: str = "memristor_ted"):
-    """Build the whole study; registers tables under ``output/<prefix>/``.
+@dataclass(frozen=True)
+class TrainedModel:
+    """A model of the study as recognitions use it: its checkpoint and the prior to subtract."""
 
-    :param profile: ``paper``, ``mini`` or ``ci``
-    :param corpus_root: a TEDLIUM_release2 directory; None: synthesise the embedded corpus
-    :return: dict of the table jobs (for callers that want to add more)
+    checkpoint: tk.Path
+    prior: tk.Path
+
+
+@dataclass
+class Study:
+    """The built study, for ``users/`` files that add experiments on top of it (same jobs, reused).
+
+    :param setup: the setup it was built from
+    :param prefix: its folder under ``output/`` and ``alias/``
+    :param data: the prepared data
+    :param models: by name: ``float``, ``qat8`` … ``qat2``, ``ptq8`` … ``ptq2`` (PTQ: with the float
+        model's prior); further seeds as ``float/seed2`` …
+    :param devices: programmed device files per QAT model name (``qat4`` …), device k at index k
+    :param baseline: the float model's segment scores per seed and grid point (the tables' reference row)
+    :param tables: the report jobs: ``table1``, ``table2``, ``table3``, ``plot``
     """
-    train_p = get_profile(profile)
-    exp = EXPERIMENTS[profile]
 
+    setup: StudySetup
+    prefix: str
+    data: StudyData
+    models: Dict[str, TrainedModel] = field(default_factory=dict)
+    devices: Dict[str, List[tk.Path]] = field(default_factory=dict)
+    baseline: List[List[GridPoint]] = field(default_factory=list)
+    tables: Dict[str, object] = field(default_factory=dict)
+
+    def recognize(self, name: str, model: TrainedModel, lm_scales: Sequence[float], prior_scales: Sequence[float],
+                  *, prefix: Optional[str] = None, **extra) -> List[GridPoint]:
+        """Recognise and score every eval split over a scale grid (the grid point with the best WER on
+        the first split is what a table reports).
+
+        :param name: the recognition's name under ``alias/<prefix>/recog/<split>/`` and ``output/<prefix>/wer/``
+        :param extra: further RecognitionJob arguments (``programmed_device``, ``read``, ``noise_seed``,
+            ``max_empty_fraction``, which defaults to the setup's)
+        :param prefix: output folder (default: the study's)
+        :return: per grid point, the segment scores per split
+        """
+        prefix = self.prefix if prefix is None else prefix
+        setup, data = self.setup, self.data
+        extra.setdefault("max_empty_fraction", setup.max_empty_fraction)
+        keys = [grid_key(lm_s, pr_s) for lm_s in lm_scales for pr_s in prior_scales]
+        points = [{} for _ in keys]
+        for split in setup.eval_splits:
+            recog = RecognitionJob(checkpoint=model.checkpoint, prior=model.prior, lm_scales=tuple(lm_scales),
+                                   prior_scales=tuple(prior_scales), features=data.eval_features[split],
+                                   segments=data.eval_segments[split], labels=data.labels,
+                                   lexicon=data.decoding_lexicon, lm=data.lm, search=setup.search,
+                                   rqmt=setup.recog_rqmt, **extra)
+            recog.add_alias(f"{prefix}/recog/{split}/{name}")
+            for key, point in zip(keys, points):
+                score = ScliteJob(ref=data.eval_stm[split], hyp=recog.out_ctm[key])
+                tk.register_output(f"{prefix}/wer/{split}/{name}/{key}", score.out_wer)
+                point[split] = score.out_segment_scores
+        return points
+
+
+def run_memristor_ted(setup: StudySetup, *, corpus_root: Optional[tk.Path] = None,
+                      prefix: str = "memristor_ted") -> Study:
+    """Build the whole study; registers its tables and plot under ``output/<prefix>/``.
+
+    :param setup: what to run (``users.memristor.setups``: PAPER, MINI, CI, or your own value)
+    :param corpus_root: a TEDLIUM_release2 directory; None: synthesise the embedded corpus
+    :param prefix: output folder
+    """
+    if not isinstance(setup, StudySetup):
+        raise TypeError(f"run_memristor_ted needs a StudySetup (users.memristor.setups), got {setup!r}")
+    train_p = setup.training
     embedded = corpus_root is None
-    prepared = prepare_data(exp, corpus_root=corpus_root, prefix=prefix)
+    prepared = prepare_data(setup, corpus_root=corpus_root, prefix=prefix)
+    study = Study(setup=setup, prefix=prefix, data=prepared)
     train_features = prepared.train_features
     # the trainings' dev loss (convergence check, checkpoint choice) is on dev whatever the eval splits
     data = dict(train_features=train_features, dev_features=prepared.eval_features["dev"],
                 train_manifest=prepared.train_segments, dev_manifest=prepared.eval_segments["dev"],
                 lexicon=prepared.training_lexicon, labels=prepared.labels)
     eval_rqmt = {k: train_p.eval_rqmt[k] for k in ("cpu", "gpu", "mem", "time")}
-    recog_common = dict(labels=prepared.labels, lexicon=prepared.decoding_lexicon, lm=prepared.lm, search=exp.search,
-                        rqmt=exp.recog_rqmt)
-
-    def recognize(name: str, checkpoint, prior, lm_scales, prior_scales, **extra) -> List[GridPoint]:
-        """Recognition of every eval split over a scale grid; returns per grid point the segment scores
-        per split (the table jobs pick the point by its WER on the first split)."""
-        extra.setdefault("max_empty_fraction", exp.max_empty_fraction)
-        keys = [grid_key(lm_s, pr_s) for lm_s in lm_scales for pr_s in prior_scales]
-        points = [{} for _ in keys]
-        for split in exp.eval_splits:
-            recog = RecognitionJob(checkpoint=checkpoint, prior=prior, lm_scales=lm_scales, prior_scales=prior_scales,
-                                   features=prepared.eval_features[split], segments=prepared.eval_segments[split],
-                                   **recog_common, **extra)
-            recog.add_alias(f"{prefix}/recog/{split}/{name}")
-            for key, point in zip(keys, points):
-                score = ScliteJob(ref=prepared.eval_stm[split], hyp=recog.out_ctm[key])
-                tk.register_output(f"{prefix}/wer/{split}/{name}/{key}", score.out_wer)
-                point[split] = score.out_segment_scores
-        return points
 
     def train(name: str, weight_bits: Optional[int], seed: int, init_checkpoint: Optional[tk.Path] = None):
-        job = TrainJob(model_config=train_p.model_config(weight_bits), train_config=train_p.train_config(weight_bits, seed),
-                       init_checkpoint=init_checkpoint, convergence=exp.convergence, **data,
+        job = TrainJob(model_config=train_p.model_for(weight_bits), train_config=train_p.training_for(weight_bits, seed),
+                       init_checkpoint=init_checkpoint, convergence=setup.convergence, **data,
                        rqmt=train_p.train_rqmt)
         job.add_alias(f"{prefix}/train/{name}")
         tk.register_output(f"{prefix}/train/{name}/losses.csv", job.out_losses)
         prior = PriorJob(checkpoint=job.out_checkpoint, features=train_features,
                          batch_seconds=train_p.batch_seconds_eval, rqmt=eval_rqmt)
-        return job.out_checkpoint, prior.out_prior
+        study.models[name] = TrainedModel(job.out_checkpoint, prior.out_prior)
+        return study.models[name]
 
     # Results per table cell and training seed: [seed][grid point] (tuned) or [seed][device].
-    seeds = [train_p.train.seed + i for i in range(exp.num_seeds)]
-    baseline, ptq, qat, devices = [], {}, {}, {}
-    lm_s, pr_s = exp.memristor_scales
+    seeds = [train_p.train.seed + i for i in range(setup.num_seeds)]
+    baseline, ptq, qat, devices = study.baseline, {}, {}, {}
+    lm_s, pr_s = setup.memristor_scales
     for seed in seeds:
         tag = "" if seed == seeds[0] else f"/seed{seed}"  # the first seed keeps the single-seed names
         # ------------------------------------------------------------ float baseline and PTQ
-        float_ckpt, float_prior = train(f"float{tag}", None, seed)
-        baseline.append(recognize(f"float{tag}", float_ckpt, float_prior, exp.lm_scales, exp.qat_prior_scales))
+        float_model = train(f"float{tag}", None, seed)
+        baseline.append(study.recognize(f"float{tag}", float_model, setup.lm_scales, setup.qat_prior_scales))
         for bits in train_p.ptq_bits:
-            ptq_ckpt = PTQJob(float_checkpoint=float_ckpt, train_features=train_features,
+            ptq_ckpt = PTQJob(float_checkpoint=float_model.checkpoint, train_features=train_features,
                               weight_bits=bits, num_segments=train_p.ptq_num_segments, seed=train_p.ptq_seed,
                               batch_seconds=train_p.batch_seconds_eval, rqmt=eval_rqmt).out_checkpoint
             # the float model's prior: PTQ changes the weights, not what the model was trained to output;
             # low-bit PTQ may collapse (a result, not a failure), so no empty-hypothesis check
-            ptq.setdefault(bits, []).append(recognize(f"ptq{bits}{tag}", ptq_ckpt, float_prior, exp.lm_scales,
-                                                      exp.ptq_prior_scales, max_empty_fraction=None))
+            model = study.models[f"ptq{bits}{tag}"] = TrainedModel(ptq_ckpt, float_model.prior)
+            ptq.setdefault(bits, []).append(study.recognize(f"ptq{bits}{tag}", model, setup.lm_scales,
+                                                            setup.ptq_prior_scales, max_empty_fraction=None))
         # ------------------------------------------------------------ QAT, and QAT on memristors
         for bits in train_p.qat_bits:
-            ckpt, prior = train(f"qat{bits}{tag}", bits, seed,
-                                init_checkpoint=float_ckpt if train_p.qat_finetune is not None else None)
-            qat.setdefault(bits, []).append(recognize(f"qat{bits}{tag}", ckpt, prior, exp.lm_scales,
-                                                      exp.qat_prior_scales))
-            if bits not in exp.memristor_bits:
+            model = train(f"qat{bits}{tag}", bits, seed,
+                          init_checkpoint=float_model.checkpoint if train_p.qat_finetune is not None else None)
+            qat.setdefault(bits, []).append(study.recognize(f"qat{bits}{tag}", model, setup.lm_scales,
+                                                            setup.qat_prior_scales))
+            if bits not in setup.memristor_bits:
                 continue
-            runs = []
-            for k in range(exp.num_devices):
-                device = ProgramCrossbarsJob(checkpoint=ckpt, device_index=k, programming=exp.programming,
-                                             rqmt=exp.program_rqmt)
+            runs, files = [], []
+            for k in range(setup.num_devices):
+                device = ProgramCrossbarsJob(checkpoint=model.checkpoint, device_index=k, programming=setup.programming,
+                                             rqmt=setup.program_rqmt)
                 device.add_alias(f"{prefix}/devices/qat{bits}{tag}/device{k}")
-                runs += recognize(f"memristor{bits}{tag}/device{k}", ckpt, prior, (lm_s,), (pr_s,),
-                                  programmed_device=device.out_device, read=exp.read, noise_seed=k)
+                files.append(device.out_device)
+                runs += study.recognize(f"memristor{bits}{tag}/device{k}", model, (lm_s,), (pr_s,),
+                                        programmed_device=device.out_device, read=setup.read, noise_seed=k)
+            study.devices[f"qat{bits}{tag}"] = files
             devices.setdefault(bits, []).append(runs)
 
     # ---------------------------------------------------------------- tables
     corpus = corpus_name(embedded=embedded)
-    table1 = SingleCellTableJob(pairs=exp.cell_pairs, seed=0)
-    table2 = Table2Job(baseline=baseline, ptq=ptq, qat=qat, corpus=corpus, splits=exp.eval_splits)
-    table3 = Table3Job(baseline=baseline, devices=devices, corpus=corpus, splits=exp.eval_splits)
-    plot = WerPlotJob(baseline=baseline, ptq=ptq, qat=qat, devices=devices, corpus=corpus, splits=exp.eval_splits)
+    table1 = SingleCellTableJob(pairs=setup.cell_pairs, seed=0)
+    table2 = Table2Job(baseline=baseline, ptq=ptq, qat=qat, corpus=corpus, splits=setup.eval_splits)
+    table3 = Table3Job(baseline=baseline, devices=devices, corpus=corpus, splits=setup.eval_splits)
+    plot = WerPlotJob(baseline=baseline, ptq=ptq, qat=qat, devices=devices, corpus=corpus, splits=setup.eval_splits)
     for name, job in (("table1", table1), ("table2", table2), ("table3", table3)):
         for ext in ("markdown", "latex", "csv"):
             out = getattr(job, f"out_{ext}")
             tk.register_output(f"{prefix}/{name}.{out.path.rsplit('.', 1)[1]}", out)
     tk.register_output(f"{prefix}/wer_vs_bits.png", plot.out_plot)
     tk.register_callback(print_tables, table2.out_markdown, table3.out_markdown)
-    return {"table1": table1, "table2": table2, "table3": table3, "plot": plot}
+    study.tables.update(table1=table1, table2=table2, table3=table3, plot=plot)
+    return study
 
 
 def corpus_name(*, embedded: bool) -> str:

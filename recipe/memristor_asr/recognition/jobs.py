@@ -51,7 +51,8 @@ class RecognitionJob(RecipeJob):
         :param prior: ``prior.txt`` (log prior); required when a prior scale is not 0
         :param lm_scales: LM weights to try
         :param prior_scales: prior scales to try
-        :param search: beam settings
+        :param search: beam settings; its ``lm_scale`` must stay at the default, the grid ``lm_scales``
+            sets it (a value there would be hashed and never used, so it is refused)
         :param programmed_device: a ProgramCrossbarsJob's device file: run on memristor crossbars
         :param read: how the programmed crossbars are read (DAC, ADC, noise, read path); None: the
             paper's ``ReadConfig()``. Only with ``programmed_device``
@@ -71,6 +72,11 @@ class RecognitionJob(RecipeJob):
         self.prior = prior
         self.lm_scales = list(lm_scales)
         self.prior_scales = list(prior_scales)
+        if not isinstance(search, SearchConfig):
+            raise TypeError(f"RecognitionJob: search must be a SearchConfig, got {type(search).__name__}")
+        if search.lm_scale != SearchConfig.lm_scale:
+            raise ValueError(f"RecognitionJob: search.lm_scale={search.lm_scale} would be ignored: the LM scales "
+                             f"are the grid lm_scales={tuple(lm_scales)}; pass the scale there")
         self.search = search
         self.programmed_device = programmed_device
         if read is not None and read != ReadConfig() and programmed_device is None:

@@ -16,7 +16,7 @@ from sisyphus import Job, Task, tk
 from memristor_asr.report.bootstrap import ScoredSystem, WerEstimate, estimate, load_scores
 from memristor_asr.report.tables import EvalSet, Table, device_stats, table2, table3
 
-__all__ = ["GridPoint", "Table2Job", "Table3Job", "WerPlotJob", "write_table", "best_of_grid", "tuned_estimates",
+__all__ = ["GridPoint", "Table2Job", "Table3Job", "DeviceSweepTableJob", "WerPlotJob", "write_table", "best_of_grid", "tuned_estimates",
            "devices_estimates"]
 
 GridPoint = Mapping[str, tk.Path]      # split -> segment scores of one recognition (grid point or device)
@@ -137,6 +137,29 @@ class Table3Job(_TableJob):
         base, base_systems = _tuned(self.baseline, self.splits)
         write_table(table3(base, {b: devices_estimates(self.devices[b], self.splits) for b in bits}, bits,
                            eval_sets(self.corpus, base_systems, self.splits)), self)
+
+
+class DeviceSweepTableJob(Table3Job):
+    """Table 3's statistics over devices for the values of one setting (e.g. ADC precision bits of a
+    read sweep on the same devices): avg (with its 95 % interval), std, min, max per split.
+
+    Takes Table3Job's arguments, with ``devices`` keyed by the setting's values (in row order), and:
+
+    :param setting: the setting's name, the first column's header (e.g. ``ADC precision bits``)
+    :param what: what the rows are, for title and caption (e.g. ``QAT-4 on memristors by ADC precision``)
+    """
+
+    def __init__(self, *, baseline: PerSeed, devices: Dict[object, PerSeed], setting: str, what: str, corpus: str,
+                 splits: Sequence[str] = ("dev",)):
+        super().__init__(baseline=baseline, devices=devices, corpus=corpus, splits=splits)
+        self.setting = setting
+        self.what = what
+
+    def run(self):
+        base, base_systems = _tuned(self.baseline, self.splits)
+        write_table(table3(base, {v: devices_estimates(d, self.splits) for v, d in self.devices.items()},
+                           list(self.devices), eval_sets(self.corpus, base_systems, self.splits),
+                           row_label=self.setting, label=None, what=self.what), self)
 
 
 class WerPlotJob(Job):

@@ -163,17 +163,22 @@ def table2(baseline: Dict[str, WerEstimate], ptq: Dict[int, Dict[str, WerEstimat
                  caption=f"PTQ vs. QAT, {where}; WER [%] with 95 % bootstrap interval{seeds}")
 
 
-def table3(baseline: Dict[str, WerEstimate], devices: Dict[int, Dict[str, tuple]], bits: Sequence[int],
-           eval_sets: Sequence[EvalSet]) -> Table:
+def table3(baseline: Dict[str, WerEstimate], devices: Dict[object, Dict[str, tuple]], bits: Sequence[object],
+           eval_sets: Sequence[EvalSet], *, row_label: str = "weight bits", label: Optional[str] = "Table 3",
+           what: str = "QAT models on simulated memristor hardware") -> Table:
     """Table 3: QAT models on simulated memristor hardware, statistics over devices per weight bits
-    and evaluation split.
+    and evaluation split (or, with ``row_label``, per value of another setting, e.g. a read sweep).
 
     :param baseline: split -> estimate of the float model
-    :param devices: bits -> split -> (estimate of the device average, list of per-device WERs)
+    :param devices: row value (weight bits) -> split -> (estimate of the device average, list of per-device WERs)
+    :param bits: the row values, in row order
     :param eval_sets: one per split, in column order
+    :param row_label: header of the first column
+    :param label: the title's prefix (None: none)
+    :param what: what the rows are, in title and caption
     """
     splits = [e.split for e in eval_sets]
-    header, digits = ["weight bits"], [0]
+    header, digits = [row_label], [0]
     for s in splits:
         header += [f"{s} avg", f"{s} std", f"{s} min", f"{s} max"]
         digits += [1, 2, 1, 1]
@@ -196,12 +201,12 @@ def table3(baseline: Dict[str, WerEstimate], devices: Dict[int, Dict[str, tuple]
     rows.append(base_row + [None])
     seeds = _seed_note(list(baseline.values()) + [devices[b][s][0] for b in bits for s in splits])
     where = describe_sets(eval_sets)
-    return Table(f"Table 3: QAT models on simulated memristor hardware, WER [%] over devices on "
+    return Table(f"{label + ': ' if label else ''}{what}, WER [%] over devices on "
                  f"{' and '.join(splits)} ({eval_sets[0].corpus})",
                  header, rows, digits=digits,
                  note=(f"avg: mean over devices with its 95 % bootstrap interval over the evaluation segments"
                        f"{seeds}; std (ddof 0), min, max: over devices. Evaluated on {where}."),
-                 caption=f"QAT models on simulated memristor hardware, {where}; WER [%] over devices")
+                 caption=f"{what}, {where}; WER [%] over devices")
 
 
 def _seed_note(estimates) -> str:

@@ -37,7 +37,7 @@ class TrainJob(RecipeJob):
     UNHASHED = ("convergence",)
 
     def __init__(self, *, train_features: tk.Path, dev_features: tk.Path, train_manifest: tk.Path,
-                 dev_manifest: tk.Path, lexicon: tk.Path, labels: tk.Path, model_config: dict, train_config: dict,
+                 dev_manifest: tk.Path, lexicon: tk.Path, labels: tk.Path, model_config: ModelConfig, train_config: TrainConfig,
                  init_checkpoint: Optional[tk.Path] = None, convergence: ConvergenceCheck = ConvergenceCheck(),
                  rqmt: Optional[dict] = None):
         """
@@ -47,8 +47,9 @@ class TrainJob(RecipeJob):
         :param dev_manifest: dev segments; those with words outside the lexicon are skipped and counted
         :param lexicon: training lexicon (first pronunciation per word)
         :param labels: label inventory, blank last
-        :param model_config: :class:`~memristor_asr.nn.config.ModelConfig` as a dict
-        :param train_config: :class:`~memristor_asr.training.trainer.TrainConfig` as a dict
+        :param model_config: the model (float, or QAT with ``weight_bits`` set); hashed as its ``to_dict()``,
+            the form earlier versions took, so job ids did not change when the job began to take the value
+        :param train_config: the training schedule, optimiser and seed; hashed as its ``to_dict()``
         :param init_checkpoint: start from this model's weights (e.g. QAT fine-tuning of a float model)
             instead of a random initialisation; None is left out of the hash
         :param convergence: when the finished training counts as failed; not hashed (a looser check
@@ -66,9 +67,6 @@ class TrainJob(RecipeJob):
         self.train_config = train_config
         self.init_checkpoint = init_checkpoint
         self.convergence = convergence
-        # fail at graph construction, not hours later, on a bad config
-        self._model_cfg = ModelConfig.from_dict(model_config)
-        self._train_cfg = TrainConfig.from_dict(train_config)
         self.rqmt = self.resources(rqmt)
         self.out_checkpoint = self.output_path("model.pt")
         self.out_losses = self.output_path("losses.csv")
@@ -91,7 +89,7 @@ class TrainJob(RecipeJob):
             progress_file.write(f"sub-epoch {p.sub_epoch}/{p.num_sub_epochs} step {p.step}/{p.num_steps} "
                                 f"loss {p.loss:.3f}{dev}", force=p.step == p.num_steps)
 
-        train(model_cfg=self._model_cfg, train_cfg=self._train_cfg, train_data=train_data, dev_data=dev_data,
+        train(model_cfg=self.model_config, train_cfg=self.train_config, train_data=train_data, dev_data=dev_data,
               checkpoint_dir=os.path.join(self.work_path(), "checkpoints"),
               losses_csv=self.out_losses.get_path(), final_checkpoint=self.out_checkpoint.get_path(),
               device=task_device(self.rqmt["gpu"]), progress=progress, convergence=self.convergence,
@@ -109,14 +107,20 @@ class TrainJob(RecipeJob):
         return ProgressFile.read(os.path.join(self.work_path(), "progress.txt"))
 
     def completed_fraction(self):
-        return self._sub_epochs_done() / self._train_cfg.num_sub_epochs
+        return self._sub_epochs_done() / self.train_config.num_sub_epochs
 
     @classmethod
     def hash(cls, parsed_args):
         # init_checkpoint=None is dropped, so that the hashes of from-scratch trainings stay as they were
-        if parsed_args.get("init_checkpoint") is None:
-            parsed_args = {k: v for k, v in parsed_args.items() if k != "init_checkpoint"}
-        return super().hash(parsed_args)
+        args = {k: v for k, v in parsed_args.items() if k != "init_checkpoint" or v is not None}
+        for name, config_type in (("model_config", ModelConfig), ("train_config", TrainConfig)):
+            if not isinstance(args[name], config_type):  # hashed first: fail at graph construction, not hours later
+                what = config_type.__name__
+                raise TypeError(f"TrainJob: {name} must be a {what} (from a dict: {what}.from_dict(d)), "
+                                f"got {type(args[name]).__name__}")
+        args["model_config"] = args["model_config"].to_dict()  # the dict form earlier versions hashed
+        args["train_config"] = args["train_config"].to_dict()
+        return super().hash(args)
 
 
 class PriorJob(RecipeJob):
