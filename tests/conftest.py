@@ -36,17 +36,6 @@ def ci_prepared(ci_corpus, tmp_path_factory) -> Dict[str, Dict[str, Path]]:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes more than about 20 s")
-    config.addinivalue_line("markers", "xdist_group(name): tests run on one pytest-xdist worker")
-
-
-def pytest_collection_modifyitems(config, items):
-    """For the README's parallel test command (pytest-xdist, ``--dist loadgroup``): the tests of one
-    file stay on one worker, so that a module fixture (e.g. the ci study run the pipeline tests share)
-    is built once, and all Slurm tests share one worker and its Slurm cluster."""
-    tests = Path(__file__).resolve().parent
-    for item in items:
-        rel = Path(str(item.fspath)).resolve().relative_to(tests)
-        item.add_marker(pytest.mark.xdist_group("slurm" if rel.parts[0] == "slurm" else rel.as_posix()))
 
 
 _REPO = Path(__file__).resolve().parent.parent
