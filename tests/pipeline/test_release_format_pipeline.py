@@ -1,5 +1,6 @@
 """The ci-sized study on a corpus in the real release format (with its quirks) through `TEDLIUM2_ROOT`:
-the code path of a user with the real TED-LIUM v2, end to end through the real `sis manager`."""
+the code path of a user with the real TED-LIUM v2, end to end through the real `sis manager` (the
+small ci study: one QAT and one PTQ width)."""
 import csv
 import gzip
 import json
@@ -11,6 +12,7 @@ import sys
 import pytest
 
 from tests.corpus.release_fixture import make_release_fixture
+from tests.pipeline.small_study import write_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -22,10 +24,10 @@ def test_ci_study_runs_on_a_release_format_corpus(ci_corpus, tmp_path):
     root = tmp_path / "setup"
     root.mkdir()
     shutil.copy(os.path.join(REPO, "settings.py"), root / "settings.py")
-    os.symlink(os.path.join(REPO, "config"), root / "config")
-    env = dict(os.environ, SIS_MEMRISTOR_PROFILE="ci", TEDLIUM2_ROOT=str(tmp_path / "TEDLIUM_release2"),
+    config = write_config(root)
+    env = dict(os.environ, TEDLIUM2_ROOT=str(tmp_path / "TEDLIUM_release2"),
                PYTHONPATH=os.pathsep.join([os.path.join(REPO, "tools"), os.path.join(REPO, "recipe"), REPO]))
-    res = subprocess.run([sys.executable, "-m", "sisyphus", "manager", "-r", "config/memristor_ted.py"], cwd=root,
+    res = subprocess.run([sys.executable, "-m", "sisyphus", "manager", "-r", config], cwd=root,
                          env=env, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-5000:]
     assert "notice: no TED-LIUM v2 root" not in res.stderr

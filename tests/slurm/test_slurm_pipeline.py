@@ -1,9 +1,10 @@
-"""The study's `ci` profile through the Slurm engine: mini tasks local, everything else on Slurm."""
+"""The small ci study through the Slurm engine: mini tasks local, everything else on Slurm."""
 import glob
 import os
 
 import pytest
 
+from tests.pipeline.small_study import write_config
 from tests.slurm.conftest import FAST_SETTINGS, cancel_jobs_of, make_setup
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -27,13 +28,12 @@ def engine():
 @pytest.mark.slow
 def test_ci_pipeline_through_slurm(tmp_path, slurm, monkeypatch):
     s = make_setup(tmp_path, slurm, settings=SETTINGS)
-    os.symlink(os.path.join(REPO, "config"), s.path("config"))
-    monkeypatch.setenv("SIS_MEMRISTOR_PROFILE", "ci")
+    config = write_config(s.path(), eval_splits=("dev",))  # the engine is under test: dev suffices
     monkeypatch.delenv("TEDLIUM2_ROOT", raising=False)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([os.path.join(REPO, "recipe"), REPO,
                                                       os.environ.get("PYTHONPATH", "")]))
     try:
-        res = s.sis("manager", "-r", "config/memristor_ted.py", timeout=1200)
+        res = s.sis("manager", "-r", config, timeout=1200)
     finally:
         cancel_jobs_of(s)
     assert res.returncode == 0, res.stderr[-5000:]
