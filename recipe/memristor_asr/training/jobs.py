@@ -37,7 +37,8 @@ class TrainJob(RecipeJob):
     UNHASHED = ("convergence",)
 
     def __init__(self, *, train_features: tk.Path, dev_features: tk.Path, train_manifest: tk.Path,
-                 dev_manifest: tk.Path, lexicon: tk.Path, labels: tk.Path, model_config: ModelConfig, train_config: TrainConfig,
+                 dev_manifest: tk.Path, lexicon: tk.Path, labels: tk.Path, model_config: ModelConfig,
+                 train_config: TrainConfig,
                  init_checkpoint: Optional[tk.Path] = None, convergence: ConvergenceCheck = ConvergenceCheck(),
                  rqmt: Optional[dict] = None):
         """
