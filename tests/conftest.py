@@ -10,10 +10,11 @@ import pytest
 @pytest.fixture(scope="session")
 def ci_corpus(tmp_path_factory) -> Path:
     """A TEDLIUM_release2-style directory (espeak-ng audio, about 11 minutes); treat it as read-only."""
+    from memristor_asr.corpus.embedded.plan import CI_CORPUS
     from memristor_asr.corpus.embedded.synth import ensure_embedded_corpus
 
     root = tmp_path_factory.getbasetemp() / "ci_corpus" / "TEDLIUM_release2"
-    return Path(ensure_embedded_corpus(str(root), profile="ci", seed=0))
+    return Path(ensure_embedded_corpus(str(root), CI_CORPUS, seed=0))
 
 
 @pytest.fixture(scope="session")
@@ -46,13 +47,14 @@ _DATA_GRAPH = '''
 import json
 from sisyphus import tk
 tk.setup_script_mode()
+from memristor_asr.corpus.embedded.plan import CI_CORPUS
 from memristor_asr.corpus.jobs import EmbeddedCorpusJob, PrepareTedliumJob
 from memristor_asr.features.jobs import LogMelFeatureJob
 from memristor_asr.lexicon.jobs import TedliumLexiconJob
 from memristor_asr.lm.jobs import (KenLMBinaryJob, KenLMEstimateJob, KenLMPerplexityJob, ManifestTextJob,
                                    TedliumLmTextJob)
 
-corpus = EmbeddedCorpusJob(profile="ci", seed=0, num_workers=2)
+corpus = EmbeddedCorpusJob(size=CI_CORPUS, seed=0, num_workers=2)
 prep = PrepareTedliumJob(corpus_root=corpus.out_corpus_root)
 lex = TedliumLexiconJob(corpus_root=corpus.out_corpus_root, train_segments=prep.out_segments["train"],
                         eval_segments={"dev": prep.out_segments["dev"]})
@@ -78,8 +80,8 @@ print("RESULT " + json.dumps({
     "values": {"perplexity": ppl.out_perplexity.get(), "num_feature_segments": feats.out_num_segments.get(),
                "num_dropped_segments": lex.out_num_dropped_segments.get(),
                "used_discount_fallback": arpa.out_used_discount_fallback.get()},
-    "ids": {"corpus": corpus._sis_id(), "corpus_3_workers": EmbeddedCorpusJob(profile="ci", num_workers=3)._sis_id(),
-            "corpus_seed_1": EmbeddedCorpusJob(profile="ci", seed=1)._sis_id(),
+    "ids": {"corpus": corpus._sis_id(), "corpus_3_workers": EmbeddedCorpusJob(size=CI_CORPUS, num_workers=3)._sis_id(),
+            "corpus_seed_1": EmbeddedCorpusJob(size=CI_CORPUS, seed=1)._sis_id(),
             "features": feats._sis_id(),
             "features_4_chunks": LogMelFeatureJob(segments=prep.out_segments["dev"], num_chunks=4)._sis_id(),
             "arpa": arpa._sis_id(), "arpa_more_memory": KenLMEstimateJob(text=text.out_text, rqmt={"mem": 8})._sis_id()},

@@ -9,7 +9,7 @@ import soundfile
 from memristor_asr.corpus.audio import audio_info, parse_sphere_header
 from memristor_asr.corpus.embedded import words as W
 from memristor_asr.corpus.embedded.grammar import SentenceGenerator, spoken_text
-from memristor_asr.corpus.embedded.plan import PROFILES, make_plan
+from memristor_asr.corpus.embedded.plan import CI_CORPUS, MINI_CORPUS, make_plan
 from memristor_asr.corpus.embedded.synth import DIC_NAME, synthesize_talk
 from memristor_asr.lexicon.lexicon import PHONEMES
 
@@ -62,14 +62,14 @@ def test_stm_lines_are_realistic_and_inside_the_audio(ci_corpus):
 
 
 def test_plan_is_deterministic_speaker_disjoint_and_profiled():
-    plan, again, other = make_plan("ci", 0), make_plan("ci", 0), make_plan("ci", 1)
+    plan, again, other = make_plan(CI_CORPUS, 0), make_plan(CI_CORPUS, 0), make_plan(CI_CORPUS, 1)
     assert plan.talks == again.talks and plan.train_oov_words == again.train_oov_words
     assert plan.talks != other.talks
     voices = {s: {(t.speaker.voice, t.speaker.variant) for t in plan.split_talks(s)} for s in SPLITS}
     assert not (voices["train"] & voices["dev"] or voices["train"] & voices["test"] or voices["dev"] & voices["test"])
     assert len({t.talk_id for t in plan.talks}) == len(plan.talks)
     assert all(len(t.segments) >= 2 for t in plan.talks)
-    assert PROFILES["mini"].train_seconds >= 30 * 60 and PROFILES["ci"].train_seconds <= 15 * 60
+    assert MINI_CORPUS.train_seconds >= 30 * 60 and CI_CORPUS.train_seconds <= 15 * 60
     # the rare dev/test words never occur in train, but do occur in dev/test
     train_words = {w for seg in plan.sentences(["train"]) for w in seg}
     eval_words = {w for seg in plan.sentences(["dev", "test"]) for w in seg}
@@ -79,7 +79,7 @@ def test_plan_is_deterministic_speaker_disjoint_and_profiled():
 
 
 def test_grammar_inventory_and_zipf_repetition():
-    plan = make_plan("ci", 0)
+    plan = make_plan(CI_CORPUS, 0)
     inv = plan.inventory
     assert len(inv.words()) >= 1000
     gen = SentenceGenerator(inv, __import__("random").Random(5))
@@ -93,7 +93,7 @@ def test_grammar_inventory_and_zipf_repetition():
 
 
 def test_dictionary_format(ci_corpus):
-    plan = make_plan("ci", 0)
+    plan = make_plan(CI_CORPUS, 0)
     lines = (ci_corpus / DIC_NAME).read_text(encoding="utf-8").splitlines()
     words = [line.split()[0] for line in lines]
     assert words == sorted(words, key=lambda w: re.sub(r"\(\d+\)$", "", w))
@@ -108,18 +108,18 @@ def test_dictionary_format(ci_corpus):
 
 
 def test_lm_text_is_disjoint_from_dev_and_test(ci_corpus):
-    plan = make_plan("ci", 0)
+    plan = make_plan(CI_CORPUS, 0)
     lines = [line.rstrip("\n") for p in sorted((ci_corpus / "LM").glob("*.gz")) for line in gzip.open(p, "rt")]
     assert all(line.endswith(" </s>") for line in lines)  # as the release's LM files
     lm = [line[: -len(" </s>")] for line in lines]
-    assert len(lm) == PROFILES["ci"].lm_sentences
+    assert len(lm) == CI_CORPUS.lm_sentences
     held_out = {" ".join(s) for s in plan.sentences(["dev", "test"])}
     assert held_out and not held_out & set(lm)
     assert not set(W.INVENTED_NAMES) & {w for line in lm for w in line.split()}
 
 
 def test_synthesis_is_deterministic(tmp_path):
-    plan = make_plan("ci", 0)
+    plan = make_plan(CI_CORPUS, 0)
     talk = min(plan.talks, key=lambda t: len(t.segments))
     for d in ("a", "b"):
         synthesize_talk(talk, str(tmp_path / d))

@@ -2,7 +2,7 @@
 import pytest
 
 from memristor_asr.corpus.manifest import Segment, read_manifest
-from memristor_asr.corpus.embedded.plan import make_plan
+from memristor_asr.corpus.embedded.plan import CI_CORPUS, make_plan
 from memristor_asr.lexicon.cmu import load_cmu_dict, strip_stress
 from memristor_asr.lexicon.dictionary import (DictionaryError, build_lexicons, cmu_pronouncer, oov_rate,
                                              read_tedlium_dic)
@@ -98,7 +98,7 @@ def test_lexicons_and_oovs_on_crafted_segments(tmp_path):
 
 
 def test_lexicons_on_the_embedded_corpus(ci_corpus, ci_prepared, tmp_path):
-    plan = make_plan("ci", 0)
+    plan = make_plan(CI_CORPUS, 0)
     dic = read_tedlium_dic(ci_corpus / "TEDLIUM.152k.dic")
     assert len(dic.fixes) == 3 and len(dic.special_dropped) == 3
     train = list(read_manifest(ci_prepared["train"]["segments"]))

@@ -59,7 +59,7 @@ def test_lm_scale_matters_on_ambiguous_input(data):
     lexicon = read_lexicon(data["lexicon"])
     seg = next(s for s in read_manifest(data["dev"]) if len(s.words) >= 4 and all(w in lexicon for w in s.words))
     flat = np.full_like(_peaky_scores(seg.words, lexicon, labels), -math.log(len(labels)))
-    out_lm = LexiconSearch(data["labels"], data["lexicon"], data["arpa"], SearchConfig(beam_size=32, lm_scale=5.0))
+    out_lm = LexiconSearch(data["labels"], data["lexicon"], data["arpa"], SearchConfig(beam_size=32), lm_scale=5.0)
     # with uninformative acoustics the LM alone decides: words from the lexicon, never garbage
     assert all(w in lexicon for w in out_lm.decode(flat))
 

@@ -61,13 +61,13 @@ def test_too_few_segments_and_mismatched_systems_are_errors():
 
 
 def test_settings_that_cannot_give_an_interval_are_named():
-    from memristor_asr.corpus.embedded.plan import Profile
+    from memristor_asr.corpus.embedded.plan import CorpusSize
 
     with pytest.raises(ValueError, match="dev_seconds=20 is too small"):
-        Profile(train_seconds=80, dev_seconds=20, test_seconds=60, talk_seconds=(12, 25), lm_sentences=10,
+        CorpusSize(name="x", train_seconds=80, dev_seconds=20, test_seconds=60, talk_seconds=(12, 25), lm_sentences=10,
                 train_oov_words=1, invented_rate=0.1, reserved_words=1)
     with pytest.raises(ValueError, match="test_seconds=25 is too small"):
-        Profile(train_seconds=80, dev_seconds=60, test_seconds=25, talk_seconds=(12, 25), lm_sentences=10,
+        CorpusSize(name="x", train_seconds=80, dev_seconds=60, test_seconds=25, talk_seconds=(12, 25), lm_sentences=10,
                 train_oov_words=1, invented_rate=0.1, reserved_words=1)
     from users.memristor.setups import MINI
     import dataclasses

@@ -20,10 +20,10 @@ def synthetic_segments(seconds: float, seed: int = 0):
     import torchaudio.functional as AF
 
     from memristor_asr.corpus.embedded.grammar import SentenceGenerator, spoken_text
-    from memristor_asr.corpus.embedded.plan import make_plan
+    from memristor_asr.corpus.embedded.plan import CI_CORPUS, make_plan
     from memristor_asr.corpus.embedded.synth import ESPEAK_RATE, SAMPLE_RATE, espeak
 
-    plan = make_plan("ci", seed)
+    plan = make_plan(CI_CORPUS, seed)
     gen = SentenceGenerator(plan.inventory, random.Random(seed))
     speakers = [t.speaker for t in plan.talks]
     segments, total = [], 0.0

@@ -22,11 +22,12 @@ DATA_GRAPH = '''
 import json
 from sisyphus import tk
 tk.setup_script_mode()
+from memristor_asr.corpus.embedded.plan import CI_CORPUS
 from memristor_asr.corpus.jobs import EmbeddedCorpusJob, PrepareTedliumJob
 from memristor_asr.features.jobs import LogMelFeatureJob
 from memristor_asr.lexicon.jobs import TedliumLexiconJob
 from memristor_asr.lm.jobs import KenLMBinaryJob, KenLMEstimateJob, TedliumLmTextJob
-corpus = EmbeddedCorpusJob(profile="ci", seed=0)
+corpus = EmbeddedCorpusJob(size=CI_CORPUS, seed=0)
 prep = PrepareTedliumJob(corpus_root=corpus.out_corpus_root)
 lex = TedliumLexiconJob(corpus_root=corpus.out_corpus_root, train_segments=prep.out_segments["train"])
 feats = LogMelFeatureJob(segments=prep.out_segments["dev"], num_chunks=1)

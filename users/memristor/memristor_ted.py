@@ -60,7 +60,10 @@ def prepare_data(setup: StudySetup, *, corpus_root: Optional[tk.Path], prefix: s
     ``output/<prefix>/`` (``data/`` holds what tools/bench/convergence.py trains on).
     """
     if corpus_root is None:
-        corpus = EmbeddedCorpusJob(profile=setup.corpus_profile, seed=0)
+        if setup.corpus is None:
+            raise ValueError(f"setup {setup.name!r} has no embedded corpus (StudySetup.corpus is None): "
+                             f"give it a TED-LIUM v2 root (TEDLIUM2_ROOT)")
+        corpus = EmbeddedCorpusJob(size=setup.corpus, seed=0)
         corpus.add_alias(f"{prefix}/corpus")
         corpus_root = corpus.out_corpus_root
     prep = PrepareTedliumJob(corpus_root=corpus_root)

@@ -19,6 +19,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
+from memristor_asr.corpus.embedded.plan import CI_CORPUS, MINI_CORPUS, CorpusSize
 from memristor_asr.lexicon.g2p import G2PConfig
 from memristor_asr.memristor.config import ProgrammingConfig, ReadConfig
 from memristor_asr.nn.config import ModelConfig, SpecAugmentConfig
@@ -37,8 +38,8 @@ class StudySetup:
     A value: compose a variant with ``dataclasses.replace(MINI, num_devices=3)`` in your own file.
 
     :param name: what the setup is called in logs (``paper``, ``mini``, ``ci`` for the shipped ones)
-    :param corpus_profile: the embedded corpus to synthesise when no TED-LIUM root is given (a size of
-        ``memristor_asr.corpus.embedded.plan.PROFILES``: ``mini`` or ``ci``)
+    :param corpus: the embedded corpus to synthesise when no TED-LIUM root is given (``MINI_CORPUS``,
+        ``CI_CORPUS`` or a ``CorpusSize`` of your own); None: the setup needs the real corpus
     :param feature_chunks: parallel feature tasks per split
     :param training: model and training sizes (float, QAT, PTQ)
     :param search: beam settings
@@ -69,7 +70,7 @@ class StudySetup:
     """
 
     name: str
-    corpus_profile: Optional[str]
+    corpus: Optional[CorpusSize]
     feature_chunks: int
     training: TrainingSetup
     search: SearchConfig
@@ -107,7 +108,7 @@ class StudySetup:
 
 PAPER = StudySetup(
     name="paper",
-    corpus_profile=None, feature_chunks=20,
+    corpus=None, feature_chunks=20,
     search=SearchConfig(beam_size=1024, beam_size_token=12, beam_threshold=14.0),
     lm_scales=(1.8, 2.0, 2.2, 2.4, 2.6, 2.8), qat_prior_scales=(0.1, 0.3, 0.5, 0.7, 0.9),
     ptq_prior_scales=(0.5, 0.7, 0.9, 1.1),
@@ -129,7 +130,7 @@ PAPER = StudySetup(
 
 MINI = StudySetup(
     name="mini",
-    corpus_profile="mini", feature_chunks=2,
+    corpus=MINI_CORPUS, feature_chunks=2,
     search=SearchConfig(beam_size=64, beam_size_token=12, beam_threshold=14.0),
     # the grids include the memristor runs' fixed prior scale 0.5, so that a QAT/memristor difference
     # is not a prior-scale difference (a grid point costs ~0.7 s of search; the forward is shared)
@@ -172,7 +173,7 @@ MINI = StudySetup(
 
 CI = StudySetup(
     name="ci",
-    corpus_profile="ci", feature_chunks=2,
+    corpus=CI_CORPUS, feature_chunks=2,
     search=SearchConfig(beam_size=16, beam_size_token=8, beam_threshold=14.0),
     lm_scales=(2.0,), qat_prior_scales=(0.5,), ptq_prior_scales=(0.5,),
     memristor_bits=(4,), num_devices=2, cell_pairs=500,

@@ -1,16 +1,15 @@
 """Corpus jobs: synthesise the embedded TED-LIUM-style corpus; prepare a TED-LIUM v2 directory."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from typing import Sequence
 
 from sisyphus import Job, Task, tk
 
-from memristor_asr.recipe_job import RecipeJob
-
+from memristor_asr.corpus.embedded.plan import MINI_CORPUS, CorpusSize
 from memristor_asr.corpus.tedlium import SPLITS
+from memristor_asr.recipe_job import RecipeJob
 
 __all__ = ["EmbeddedCorpusJob", "PrepareTedliumJob"]
 
@@ -21,18 +20,16 @@ class EmbeddedCorpusJob(RecipeJob):
 
     UNHASHED = ("num_workers",)
 
-    def __init__(self, *, profile: str = "mini", seed: int = 0, num_workers: int = 2):
+    def __init__(self, *, size: CorpusSize = MINI_CORPUS, seed: int = 0, num_workers: int = 2):
         """
-        :param profile: "mini" (about 40 min train, 10 min dev, 10 min test) or "ci" (about 10 min train,
-            1 min dev, 1 min test); its sizes are part of the hash
+        :param size: how much audio and text: ``MINI_CORPUS`` (about 40 min train, 10 min dev, 10 min
+            test), ``CI_CORPUS`` (about 10 min train, 1 min dev, 1 min test) or a value of your own
         :param seed: everything (text, speakers, pauses, noise) follows from it
         :param num_workers: parallel synthesis tasks (resource only, not hashed; same output)
         """
-        from memristor_asr.corpus.embedded.plan import PROFILES
-
-        if profile not in PROFILES:
-            raise ValueError(f"unknown embedded corpus profile {profile!r}; choose from {sorted(PROFILES)}")
-        self.profile = profile
+        if not isinstance(size, CorpusSize):
+            raise TypeError(f"EmbeddedCorpusJob: size must be a CorpusSize (e.g. MINI_CORPUS), got {size!r}")
+        self.size = size
         self.seed = seed
         self.num_workers = num_workers
         self.out_corpus_root = self.output_path("TEDLIUM_release2", directory=True)
@@ -47,7 +44,7 @@ class EmbeddedCorpusJob(RecipeJob):
         from memristor_asr.corpus.embedded.plan import make_plan
         from memristor_asr.corpus.embedded.synth import synthesize_talks
 
-        plan = make_plan(self.profile, self.seed)
+        plan = make_plan(self.size, self.seed)
         talks = plan.talks[worker - 1::self.num_workers]
         stats = synthesize_talks(plan, self.out_corpus_root.get_path(), talks)
         with open(f"stats.{worker}.json", "w") as f:
@@ -58,7 +55,7 @@ class EmbeddedCorpusJob(RecipeJob):
         from memristor_asr.corpus.embedded.synth import write_dictionary, write_lm_text, write_readme
 
         root = self.out_corpus_root.get_path()
-        plan = make_plan(self.profile, self.seed)
+        plan = make_plan(self.size, self.seed)
         stats = {}
         for worker in range(1, self.num_workers + 1):
             with open(f"stats.{worker}.json") as f:
@@ -80,14 +77,6 @@ class EmbeddedCorpusJob(RecipeJob):
         with open(self.out_stats.get_path(), "w") as f:
             json.dump({"splits": totals, "talks": stats, "train_oov_words": sorted(plan.train_oov_words),
                        "reserved_dev_test_words": sorted(plan.reserved_words)}, f, indent=1, sort_keys=True)
-
-    @classmethod
-    def hash(cls, parsed_args):
-        from memristor_asr.corpus.embedded.plan import PROFILES
-
-        # the profile's sizes, not only its name: an edited profile must not reuse an old corpus
-        args = dict(parsed_args, profile_sizes=dataclasses.asdict(PROFILES[parsed_args["profile"]]))
-        return super().hash(args)
 
 
 class PrepareTedliumJob(Job):

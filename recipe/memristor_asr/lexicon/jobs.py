@@ -6,7 +6,7 @@ import logging
 import os
 from typing import Dict, Optional
 
-from sisyphus import Job, Task, tk
+from sisyphus import Task, tk
 
 from memristor_asr.lexicon.g2p import G2PConfig
 from memristor_asr.recipe_job import RecipeJob

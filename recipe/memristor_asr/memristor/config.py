@@ -18,7 +18,9 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Dict
+from typing import Dict
+
+from memristor_asr.config import Config
 
 from .cells import NOISE_MODES
 
@@ -40,33 +42,8 @@ def _is_real(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-class _ConfigMixin:
-    """``replace`` / ``to_dict`` / ``from_dict`` / ``non_default`` of the config dataclasses."""
-
-    def replace(self, **changes):
-        """Copy with some fields changed (validated)."""
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> Dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Dict[str, Any]):
-        """Inverse of :meth:`to_dict`; unknown keys are an error (a typo would silently fall back)."""
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"{cls.__name__}: unknown setting(s) {sorted(unknown)}")
-        return cls(**d)
-
-    def non_default(self) -> Dict[str, Any]:
-        """The fields that differ from the defaults, in field order (what job hashes see)."""
-        default = type(self)()
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if getattr(self, f.name) != getattr(default, f.name)}
-
-
 @dataclass(frozen=True)
-class ProgrammingConfig(_ConfigMixin):
+class ProgrammingConfig(Config):
     """What determines the programmed cells of a device (docs/CROSSBAR_MAPPING.md §2.4, §2.5).
 
     :param tile_inputs: crossbar rows (word lines) per tile
@@ -102,7 +79,7 @@ class ProgrammingConfig(_ConfigMixin):
 
 
 @dataclass(frozen=True)
-class ReadConfig(_ConfigMixin):
+class ReadConfig(Config):
     """How programmed crossbars are read (docs/CROSSBAR_MAPPING.md §2.6, §2.7).
 
     :param input_bits: DAC bits B; levels k/2^(B−1) · input_vmax for k in [−2^(B−1), 2^(B−1)]
@@ -148,7 +125,7 @@ _PROGRAMMING_FIELDS = tuple(f.name for f in dataclasses.fields(ProgrammingConfig
 _READ_FIELDS = tuple(f.name for f in dataclasses.fields(ReadConfig))
 
 
-class _HardwareView(_ConfigMixin):
+class _HardwareView(Config):
     """The methods of :class:`HardwareConfig` (its fields are the two parts' fields, see below)."""
 
     def __post_init__(self):

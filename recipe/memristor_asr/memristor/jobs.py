@@ -18,10 +18,6 @@ class ProgramCrossbarsJob(RecipeJob):
     array). The device is stored compactly (the final cell state r of each pair, float16) with its
     programming config. Read settings (DAC, ADC, noise) are not an input: they belong to the
     recognitions (``RecognitionJob(read=...)``), so a read-setting sweep reuses the same devices.
-
-    Hash: as before the split into programming and read settings, ``programming`` hashes as the
-    former ``hardware`` dict of its non-default fields (None when all are default), so existing
-    devices keep their job ids.
     """
 
     DEFAULT_RQMT = {"cpu": 1, "gpu": 0, "mem": 6.0, "time": 1.0}
@@ -37,7 +33,10 @@ class ProgramCrossbarsJob(RecipeJob):
         """
         self.checkpoint = checkpoint
         self.device_index = device_index
-        self.programming = programming  # type checked in hash(), which runs first
+        if not isinstance(programming, ProgrammingConfig):
+            raise TypeError(f"ProgramCrossbarsJob: programming must be a ProgrammingConfig, got "
+                            f"{type(programming).__name__} (read settings go to RecognitionJob(read=...))")
+        self.programming = programming
         self.rqmt = self.resources(rqmt)
         self.out_device = self.output_path("crossbars.pt")
         self.out_num_cells = self.output_var("num_cells")
@@ -67,16 +66,6 @@ class ProgramCrossbarsJob(RecipeJob):
             raise ValueError(f"{self._sis_id()}: cannot program {path}: {e}") from None
         save_programmed(state, self.out_device.get_path())
         self.out_num_cells.set(state.num_cells)
-
-    @classmethod
-    def hash(cls, parsed_args):
-        args = dict(parsed_args)
-        programming = args.pop("programming")
-        if not isinstance(programming, ProgrammingConfig):
-            raise TypeError(f"ProgramCrossbarsJob: programming must be a ProgrammingConfig, got "
-                            f"{type(programming).__name__} (read settings go to RecognitionJob(read=...))")
-        args["hardware"] = programming.non_default() or None  # the pre-split argument
-        return super().hash(args)
 
 
 class SingleCellTableJob(Job):

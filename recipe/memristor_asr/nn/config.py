@@ -1,20 +1,22 @@
 """Model configuration: one dataclass that fully describes a Conformer-CTC model.
 
-A checkpoint stores ``dataclasses.asdict(config)`` under ``"model_config"``;
-:meth:`ModelConfig.from_dict` rebuilds the dataclass from it (and rejects unknown keys, so a
-checkpoint from an incompatible version fails loudly instead of silently dropping options).
+A checkpoint stores ``config.to_dict()`` under ``"model_config"``; ``ModelConfig.from_dict`` rebuilds
+the dataclass from it (and rejects unknown keys, so a checkpoint from an incompatible version fails
+loudly instead of silently dropping options); both come from :class:`memristor_asr.config.Config`.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Optional, Tuple
+
+from memristor_asr.config import Config
 
 __all__ = ["SpecAugmentConfig", "ModelConfig"]
 
 
 @dataclass(frozen=True)
-class SpecAugmentConfig:
+class SpecAugmentConfig(Config):
     """SpecAugment "by length" (docs/STUDY_SETUP.md §2); masks are filled with 0.
 
     The number of time masks of a sequence of T frames is drawn uniformly from
@@ -31,7 +33,7 @@ class SpecAugmentConfig:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(Config):
     """Conformer-CTC model (docs/STUDY_SETUP.md §2–§4). Defaults are the paper's float model.
 
     :param num_labels: CTC outputs including the blank, which is the last index
@@ -91,30 +93,6 @@ class ModelConfig:
     @property
     def quantized(self) -> bool:
         return self.weight_bits is not None
-
-    def to_dict(self) -> Dict[str, Any]:
-        """Plain dict (nested dicts, tuples as lists) for checkpoints and job arguments."""
-        d = dataclasses.asdict(self)
-        d["frontend_channels"] = list(self.frontend_channels)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Dict[str, Any]) -> "ModelConfig":
-        """Inverse of :meth:`to_dict`.
-
-        :raises ValueError: listing keys that are not fields of the config
-        """
-        d = dict(d)
-        unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown model_config keys: {unknown}")
-        spec = d.get("specaugment")
-        if isinstance(spec, dict):
-            unknown = sorted(set(spec) - {f.name for f in dataclasses.fields(SpecAugmentConfig)})
-            if unknown:
-                raise ValueError(f"unknown model_config.specaugment keys: {unknown}")
-            d["specaugment"] = SpecAugmentConfig(**spec)
-        return cls(**d)
 
     def quantized_variant(self, weight_bits: int, *, att_weights_dropout: float = 0.0) -> "ModelConfig":
         """The QAT/PTQ variant of this (float) config at ``weight_bits``.

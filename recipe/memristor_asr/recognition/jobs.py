@@ -27,9 +27,7 @@ class RecognitionJob(RecipeJob):
     parallel over ``cpu`` processes. Outputs one CTM per (LM scale, prior scale) in
     ``out_ctm[grid_key(...)]``.
 
-    Hash: ``read`` hashes under the pre-split argument name ``hardware``, as the dict of its
-    non-default fields (None when ``read`` is None or all default), so existing recognitions keep
-    their job ids; ``read=None`` and ``read=ReadConfig()`` are the same job.
+    Hash: with ``programmed_device``, ``read=None`` hashes as ``ReadConfig()`` (the same job).
     """
 
     DEFAULT_RQMT = {"cpu": 2, "gpu": 0, "mem": 4.0, "time": 2.0}
@@ -51,8 +49,7 @@ class RecognitionJob(RecipeJob):
         :param prior: ``prior.txt`` (log prior); required when a prior scale is not 0
         :param lm_scales: LM weights to try
         :param prior_scales: prior scales to try
-        :param search: beam settings; its ``lm_scale`` must stay at the default, the grid ``lm_scales``
-            sets it (a value there would be hashed and never used, so it is refused)
+        :param search: beam settings
         :param programmed_device: a ProgramCrossbarsJob's device file: run on memristor crossbars
         :param read: how the programmed crossbars are read (DAC, ADC, noise, read path); None: the
             paper's ``ReadConfig()``. Only with ``programmed_device``
@@ -74,11 +71,10 @@ class RecognitionJob(RecipeJob):
         self.prior_scales = list(prior_scales)
         if not isinstance(search, SearchConfig):
             raise TypeError(f"RecognitionJob: search must be a SearchConfig, got {type(search).__name__}")
-        if search.lm_scale != SearchConfig.lm_scale:
-            raise ValueError(f"RecognitionJob: search.lm_scale={search.lm_scale} would be ignored: the LM scales "
-                             f"are the grid lm_scales={tuple(lm_scales)}; pass the scale there")
         self.search = search
         self.programmed_device = programmed_device
+        if read is not None and not isinstance(read, ReadConfig):
+            raise TypeError(f"RecognitionJob: read must be a ReadConfig or None, got {type(read).__name__}")
         if read is not None and read != ReadConfig() and programmed_device is None:
             raise ValueError("RecognitionJob: read settings need a programmed_device (they configure the crossbars)")
         self.read = read
@@ -125,8 +121,6 @@ class RecognitionJob(RecipeJob):
     @classmethod
     def hash(cls, parsed_args):
         args = dict(parsed_args)
-        read = args.pop("read")
-        if read is not None and not isinstance(read, ReadConfig):
-            raise TypeError(f"RecognitionJob: read must be a ReadConfig or None, got {type(read).__name__}")
-        args["hardware"] = (read.non_default() or None) if read is not None else None  # the pre-split argument
+        if args["programmed_device"] is not None and args["read"] is None:
+            args["read"] = ReadConfig()  # the default read-out, stated or not, is one job
         return super().hash(args)

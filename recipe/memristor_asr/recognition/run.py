@@ -1,7 +1,6 @@
 """The recognition procedure behind RecognitionJob: forward once, search every grid point."""
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import json
 import logging
@@ -98,11 +97,10 @@ def recognize(*, checkpoint: str, features: str, segments: str, labels: str, lex
                             "too_short_for_subsampling": too_short, "forward_seconds": forward_s, "grid": {}}
     search_args_base = (labels, lexicon, lm)
     for n, (lm_scale, prior_scale, ctm_path) in enumerate(grid):
-        cfg = dataclasses.replace(search, lm_scale=lm_scale)
         scores = [apply_prior(log_probs[i], log_prior, prior_scale) for i in ids]
         t1 = time.perf_counter()
         words: List[List[str]] = decode_parallel(
-            search_args_base + (cfg,), scores, num_workers,
+            search_args_base + (search, lm_scale), scores, num_workers,
             progress=lambda d, total: progress(f"search {n + 1}/{len(grid)} (lm {lm_scale:g}, prior {prior_scale:g}) "
                                                f"{d}/{total} segments"))
         search_s = time.perf_counter() - t1

@@ -35,12 +35,12 @@ class LexiconMismatchError(ValueError):
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """Beam search settings (paper: beam 1024, token beam 12, threshold 14, LM scale 2.0).
+    """Beam search settings (paper: beam 1024, token beam 12, threshold 14). The LM scale is not one of
+    them: a recognition tries a grid of LM scales on one forward pass (``LexiconSearch(lm_scale=)``).
 
     :param beam_size: hypotheses kept per frame
     :param beam_size_token: labels considered per frame
     :param beam_threshold: score distance to the best hypothesis beyond which hypotheses are pruned
-    :param lm_scale: weight of the LM log10-probabilities (flashlight's ``lm_weight``)
     :param word_score: score added per word (insertion bonus)
     :param sil_score: score added per silence (= blank) frame
     """
@@ -48,7 +48,6 @@ class SearchConfig:
     beam_size: int = 1024
     beam_size_token: int = 12
     beam_threshold: float = 14.0
-    lm_scale: float = 2.0
     word_score: float = 0.0
     sil_score: float = 0.0
 
@@ -60,12 +59,13 @@ class LexiconSearch:
     :param lexicon_file: flashlight decoding lexicon ``word P1 .. Pn#`` (variants on extra lines)
     :param lm_file: KenLM ARPA or binary model
     :param config: search settings
+    :param lm_scale: weight of the LM log10-probabilities (flashlight's ``lm_weight``; the paper: 2.0)
     :param tie_step: LM log10-score step between homophones of equal LM score (see
         :class:`~memristor_asr.recognition.tie_breaking_lm.TieBreakingLM`); 0: the native KenLM, whose
         equal-score homophones are ordered by memory address (for benchmarks and tests only)
     """
 
-    def __init__(self, labels_file, lexicon_file, lm_file, config: SearchConfig,
+    def __init__(self, labels_file, lexicon_file, lm_file, config: SearchConfig, lm_scale: float = 2.0, *,
                  tie_step: float = HOMOPHONE_TIE_STEP):
         from flashlight.lib.text.decoder import (CriterionType, LexiconDecoder, LexiconDecoderOptions, SmearingMode,
                                                  Trie)
@@ -76,6 +76,7 @@ class LexiconSearch:
 
         self.labels = read_labels(labels_file)
         self.config = config
+        self.lm_scale = lm_scale
         token_dict = Dictionary(self.labels)
         label_index = {lab: i for i, lab in enumerate(self.labels)}
         lexicon = read_lexicon(lexicon_file, first_only=False)
@@ -121,7 +122,7 @@ class LexiconSearch:
         trie.smear(SmearingMode.MAX)
         opts = LexiconDecoderOptions(
             beam_size=config.beam_size, beam_size_token=config.beam_size_token,
-            beam_threshold=config.beam_threshold, lm_weight=config.lm_scale, word_score=config.word_score,
+            beam_threshold=config.beam_threshold, lm_weight=lm_scale, word_score=config.word_score,
             unk_score=-math.inf, sil_score=config.sil_score, log_add=False, criterion_type=CriterionType.CTC)
         self._trie = trie  # the decoder keeps a reference, but keep ours alive too
         self.decoder = LexiconDecoder(opts, trie, self.lm, blank, blank, self.word_dict.get_index(UNK_WORD), [], False)
@@ -219,7 +220,7 @@ def decode_parallel(search_args: tuple, scores: Sequence[np.ndarray], num_worker
                     progress=None) -> List[List[str]]:
     """Decode many utterances over ``num_workers`` processes (each builds its own decoder).
 
-    :param search_args: ``(labels_file, lexicon_file, lm_file, SearchConfig)``
+    :param search_args: ``(labels_file, lexicon_file, lm_file, SearchConfig, lm_scale)``
     :param progress: optional callable ``progress(done, total)``
     """
     out: List[List[str]] = []

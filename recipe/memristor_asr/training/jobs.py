@@ -48,11 +48,10 @@ class TrainJob(RecipeJob):
         :param dev_manifest: dev segments; those with words outside the lexicon are skipped and counted
         :param lexicon: training lexicon (first pronunciation per word)
         :param labels: label inventory, blank last
-        :param model_config: the model (float, or QAT with ``weight_bits`` set); hashed as its ``to_dict()``,
-            the form earlier versions took, so job ids did not change when the job began to take the value
-        :param train_config: the training schedule, optimiser and seed; hashed as its ``to_dict()``
+        :param model_config: the model (float, or QAT with ``weight_bits`` set)
+        :param train_config: the training schedule, optimiser and seed
         :param init_checkpoint: start from this model's weights (e.g. QAT fine-tuning of a float model)
-            instead of a random initialisation; None is left out of the hash
+            instead of a random initialisation
         :param convergence: when the finished training counts as failed; not hashed (a looser check
             on a failed job resumes from its checkpoints instead of training again)
         :param rqmt: resources, ``DEFAULT_RQMT`` updated by this dict (cpu cores, also torch's threads;
@@ -64,6 +63,12 @@ class TrainJob(RecipeJob):
         self.dev_manifest = dev_manifest
         self.lexicon = lexicon
         self.labels = labels
+        for name, value, config_type in (("model_config", model_config, ModelConfig),
+                                         ("train_config", train_config, TrainConfig)):
+            if not isinstance(value, config_type):
+                what = config_type.__name__
+                raise TypeError(f"TrainJob: {name} must be a {what} (from a dict: {what}.from_dict(d)), "
+                                f"got {type(value).__name__}")
         self.model_config = model_config
         self.train_config = train_config
         self.init_checkpoint = init_checkpoint
@@ -109,19 +114,6 @@ class TrainJob(RecipeJob):
 
     def completed_fraction(self):
         return self._sub_epochs_done() / self.train_config.num_sub_epochs
-
-    @classmethod
-    def hash(cls, parsed_args):
-        # init_checkpoint=None is dropped, so that the hashes of from-scratch trainings stay as they were
-        args = {k: v for k, v in parsed_args.items() if k != "init_checkpoint" or v is not None}
-        for name, config_type in (("model_config", ModelConfig), ("train_config", TrainConfig)):
-            if not isinstance(args[name], config_type):  # hashed first: fail at graph construction, not hours later
-                what = config_type.__name__
-                raise TypeError(f"TrainJob: {name} must be a {what} (from a dict: {what}.from_dict(d)), "
-                                f"got {type(args[name]).__name__}")
-        args["model_config"] = args["model_config"].to_dict()  # the dict form earlier versions hashed
-        args["train_config"] = args["train_config"].to_dict()
-        return super().hash(args)
 
 
 class PriorJob(RecipeJob):

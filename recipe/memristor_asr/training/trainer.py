@@ -13,7 +13,6 @@ restarted training ends (on CPU) with the same weights, bit for bit, as an unint
 from __future__ import annotations
 
 import csv
-import dataclasses
 import glob
 import io
 import logging
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from memristor_asr.config import Config
 from memristor_asr.nn.checkpoint import (CheckpointError, load_state_dict_checked, observer_state_keys,
                                          read_checkpoint, save_checkpoint)
 from memristor_asr.nn.config import ModelConfig
@@ -52,7 +52,7 @@ _CKPT_RE = re.compile(r"epoch\.(\d+)\.pt$")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Config):
     """Everything about a training run except the model (docs/STUDY_SETUP.md §3). Defaults are the paper's.
 
     :param num_epochs: full passes over the training data
@@ -100,18 +100,6 @@ class TrainConfig:
         return three_phase_lr(self.num_sub_epochs, start=self.lr_start, peak=self.lr_peak,
                               after_decay=self.lr_after_decay, final=self.lr_final,
                               up_fraction=self.lr_up_fraction, down_fraction=self.lr_down_fraction)
-
-    def to_dict(self) -> Dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["speed_factors"], d["keep_epochs"] = list(self.speed_factors), list(self.keep_epochs)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Dict[str, Any]) -> "TrainConfig":
-        unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown train_config keys: {unknown}")
-        return cls(**d)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """What the embedded corpus contains: talks, speakers, sentences, dictionary gaps (no audio yet).
 
-The plan is a pure function of (profile, seed), cheap to compute (well under a second plus the
+The plan is a pure function of (size, seed), cheap to compute (well under a second plus the
 CMU dictionary load), so every parallel synthesis task recomputes it instead of passing it around.
 """
 from __future__ import annotations
@@ -9,13 +9,14 @@ import collections
 import dataclasses
 import random
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, List, Sequence, Tuple, Union
+from typing import Dict, FrozenSet, List, Sequence, Tuple
 
+from memristor_asr.config import Config
 from memristor_asr.corpus.embedded import words as W
 from memristor_asr.corpus.embedded.grammar import Inventory, SentenceGenerator, build_inventory
 from memristor_asr.lexicon.cmu import load_cmu_dict
 
-__all__ = ["Profile", "PROFILES", "Speaker", "Talk", "CorpusPlan", "make_plan", "SPLITS"]
+__all__ = ["CorpusSize", "MINI_CORPUS", "CI_CORPUS", "Speaker", "Talk", "CorpusPlan", "make_plan", "SPLITS"]
 
 SPLITS = ("train", "dev", "test")
 
@@ -29,17 +30,32 @@ FEMALE_VARIANTS = ("f1", "f2", "f3", "f4", "f5", "Alicia", "Andrea", "Annie", "b
 
 
 @dataclass(frozen=True)
-class Profile:
-    """Size of an embedded corpus (audio durations are targets; the synthesis reports actual ones)."""
+class CorpusSize(Config):
+    """Size of an embedded corpus (audio durations are targets; the synthesis reports actual ones).
 
+    A value passed whole (``EmbeddedCorpusJob(size=...)``, ``StudySetup.corpus``); a new size is a new
+    value, e.g. ``MINI_CORPUS.replace(name="mini-long-dev", dev_seconds=3600)``.
+
+    :param name: what the corpus is called in its README and in logs (not in its content)
+    :param train_seconds: train audio, seconds
+    :param dev_seconds: dev audio, seconds (at least ``MIN_EVAL_SECONDS``)
+    :param test_seconds: test audio, seconds (at least ``MIN_EVAL_SECONDS``)
+    :param talk_seconds: range of talk lengths, seconds
+    :param lm_sentences: sentences of LM text (besides the train transcripts)
+    :param train_oov_words: train words left out of the dic (found in the CMU dictionary)
+    :param invented_rate: share of train sentences with a word no dictionary knows
+    :param reserved_words: rare words that occur in dev/test (and the LM text) but never in train
+    """
+
+    name: str
     train_seconds: float
     dev_seconds: float
     test_seconds: float
-    talk_seconds: Tuple[float, float]   # range of talk lengths
-    lm_sentences: int                   # sentences of LM text (besides the train transcripts)
-    train_oov_words: int                # train words left out of the dic (found in the CMU dictionary)
-    invented_rate: float                # share of train sentences with a word no dictionary knows
-    reserved_words: int                 # rare words that occur in dev/test (and the LM text) but never in train
+    talk_seconds: Tuple[float, float]
+    lm_sentences: int
+    train_oov_words: int
+    invented_rate: float
+    reserved_words: int
 
     # a segment lasts ~4-6 s: 60 s of dev (and of test) give the 10 segments a bootstrap interval needs
     MIN_EVAL_SECONDS = 60.0
@@ -47,21 +63,23 @@ class Profile:
     def __post_init__(self):
         for name in ("dev_seconds", "test_seconds"):
             if getattr(self, name) < self.MIN_EVAL_SECONDS:
-                raise ValueError(f"embedded corpus profile: {name}={getattr(self, name):g} is too small for a WER "
+                raise ValueError(f"CorpusSize {self.name!r}: {name}={getattr(self, name):g} is too small for a WER "
                                  f"confidence interval (at least {self.MIN_EVAL_SECONDS:g} s, about 10 segments)")
         if self.train_seconds <= 0:
-            raise ValueError(f"embedded corpus profile: train_seconds must be > 0, got {self.train_seconds}")
+            raise ValueError(f"CorpusSize {self.name!r}: train_seconds must be > 0, got {self.train_seconds}")
+        object.__setattr__(self, "talk_seconds", tuple(self.talk_seconds))
 
 
-PROFILES: Dict[str, Profile] = {
-    # dev: ~10 min (~1,500 words, ~155 segments); measured 95 % bootstrap half-width at 40 % WER: ~5 points
-    # (an interval of ±2 would need ~6x the segments, beyond the mini time budget)
-    "mini": Profile(train_seconds=40 * 60, dev_seconds=10 * 60, test_seconds=10 * 60, talk_seconds=(60, 150),
-                    lm_sentences=40000, train_oov_words=8, invented_rate=0.01, reserved_words=40),
-    # train: 10 min, on which the ci model leaves the CTC blank plateau after 4-7 epochs (on 5 min: 11-17)
-    "ci": Profile(train_seconds=10 * 60, dev_seconds=60, test_seconds=60, talk_seconds=(12, 25),
-                  lm_sentences=3000, train_oov_words=3, invented_rate=0.08, reserved_words=20),
-}
+# The main command's corpus. dev: ~10 min (~1,500 words, ~155 segments); measured 95 % bootstrap
+# half-width at 40 % WER: ~5 points (an interval of ±2 would need ~6x the segments, beyond the mini
+# time budget)
+MINI_CORPUS = CorpusSize(name="mini", train_seconds=40 * 60, dev_seconds=10 * 60, test_seconds=10 * 60,
+                         talk_seconds=(60, 150), lm_sentences=40000, train_oov_words=8, invented_rate=0.01,
+                         reserved_words=40)
+# The test suite's corpus. train: 10 min, on which the ci model leaves the CTC blank plateau after 4-7
+# epochs (on 5 min: 11-17)
+CI_CORPUS = CorpusSize(name="ci", train_seconds=10 * 60, dev_seconds=60, test_seconds=60, talk_seconds=(12, 25),
+                       lm_sentences=3000, train_oov_words=3, invented_rate=0.08, reserved_words=20)
 
 
 @dataclass(frozen=True)
@@ -94,7 +112,7 @@ class Talk:
 
 @dataclass(frozen=True)
 class CorpusPlan:
-    profile: Profile
+    size: CorpusSize
     seed: int
     talks: Tuple[Talk, ...]
     reserved_words: FrozenSet[str]      # never in train
@@ -154,9 +172,11 @@ def _segments(gen: SentenceGenerator, rng: random.Random, seconds: float, rate: 
     return segs
 
 
-def make_plan(profile: Union[str, Profile] = "mini", seed: int = 0) -> CorpusPlan:
-    """Decide every talk, speaker and sentence of the embedded corpus for ``profile`` and ``seed``."""
-    prof = PROFILES[profile] if isinstance(profile, str) else profile
+def make_plan(size: CorpusSize = MINI_CORPUS, seed: int = 0) -> CorpusPlan:
+    """Decide every talk, speaker and sentence of the embedded corpus of ``size`` for ``seed``."""
+    if not isinstance(size, CorpusSize):
+        raise TypeError(f"make_plan: size must be a CorpusSize (e.g. MINI_CORPUS), got {size!r}")
+    prof = size
     inv = build_inventory(load_cmu_dict())
     rng = random.Random(f"embedded-tedlium/{seed}/plan")
 
@@ -165,7 +185,7 @@ def make_plan(profile: Union[str, Profile] = "mini", seed: int = 0) -> CorpusPla
     reserved = frozenset(rng.sample(tail, prof.reserved_words))
     reserved_forms = set(reserved) | {n.plural for n in inv.nouns if n.singular in reserved and n.plural}
 
-    # Talk layout: how many talks per split, each of random length within the profile's range.
+    # Talk layout: how many talks per split, each of random length within the size's range.
     lengths: Dict[str, List[float]] = {}
     for split, target in zip(SPLITS, (prof.train_seconds, prof.dev_seconds, prof.test_seconds)):
         lens: List[float] = []
@@ -192,5 +212,5 @@ def make_plan(profile: Union[str, Profile] = "mini", seed: int = 0) -> CorpusPla
     content = {n.singular for n in inv.nouns} | {n.plural for n in inv.nouns if n.plural} | set(inv.adjectives)
     candidates = sorted(w for w, c in counts.items() if c <= 3 and w in content and w not in W.INVENTED_NAMES)
     oov = frozenset(rng.sample(candidates, min(prof.train_oov_words, len(candidates))))
-    return CorpusPlan(profile=prof, seed=seed, talks=tuple(talks), reserved_words=frozenset(reserved_forms),
+    return CorpusPlan(size=prof, seed=seed, talks=tuple(talks), reserved_words=frozenset(reserved_forms),
                       train_oov_words=oov, inventory=inv)

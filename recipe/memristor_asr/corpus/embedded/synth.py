@@ -18,6 +18,7 @@ import io
 import json
 import os
 import random
+import shutil
 import subprocess
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -27,7 +28,7 @@ import soundfile
 from memristor_asr.corpus.embedded import words as W
 from memristor_asr.corpus.lines import deterministic_gzip
 from memristor_asr.corpus.embedded.grammar import SentenceGenerator, spoken_text
-from memristor_asr.corpus.embedded.plan import SPLITS, CorpusPlan, Speaker, Talk, make_plan
+from memristor_asr.corpus.embedded.plan import CI_CORPUS, SPLITS, CorpusPlan, CorpusSize, Speaker, Talk, make_plan
 from memristor_asr.util import find_tool
 
 __all__ = ["ESPEAK_RATE", "SAMPLE_RATE", "espeak", "synthesize_talk", "synthesize_talks", "write_dictionary",
@@ -196,7 +197,7 @@ def write_lm_text(plan: CorpusPlan, root: str) -> int:
     held_out = {" ".join(s) for s in plan.sentences(("dev", "test"))}
     gen = SentenceGenerator(plan.inventory, random.Random(f"embedded-tedlium/{plan.seed}/lm"))
     sentences: List[str] = []
-    while len(sentences) < plan.profile.lm_sentences:
+    while len(sentences) < plan.size.lm_sentences:
         s = " ".join(gen.sentence())
         if s not in held_out:
             sentences.append(s)
@@ -240,9 +241,9 @@ Sizes: {json.dumps(totals, sort_keys=True)}
         f.write(text)
 
 
-def build_embedded_corpus(root: str, profile: str = "ci", seed: int = 0, progress: bool = False) -> Dict:
+def build_embedded_corpus(root: str, size: CorpusSize = CI_CORPUS, seed: int = 0, progress: bool = False) -> Dict:
     """Synthesise a whole embedded corpus into ``root`` in one process (tests, tools)."""
-    plan = make_plan(profile, seed)
+    plan = make_plan(size, seed)
     os.makedirs(root, exist_ok=True)
     for split in SPLITS:
         for sub in ("sph", "stm"):
@@ -254,12 +255,14 @@ def build_embedded_corpus(root: str, profile: str = "ci", seed: int = 0, progres
     return stats
 
 
-def ensure_embedded_corpus(root: str, profile: str = "ci", seed: int = 0) -> str:
+def ensure_embedded_corpus(root: str, size: CorpusSize = CI_CORPUS, seed: int = 0) -> str:
     """Build the corpus into ``root`` unless a complete one is already there (marker ``<root>.complete``,
     outside the corpus so that its layout stays exactly that of release 2)."""
     marker = os.path.normpath(root) + ".complete"
-    if not os.path.exists(marker):
-        build_embedded_corpus(root, profile, seed)
+    stamp = json.dumps({"size": size.to_dict(), "seed": seed}, sort_keys=True) + "\n"
+    if not os.path.exists(marker) or open(marker).read() != stamp:
+        shutil.rmtree(root, ignore_errors=True)  # another size or seed (or an unfinished build)
+        build_embedded_corpus(root, size, seed)
         with open(marker, "w") as f:
-            f.write(f"{profile} {seed}\n")
+            f.write(stamp)
     return root
