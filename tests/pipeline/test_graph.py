@@ -24,9 +24,9 @@ print(dict(collections.Counter(j._sis_id().split("/")[-1].split(".")[0] for j in
 """
 
 
-@pytest.mark.parametrize("profile, root, devices, qat_init", [("paper", "/data/TEDLIUM_release2", 50, "scratch"),
-                                                              ("mini", "-", 50, "float"), ("ci", "-", 2, "float")])
-def test_graph_builds(tmp_path, profile, root, devices, qat_init):
+@pytest.mark.parametrize("profile, root, widths, devices, qat_init", [
+    ("paper", "/data/TEDLIUM_release2", 6, 50, "scratch"), ("mini", "-", 6, 50, "float"), ("ci", "-", 3, 2, "float")])
+def test_graph_builds(tmp_path, profile, root, widths, devices, qat_init):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(REPO, p) for p in ("tools", "recipe", "")]))
     res = subprocess.run([sys.executable, "-c", SCRIPT, profile, root], cwd=tmp_path, env=env, capture_output=True,
                          text=True, timeout=120)
@@ -34,9 +34,9 @@ def test_graph_builds(tmp_path, profile, root, devices, qat_init):
     init, counts = res.stdout.strip().splitlines()[-2:]
     assert eval(init) == [qat_init]
     counts = eval(counts)
-    assert counts["TrainJob"] == 7 and counts["PTQJob"] == 6 and counts["PriorJob"] == 7
+    assert counts["TrainJob"] == 1 + widths and counts["PTQJob"] == widths and counts["PriorJob"] == 1 + widths
     assert counts["ProgramCrossbarsJob"] == devices
-    assert counts["RecognitionJob"] == 2 * (1 + 6 + 6 + devices)  # dev and test
+    assert counts["RecognitionJob"] == 2 * (1 + widths + widths + devices)  # dev and test
     assert ("EmbeddedCorpusJob" in counts) == (root == "-")
     assert counts["Table3Job"] == 1 and counts["WerPlotJob"] == 1
 
@@ -61,7 +61,7 @@ def test_training_seeds_multiply_trainings_and_feed_the_tables(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     cells, trainings = res.stdout.strip().splitlines()[-2:]
     assert cells == "2 2 2 2"  # per table cell: 2 seeds; per memristor seed: 2 devices
-    assert trainings == "[1, 2] 14"
+    assert trainings == "[1, 2] 8"  # (float + 3 QAT widths) x 2 seeds
 
 
 READ_SWEEP_SCRIPT = """

@@ -10,8 +10,9 @@ frozen value. A variant is a new value, e.g. ``dataclasses.replace(MINI, num_dev
 * ``MINI``: a 2×144 Conformer and a few epochs, sized so that all seven trainings (float + QAT at 8, 6,
   5, 4, 3, 2 bits) take a few minutes together on 2 CPU cores; the QAT models are fine-tuned from the
   float model.
-* ``CI``: the mini recipe at 64 instead of 144 dimensions on 10 min of speech, about a minute per float
-  training, with models that learn enough to emit words; one memristor bit width, 2 devices.
+* ``CI``: the mini recipe at 64 instead of 144 dimensions on 10 min of speech, about a minute and a half
+  per float training, with models that learn enough to emit words; QAT and PTQ at 8, 4 and 2 bits, one
+  memristor bit width (4), 2 devices.
 """
 from __future__ import annotations
 
@@ -194,6 +195,9 @@ CI = StudySetup(
         # as in mini: QAT fine-tunes the float model of its seed (two epochs)
         qat_finetune=dataclasses.replace(MINI.training.qat_finetune, num_epochs=2, partition_epoch=2,
                                          batch_seconds=3.0, seqs_per_bin=100, speed_factors=()),
+        # three of the six widths (the top, the memristor width and the bottom): the whole graph and its
+        # tables as with six, at half the suite's cost; the graph tests build all six for mini and paper
+        qat_bits=(8, 4, 2), ptq_bits=(8, 4, 2),
         ptq_num_segments=20,
         batch_seconds_eval=30.0,
         train_rqmt={"cpu": 1, "gpu": 0, "mem": 2, "time": 0.5},

@@ -158,6 +158,6 @@ class TedliumLexiconJob(RecipeJob):
 
     @classmethod
     def hash(cls, parsed_args):
-        # without a G2P model, the hash of the CMU-fallback job stays what it was before G2P existed
+        # without a G2P model the G2P settings are unused: they stay out of the hash
         excluded = ("g2p_model", "g2p_config") if parsed_args["g2p_model"] is None else ()
         return super().hash({k: v for k, v in parsed_args.items() if k not in excluded})
