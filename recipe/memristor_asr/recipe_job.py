@@ -17,9 +17,7 @@ class RecipeJob(Job):
     A subclass states its defaults in ``DEFAULT_RQMT`` (``cpu`` cores, also torch's thread count;
     ``gpu`` count; ``mem`` in GB; ``time`` in hours), takes ``rqmt: Optional[dict] = None`` and sets
     ``self.rqmt = self.resources(rqmt)``. Further arguments that must not change the hash (e.g. a
-    failure threshold) go in ``UNHASHED``. Dropping ``rqmt`` leaves the hash of the remaining
-    arguments exactly what it was when each resource was its own ``*_rqmt`` argument, so the job ids
-    of the graph did not change with this class.
+    failure threshold) go in ``UNHASHED``.
     """
 
     DEFAULT_RQMT: Dict[str, float] = {"cpu": 1, "gpu": 0, "mem": 2.0, "time": 1.0}
