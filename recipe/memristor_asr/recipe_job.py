@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Dict, Optional, Tuple
 
-from sisyphus import Job
+from sisyphus import Job, Task
 
 __all__ = ["RecipeJob", "RQMT_KEYS"]
 
@@ -17,7 +17,8 @@ class RecipeJob(Job):
     A subclass states its defaults in ``DEFAULT_RQMT`` (``cpu`` cores, also torch's thread count;
     ``gpu`` count; ``mem`` in GB; ``time`` in hours), takes ``rqmt: Optional[dict] = None`` and sets
     ``self.rqmt = self.resources(rqmt)``. Further arguments that must not change the hash (e.g. a
-    failure threshold) go in ``UNHASHED``.
+    failure threshold) go in ``UNHASHED``. By default a job has one resumable task, ``run``, with
+    ``self.rqmt``; a job with several tasks, parallel chunks or mini tasks overrides :meth:`tasks`.
     """
 
     DEFAULT_RQMT: Dict[str, float] = {"cpu": 1, "gpu": 0, "mem": 2.0, "time": 1.0}
@@ -35,3 +36,6 @@ class RecipeJob(Job):
     def hash(cls, parsed_args):
         excluded = ("rqmt",) + tuple(cls.UNHASHED)
         return super().hash({k: v for k, v in parsed_args.items() if k not in excluded})
+
+    def tasks(self):
+        yield Task("run", resume="run", rqmt=self.rqmt)

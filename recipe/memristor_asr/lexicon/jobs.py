@@ -40,9 +40,6 @@ class TrainG2PJob(RecipeJob):
         self.out_training_lexicon = self.output_path("g2p.train.lexicon.txt")
         self.out_model = self.output_path("g2p.model")
 
-    def tasks(self):
-        yield Task("run", resume="run", rqmt=self.rqmt)
-
     def run(self):
         import shutil
 

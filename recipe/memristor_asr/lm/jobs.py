@@ -91,9 +91,6 @@ class KenLMEstimateJob(RecipeJob):
         self.out_used_discount_fallback = self.output_var("used_discount_fallback")
         self.out_ngram_counts = self.output_var("ngram_counts")
 
-    def tasks(self):
-        yield Task("run", resume="run", rqmt=self.rqmt)
-
     def run(self):
         from memristor_asr.lm.kenlm_tools import estimate_arpa
 
@@ -138,9 +135,6 @@ class KenLMInterpolatedJob(RecipeJob):
         self.out_arpa = self.output_path("lm.arpa.gz")
         self.out_weights = self.output_var("weights")
         self.out_report = self.output_path("report.json")
-
-    def tasks(self):
-        yield Task("run", resume="run", rqmt=self.rqmt)
 
     def run(self):
         from memristor_asr.lm.kenlm_tools import estimate_intermediate, interpolate_lms, iter_text_lines

@@ -41,9 +41,6 @@ class ProgramCrossbarsJob(RecipeJob):
         self.out_device = self.output_path("crossbars.pt")
         self.out_num_cells = self.output_var("num_cells")
 
-    def tasks(self):
-        yield Task("run", resume="run", rqmt=self.rqmt)
-
     def info(self):
         return ProgressFile.read(os.path.join(self.work_path(), "progress.txt"))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-from sisyphus import Task, tk
+from sisyphus import tk
 
 from memristor_asr.quantization.ptq import quantize_checkpoint
 from memristor_asr.recipe_job import RecipeJob
@@ -49,9 +49,6 @@ class PTQJob(RecipeJob):
         self.rqmt = self.resources(rqmt)
         self.out_checkpoint = self.output_path("model.pt")
         self.out_calibration_segments = self.output_path("calibration_segments.txt")
-
-    def tasks(self):
-        yield Task("run", resume="run", rqmt=self.rqmt)
 
     def run(self):
         setup_task(self.rqmt["cpu"])

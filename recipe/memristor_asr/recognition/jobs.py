@@ -3,7 +3,7 @@ beam search with a KenLM 4-gram, over a grid of LM and prior scales; one CTM per
 import os
 from typing import Optional, Sequence
 
-from sisyphus import Task, tk
+from sisyphus import tk
 
 from memristor_asr.memristor.config import ReadConfig
 from memristor_asr.recognition.search import SearchConfig
@@ -88,9 +88,6 @@ class RecognitionJob(RecipeJob):
                         for lm_s in self.lm_scales for pr_s in self.prior_scales}
         self.out_hypotheses = self.output_path("hypotheses.json.gz")
         self.out_report = self.output_path("report.json")
-
-    def tasks(self):
-        yield Task("run", resume="run", rqmt=self.rqmt)
 
     def info(self):
         return ProgressFile.read(os.path.join(self.work_path(), "progress.txt"))

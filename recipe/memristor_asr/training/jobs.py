@@ -8,7 +8,7 @@ import csv
 import os
 from typing import Optional
 
-from sisyphus import Task, tk
+from sisyphus import tk
 
 from memristor_asr.features.hdf5 import FeatureReader
 from memristor_asr.nn.checkpoint import load_model
@@ -77,9 +77,6 @@ class TrainJob(RecipeJob):
         self.out_checkpoint = self.output_path("model.pt")
         self.out_losses = self.output_path("losses.csv")
 
-    def tasks(self):
-        yield Task("run", resume="run", rqmt=self.rqmt)
-
     def run(self):
         setup_task(self.rqmt["cpu"])
         load = dict(lexicon_path=tk.uncached_path(self.lexicon), labels_path=tk.uncached_path(self.labels))
@@ -137,9 +134,6 @@ class PriorJob(RecipeJob):
         self.rqmt = self.resources(rqmt)
         self.out_prior = self.output_path("prior.txt")
         self.out_num_frames = self.output_var("num_frames")
-
-    def tasks(self):
-        yield Task("run", resume="run", rqmt=self.rqmt)
 
     def run(self):
         setup_task(self.rqmt["cpu"])
