@@ -176,21 +176,20 @@ def make_plan(size: CorpusSize = MINI_CORPUS, seed: int = 0) -> CorpusPlan:
     """Decide every talk, speaker and sentence of the embedded corpus of ``size`` for ``seed``."""
     if not isinstance(size, CorpusSize):
         raise TypeError(f"make_plan: size must be a CorpusSize (e.g. MINI_CORPUS), got {size!r}")
-    prof = size
     inv = build_inventory(load_cmu_dict())
     rng = random.Random(f"embedded-tedlium/{seed}/plan")
 
     # Rare words of dev/test: drawn from the tails of the noun and adjective lists.
     tail = [n.singular for n in inv.nouns[len(inv.nouns) // 2:]] + inv.adjectives[len(inv.adjectives) // 2:]
-    reserved = frozenset(rng.sample(tail, prof.reserved_words))
+    reserved = frozenset(rng.sample(tail, size.reserved_words))
     reserved_forms = set(reserved) | {n.plural for n in inv.nouns if n.singular in reserved and n.plural}
 
     # Talk layout: how many talks per split, each of random length within the size's range.
     lengths: Dict[str, List[float]] = {}
-    for split, target in zip(SPLITS, (prof.train_seconds, prof.dev_seconds, prof.test_seconds)):
+    for split, target in zip(SPLITS, (size.train_seconds, size.dev_seconds, size.test_seconds)):
         lens: List[float] = []
         while sum(lens) < target:
-            lens.append(min(rng.uniform(*prof.talk_seconds), max(target - sum(lens), prof.talk_seconds[0] / 2)))
+            lens.append(min(rng.uniform(*size.talk_seconds), max(target - sum(lens), size.talk_seconds[0] / 2)))
         lengths[split] = lens
     speakers = _speakers(rng, {s: len(v) for s, v in lengths.items()})
     ids = _talk_ids(rng, sum(len(v) for v in lengths.values()))
@@ -199,7 +198,7 @@ def make_plan(size: CorpusSize = MINI_CORPUS, seed: int = 0) -> CorpusPlan:
     for split in SPLITS:
         text_rng = random.Random(f"embedded-tedlium/{seed}/{split}/text")
         if split == "train":
-            gen = SentenceGenerator(inv, text_rng, exclude=frozenset(reserved_forms), invented_rate=prof.invented_rate)
+            gen = SentenceGenerator(inv, text_rng, exclude=frozenset(reserved_forms), invented_rate=size.invented_rate)
         else:
             gen = SentenceGenerator(inv, text_rng, boost={w: 25.0 for w in reserved})
         for i, (seconds, spk) in enumerate(zip(lengths[split], speakers[split])):
@@ -211,6 +210,6 @@ def make_plan(size: CorpusSize = MINI_CORPUS, seed: int = 0) -> CorpusPlan:
     counts = collections.Counter(w for t in talks if t.split == "train" for seg in t.segments for w in seg)
     content = {n.singular for n in inv.nouns} | {n.plural for n in inv.nouns if n.plural} | set(inv.adjectives)
     candidates = sorted(w for w, c in counts.items() if c <= 3 and w in content and w not in W.INVENTED_NAMES)
-    oov = frozenset(rng.sample(candidates, min(prof.train_oov_words, len(candidates))))
-    return CorpusPlan(size=prof, seed=seed, talks=tuple(talks), reserved_words=frozenset(reserved_forms),
+    oov = frozenset(rng.sample(candidates, min(size.train_oov_words, len(candidates))))
+    return CorpusPlan(size=size, seed=seed, talks=tuple(talks), reserved_words=frozenset(reserved_forms),
                       train_oov_words=oov, inventory=inv)
