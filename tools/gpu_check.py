@@ -49,10 +49,10 @@ def record(name: str, fn: Callable[[], object], device: torch.device, repeats: i
     return seconds
 
 
-def check_programming(device: torch.device) -> None:
+def check_programming(device: torch.device, n_in: int, n_out: int) -> None:
     """Cells programmed on the device have the distribution of cells programmed on the CPU."""
     g = torch.Generator().manual_seed(0)
-    weight = torch.randn(1536, 384, generator=g) * 0.05
+    weight = torch.randn(n_out, n_in, generator=g) * 0.05
     s_w = float(weight.abs().max() / 7)
     w_int = integer_weights(weight, s_w, 4)
     cfg = HardwareConfig()
@@ -60,7 +60,7 @@ def check_programming(device: torch.device) -> None:
     on_dev = program_layer(w_int, 4, config=cfg, seed=1, num_cycles=1, device=device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    TIMINGS.append(("program 384x1536, 4 bit, 52 pulses", time.perf_counter() - t0))
+    TIMINGS.append((f"program {n_in}x{n_out}, 4 bit, 52 pulses", time.perf_counter() - t0))
     on_cpu = program_layer(w_int, 4, config=cfg, seed=1, num_cycles=1, device="cpu")
     for name in ("r_pos", "r_neg"):
         a, b = getattr(on_dev, name).float().cpu(), getattr(on_cpu, name).float()
@@ -75,10 +75,9 @@ def check_programming(device: torch.device) -> None:
                   f"share {share_a:.4f}/{share_b:.4f} mean {ma:.4f}/{mb:.4f} std {sa:.4f}/{sb:.4f}")
 
 
-def check_reads(device: torch.device, frames: int) -> None:
+def check_reads(device: torch.device, frames: int, n_in: int, n_out: int) -> None:
     """Both read paths on the device against the CPU: equal without noise, same statistics with."""
     g = torch.Generator().manual_seed(1)
-    n_in, n_out = 384, 1536
     weight = torch.randn(n_out, n_in, generator=g) * 0.05
     bias = torch.randn(n_out, generator=g) * 0.1
     x = torch.randn(1, frames, n_in, generator=g)
@@ -173,6 +172,8 @@ def main() -> None:
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--frames", type=int, default=16000, help="frames of the read-path timing")
     ap.add_argument("--quick", action="store_true", help="shorter training (for a CPU run of the script)")
+    ap.add_argument("--layer", type=int, nargs=2, default=(384, 1536), metavar=("IN", "OUT"),
+                    help="linear layer of the programming and read checks (default: a paper-size FF layer)")
     args = ap.parse_args()
     device = torch.device(args.device)
     if device.type == "cuda":
@@ -181,7 +182,9 @@ def main() -> None:
         print(f"torch {torch.__version__}, {torch.cuda.get_device_name(device)}", flush=True)
     else:
         print(f"torch {torch.__version__}, device {device}", flush=True)
-    steps = [("programming", lambda: check_programming(device)), ("reads", lambda: check_reads(device, args.frames)),
+    n_in, n_out = args.layer
+    steps = [("programming", lambda: check_programming(device, n_in, n_out)),
+             ("reads", lambda: check_reads(device, args.frames, n_in, n_out)),
              ("training and conversion", lambda: check_training_and_conversion(device, args.quick))]
     for name, step in steps:
         try:

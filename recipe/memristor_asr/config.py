@@ -33,6 +33,18 @@ def _nested_type(f: dataclasses.Field) -> Optional[Type["Config"]]:
 class Config:
     """Mixin of the frozen config dataclasses (``@dataclass(frozen=True) class X(Config)``)."""
 
+    @classmethod
+    def require(cls, value: Any, where: str, hint: str = "") -> Any:
+        """``value`` itself if it is a ``cls``, so that a job's ``__init__`` fails when the graph is built.
+
+        :param where: who asks and for what, e.g. ``"TrainJob: model_config"``
+        :param hint: appended to the message, e.g. how to get one
+        :raises TypeError: naming ``where``, the class wanted and the type given
+        """
+        if not isinstance(value, cls):
+            raise TypeError(f"{where} must be a {cls.__name__}{hint}, got {type(value).__name__}")
+        return value
+
     def replace(self, **changes):
         """Copy with some fields changed (validated by the class)."""
         return dataclasses.replace(self, **changes)

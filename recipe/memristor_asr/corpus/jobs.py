@@ -27,9 +27,7 @@ class EmbeddedCorpusJob(RecipeJob):
         :param seed: everything (text, speakers, pauses, noise) follows from it
         :param num_workers: parallel synthesis tasks (resource only, not hashed; same output)
         """
-        if not isinstance(size, CorpusSize):
-            raise TypeError(f"EmbeddedCorpusJob: size must be a CorpusSize (e.g. MINI_CORPUS), got {size!r}")
-        self.size = size
+        self.size = CorpusSize.require(size, "EmbeddedCorpusJob: size", " (e.g. MINI_CORPUS)")
         self.seed = seed
         self.num_workers = num_workers
         self.out_corpus_root = self.output_path("TEDLIUM_release2", directory=True)

@@ -138,10 +138,8 @@ class _HardwareView(Config):
     def from_parts(cls, programming: ProgrammingConfig = ProgrammingConfig(),
                    read: ReadConfig = ReadConfig()) -> "HardwareConfig":
         """The combined config of a programming and a read config."""
-        if not isinstance(programming, ProgrammingConfig):
-            raise TypeError(f"programming must be a ProgrammingConfig, got {type(programming).__name__}")
-        if not isinstance(read, ReadConfig):
-            raise TypeError(f"read must be a ReadConfig, got {type(read).__name__}")
+        ProgrammingConfig.require(programming, "HardwareConfig.from_parts: programming")
+        ReadConfig.require(read, "HardwareConfig.from_parts: read")
         return cls(**programming.to_dict(), **read.to_dict())
 
     @property

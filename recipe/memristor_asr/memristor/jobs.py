@@ -33,10 +33,8 @@ class ProgramCrossbarsJob(RecipeJob):
         """
         self.checkpoint = checkpoint
         self.device_index = device_index
-        if not isinstance(programming, ProgrammingConfig):
-            raise TypeError(f"ProgramCrossbarsJob: programming must be a ProgrammingConfig, got "
-                            f"{type(programming).__name__} (read settings go to RecognitionJob(read=...))")
-        self.programming = programming
+        self.programming = ProgrammingConfig.require(
+            programming, "ProgramCrossbarsJob: programming", " (read settings go to RecognitionJob(read=...))")
         self.rqmt = self.resources(rqmt)
         self.out_device = self.output_path("crossbars.pt")
         self.out_num_cells = self.output_var("num_cells")

@@ -69,12 +69,10 @@ class RecognitionJob(RecipeJob):
         self.prior = prior
         self.lm_scales = list(lm_scales)
         self.prior_scales = list(prior_scales)
-        if not isinstance(search, SearchConfig):
-            raise TypeError(f"RecognitionJob: search must be a SearchConfig, got {type(search).__name__}")
-        self.search = search
+        self.search = SearchConfig.require(search, "RecognitionJob: search")
         self.programmed_device = programmed_device
-        if read is not None and not isinstance(read, ReadConfig):
-            raise TypeError(f"RecognitionJob: read must be a ReadConfig or None, got {type(read).__name__}")
+        if read is not None:
+            ReadConfig.require(read, "RecognitionJob: read", " or None")
         if read is not None and read != ReadConfig() and programmed_device is None:
             raise ValueError("RecognitionJob: read settings need a programmed_device (they configure the crossbars)")
         self.read = read

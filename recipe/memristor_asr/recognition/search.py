@@ -16,6 +16,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
+from memristor_asr.config import Config
 from memristor_asr.lexicon.lexicon import BLANK, read_labels, read_lexicon
 
 __all__ = ["SearchConfig", "LexiconSearch", "decode_parallel", "apply_prior", "LexiconMismatchError",
@@ -34,7 +35,7 @@ class LexiconMismatchError(ValueError):
 
 
 @dataclass(frozen=True)
-class SearchConfig:
+class SearchConfig(Config):
     """Beam search settings (paper: beam 1024, token beam 12, threshold 14). The LM scale is not one of
     them: a recognition tries a grid of LM scales on one forward pass (``LexiconSearch(lm_scale=)``).
 
@@ -75,8 +76,6 @@ class LexiconSearch:
         from memristor_asr.recognition.tie_breaking_lm import TieBreakingLM
 
         self.labels = read_labels(labels_file)
-        self.config = config
-        self.lm_scale = lm_scale
         token_dict = Dictionary(self.labels)
         label_index = {lab: i for i, lab in enumerate(self.labels)}
         lexicon = read_lexicon(lexicon_file, first_only=False)

@@ -63,14 +63,10 @@ class TrainJob(RecipeJob):
         self.dev_manifest = dev_manifest
         self.lexicon = lexicon
         self.labels = labels
-        for name, value, config_type in (("model_config", model_config, ModelConfig),
-                                         ("train_config", train_config, TrainConfig)):
-            if not isinstance(value, config_type):
-                what = config_type.__name__
-                raise TypeError(f"TrainJob: {name} must be a {what} (from a dict: {what}.from_dict(d)), "
-                                f"got {type(value).__name__}")
-        self.model_config = model_config
-        self.train_config = train_config
+        self.model_config = ModelConfig.require(model_config, "TrainJob: model_config",
+                                                " (from a dict: ModelConfig.from_dict(d))")
+        self.train_config = TrainConfig.require(train_config, "TrainJob: train_config",
+                                                " (from a dict: TrainConfig.from_dict(d))")
         self.init_checkpoint = init_checkpoint
         self.convergence = convergence
         self.rqmt = self.resources(rqmt)

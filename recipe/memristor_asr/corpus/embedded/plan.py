@@ -174,8 +174,7 @@ def _segments(gen: SentenceGenerator, rng: random.Random, seconds: float, rate: 
 
 def make_plan(size: CorpusSize = MINI_CORPUS, seed: int = 0) -> CorpusPlan:
     """Decide every talk, speaker and sentence of the embedded corpus of ``size`` for ``seed``."""
-    if not isinstance(size, CorpusSize):
-        raise TypeError(f"make_plan: size must be a CorpusSize (e.g. MINI_CORPUS), got {size!r}")
+    CorpusSize.require(size, "make_plan: size", " (e.g. MINI_CORPUS)")
     inv = build_inventory(load_cmu_dict())
     rng = random.Random(f"embedded-tedlium/{seed}/plan")
 
