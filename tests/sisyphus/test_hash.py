@@ -213,3 +213,38 @@ def test_join_right_keeps_the_creator(recipe_dir, monkeypatch):
         assert derived.get_path().startswith(out.get_path())
         # hashed as the job's output, not as a free-standing file
         assert job.job_id().encode() in sis_hash_helper(derived)
+
+
+# Path.join_right appends "/" + name, as upstream does; computed with upstream rwth-i6/sisyphus
+# 21ba684. An os.path.join here once collapsed "a/" + "b" to "a/b" and let "/b" replace the path,
+# so e.g. i6_core's crp.set_executables(tk.Path(".../bin/")) gave RASR jobs other ids than upstream.
+@pytest.mark.parametrize("make, path, helper, short", [
+    (lambda: Path("a").join_right("b"), "a/b", b"(Path, (tuple, (NoneType), (str, 'a/b')))", "nTpw5derAIcW"),
+    (lambda: Path("a/").join_right("b"), "a//b", b"(Path, (tuple, (NoneType), (str, 'a//b')))", "3Luazsaid9qN"),
+    (lambda: Path("a").join_right("/b"), "a//b", b"(Path, (tuple, (NoneType), (str, 'a//b')))", "3Luazsaid9qN"),
+    (lambda: Path("/r/").join_right("tools/x.py"), "/r//tools/x.py",
+     b"(Path, (tuple, (NoneType), (str, '/r//tools/x.py')))", "QwWgofwMERdh"),
+    (lambda: Path("a", hash_overwrite="H/").join_right("b"), "a/b",
+     b"(Path, (tuple, (NoneType), (str, 'H//b')))", "qpTUFxYlvwnZ"),
+])
+def test_join_right_vectors(make, path, helper, short):
+    p = make()
+    assert p.path == path
+    assert sis_hash_helper(p) == helper
+    assert short_hash(p) == short
+
+
+def test_join_right_on_a_job_output_vectors(recipe_dir, monkeypatch):
+    monkeypatch.syspath_prepend(str(recipe_dir))
+    from mypkg.jobs import WordCount
+
+    job = WordCount(text="x")
+    assert job._sis_id() == "mypkg/jobs/WordCount.5F1YSCdCdzxb"
+    sub, rooted = job.out.join_right("sub/f"), job.out.join_right("/abs")
+    assert sis_hash_helper(sub) == \
+        b"(Path, (tuple, (str, 'mypkg/jobs/WordCount.5F1YSCdCdzxb/output'), (str, 'counts.txt/sub/f')))"
+    assert sis_hash_helper(rooted) == \
+        b"(Path, (tuple, (str, 'mypkg/jobs/WordCount.5F1YSCdCdzxb/output'), (str, 'counts.txt//abs')))"
+    assert short_hash(rooted) == "4POcTcsRVKim"
+    assert rooted.creator is job and rooted.get_path().startswith(job.out.get_path())
+    assert WordCount(rooted)._sis_id() == "mypkg/jobs/WordCount.ZKzSFVGXmwoU"

@@ -12,6 +12,7 @@ to a clone of it (and compares with upstream Sisyphus when ``SISYPHUS_UPSTREAM_D
 import gzip
 import logging
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -20,9 +21,11 @@ import warnings
 import pytest
 
 from sisyphus import Job, Task, gs, tk
+from sisyphus.delayed_ops import Delayed, DelayedFormat, DelayedJoin
 from sisyphus.http_server import object_to_html
 from sisyphus.job import JobCreationError
 from sisyphus.job_path import Path, Variable
+from sisyphus.tools import extract_paths, try_get
 
 
 class Producer(Job):
@@ -196,6 +199,27 @@ def test_variable_repr_unset_value_and_gzip_header(tmp_path, monkeypatch):
     assert s.get() == set()  # reading back needs builtins, as upstream's eval has them
 
 
+# ---------------------------------------------------------------------- the rest of i6_core's sweep
+def test_job_and_toolkit_helpers_i6_core_calls():
+    """Further names i6_core uses (mm/tdp, meta/mm_sequence, rasr/flow, datasets, text/processing …);
+    the values are what upstream Sisyphus 21ba684 gives for the same calls."""
+    job = Producer(n=11)
+    p = tk.Path("/data/in.txt")
+    job.add_input(p)
+    assert job in p.users
+    job.keep_value(33)
+    assert job.keep_value() == 33
+    job.set_vis_name("Vis")
+    assert job.get_vis_name() == "Vis"
+    assert p.get_cached_path() == p.get_path() and gs.file_caching("/a/b") == "/a/b"
+    assert DelayedJoin([tk.Path("/r/p"), "/f"], ";").get() == "/r/p;/f"
+    assert extract_paths({"a": [p, (job.out,)], "b": DelayedFormat("{}", job.out_plain)}) == {p, job.out, job.out_plain}
+    assert try_get(Delayed(2) * 3) == 6 and try_get(5) == 5
+    assert isinstance(job.out, tk.AbstractPath) and not isinstance(job.out, tk.Variable)
+    assert isinstance(Shell(word="v").output_var("v"), tk.Variable)
+    assert (gs.JOB_WORK_DIR, gs.JOB_OUTPUT) == ("work", "output")
+
+
 # ---------------------------------------------------------------------- bad input
 def test_unhashable_argument_names_class_argument_and_line():
     with pytest.raises(JobCreationError) as e:
@@ -299,9 +323,10 @@ I6_CHAIN = '''
 from sisyphus import tk
 from i6_core.text.processing import PipelineJob, ConcatenateJob, HeadJob, TailJob, WriteToTextFileJob
 from i6_core.corpus.convert import CorpusToTxtJob
-from i6_core.corpus.segments import SegmentCorpusJob
+from i6_core.corpus.segments import SegmentCorpusBySpeakerJob, SegmentCorpusJob
 from i6_core.lexicon.conversion import LexiconToWordListJob
 from i6_core.report.report import GenerateReportStringJob
+from i6_core.tools.parameter_tuning import GetOptimalParametersAsVariableJob
 
 
 def py():
@@ -314,8 +339,15 @@ def py():
     txt = CorpusToTxtJob(tk.Path("corpus.xml"))
     seg = SegmentCorpusJob(tk.Path("corpus.xml"), 2)
     report = GenerateReportStringJob({"head": "x", "n": 2}, compress=False)
+    speakers = SegmentCorpusBySpeakerJob(tk.Path("corpus.xml")).out_num_speakers  # a Variable
+    tuned = GetOptimalParametersAsVariableJob(parameters=[(1.0, "a"), (2.0, "b")],
+                                              values=[speakers * 2, speakers + 3], mode="maximize")
+    tuned_report = GenerateReportStringJob({"best": tuned.out_optimal_value, "p": tuned.out_optimal_parameters[1]},
+                                           compress=False)
     for name, p in {"head": head.out, "tail": tail.out, "words": words.out_word_list, "txt": txt.out_txt,
                     "seg.1": seg.out_single_segment_files[1], "report": report.out_report,
+                    "tuned.p1": tuned.out_optimal_parameters[1], "tuned.best": tuned.out_optimal_value,
+                    "tuned.report": tuned_report.out_report,
                     "wtf": WriteToTextFileJob(["a", "b"]).out_file}.items():
         tk.register_output(name, p)
 '''
@@ -373,8 +405,11 @@ def test_i6core_chain_matches_upstream(tmp_path):
     # both runs use the same directory: reports and logs may contain absolute paths
     root = str(tmp_path / "setup")
     ours, ours_out = _run_chain(root, i6_core, [sys.executable, "-m", "sisyphus"], env)
-    assert len(ours) == 9 and any(i.startswith("i6_core/text/processing/HeadJob.") for i in ours)
+    assert len(ours) == 12 and any(i.startswith("i6_core/text/processing/HeadJob.") for i in ours)
     assert ours_out["head"] == b"THE CAT\nA DOG\nHELLO WORLD\n"
+    # one speaker: values [2, 4] -> the second parameter set wins
+    assert ours_out["tuned.best"] == b"4\n" and pickle.loads(ours_out["tuned.p1"]) == "b"
+    assert b"best_value 4>" in ours_out["tuned.report"]
     upstream = os.environ.get("SISYPHUS_UPSTREAM_DIR")
     if not upstream:
         return

@@ -154,8 +154,10 @@ class AbstractPath(DelayedBase):
         return self._derived(self.path + suffix, self.hash_overwrite[1] + suffix if self.hash_overwrite else None)
 
     def join_right(self, name: str):
-        ov = os.path.join(self.hash_overwrite[1], name) if self.hash_overwrite else None
-        return self._derived(os.path.join(self.path, name), ov)
+        # as upstream: ``name`` appended after a "/", not os.path.join. The joined string is what
+        # is hashed, so "a/" + "b" must stay "a//b" (and "/b" stay below this path, not replace it),
+        # or job ids would differ from upstream's (e.g. i6_core's crp.set_executables("…/bin/")).
+        return self.copy_append("/" + name)
 
     # ------------------------------------------------------------------ identity
     def _sis_hash(self) -> bytes:
