@@ -54,7 +54,7 @@ recog("recog_adc5", read=ReadConfig(output_precision_bits=5))
 recog("recog_noise_off", read=ReadConfig(noise="off"))
 try:
     ProgramCrossbarsJob(checkpoint=ck, device_index=0, programming={"pulses_per_cycle": 2})
-except Exception as e:  # the engine wraps __init__ errors in a JobCreationError naming the job
+except Exception as e:  # the job's own error, with a note naming the job and the line
     ids["dict_refused"] = str(e)
 print(json.dumps(ids))
 """

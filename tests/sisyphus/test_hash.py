@@ -182,8 +182,10 @@ def test_different_native_values_never_share_a_hash():
     lambda: datetime.date(2020, 1, 2), lambda: collections.deque([1]), lambda: bytearray(b"x"), object,
 ])
 def test_values_without_visible_state_are_refused(make):
-    """Upstream refuses these (AssertionError/TypeError); hashing them by type would collide.
-    (numpy.float64 derives from float and is hashed by value, as upstream does.)"""
+    """Upstream refuses these with an AssertionError; ours is one too (and a TypeError). Hashing
+    them by type would collide. (numpy.float64 derives from float and is hashed by value, as upstream does.)"""
+    with pytest.raises(AssertionError):
+        sis_hash_helper(make())
     with pytest.raises(TypeError):
         sis_hash_helper(make())
 

@@ -51,6 +51,14 @@ class Shell(Job):
         self.out = self.output_path("o")
 
 
+class Checked(Job):
+    """Refuses bad input with ``assert``, as i6_core's HeadJob does (neither num_lines nor ratio)."""
+
+    def __init__(self, *, num_lines=None):
+        assert num_lines is not None, "need num_lines"
+        self.out = self.output_path("out")
+
+
 class Renders:
     """An object with its own ``html()``, like i6_core's CommonRasrParameters."""
 
@@ -230,6 +238,15 @@ def test_unhashable_argument_names_class_argument_and_line():
     assert f"test_i6core_api.py:{line}" in msg and "refers to itself" in msg
     with pytest.raises(JobCreationError, match=r"argument 'text' \(function\) cannot be hashed.*lambda"):
         Consumer(lambda x: x)
+
+
+def test_a_jobs_own_error_passes_through_with_a_note():
+    # upstream lets the exception of a job's __init__ through: a config may catch it by its type
+    with pytest.raises(AssertionError, match="need num_lines") as e:
+        Checked()
+    line = sys._getframe().f_lineno - 1
+    (note,) = e.value.__notes__
+    assert note.startswith("Checked.__init__ failed for the job created at ") and f"test_i6core_api.py:{line}" in note
 
 
 # ---------------------------------------------------------------------- through the manager

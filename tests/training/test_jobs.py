@@ -175,7 +175,7 @@ out = {"float": TrainJob(model_config=p.model_for(), train_config=p.training_for
                               init_checkpoint=tk.Path("/dummy/float.pt"), **d)._sis_id()}
 try:
     TrainJob(model_config=p.model_for().to_dict(), train_config=p.training_for(), **d)
-except Exception as e:  # the engine wraps __init__ errors in a JobCreationError naming the job
+except Exception as e:  # the job's own error, with a note naming the job and the line
     out["dict_refused"] = str(e)
 out["float_rqmt"] = TrainJob(model_config=p.model_for(), train_config=p.training_for(), rqmt={"cpu": 7}, **d)._sis_id()
 print(json.dumps(out))

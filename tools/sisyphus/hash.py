@@ -14,7 +14,8 @@ import types
 # ``enum`` is listed because upstream's module has no __all__, so ``from sisyphus.hash import *``
 # also hands out the modules it imports; code written against upstream (its own tests among
 # it) uses ``enum`` after such an import.
-__all__ = ["sis_hash_helper", "short_hash", "md5", "int_hash", "get_object_state", "UnhashableError", "enum"]
+__all__ = ["sis_hash_helper", "short_hash", "md5", "int_hash", "get_object_state", "UnhashableError",
+           "UnhashableValueError", "enum"]
 
 _BASIC_TYPES = (int, float, bool, str, complex)
 _MAX_INLINE = 4096
@@ -34,6 +35,14 @@ class UnhashableError(ValueError, AssertionError):
 
     A ValueError here; also an AssertionError because upstream rejects these objects with
     ``assert``, and code written against upstream catches that.
+    """
+
+
+class UnhashableValueError(TypeError, AssertionError):
+    """A value whose state the hash cannot see (numpy values, Decimal, date, deque …).
+
+    A TypeError here; also an AssertionError because upstream refuses these values with
+    ``assert`` ("Failed to get object state"), and code written against upstream catches that.
     """
 
 
@@ -116,7 +125,7 @@ def get_object_state(obj):
         return obj
     if isinstance(obj, _BASIC_TYPES + (list, tuple, set, frozenset, dict)) and not hasattr(obj, "__getnewargs__"):
         if not isinstance(obj, enum.Enum):
-            raise TypeError(f"cannot hash object of derived basic type {type(obj).__qualname__}: {obj!r}")
+            raise UnhashableValueError(f"cannot hash object of derived basic type {type(obj).__qualname__}: {obj!r}")
     if isinstance(obj, (types.MethodDescriptorType, types.WrapperDescriptorType)):
         return obj.__qualname__
     if isinstance(obj, types.ModuleType):
@@ -143,7 +152,7 @@ def get_object_state(obj):
             if args is None:
                 # nothing identifies the value (numpy scalars and arrays, deque, Decimal, date …):
                 # hashing it by type alone would give different values one job id
-                raise TypeError(
+                raise UnhashableValueError(
                     f"cannot hash {obj!r} of type {type(obj).__module__}.{type(obj).__qualname__}: its state "
                     f"is not visible to the hash; convert it to a basic type (int, float, str, list, tuple, dict)")
             state = None

@@ -38,7 +38,9 @@ def _remember_finished(job_dir: str) -> None:
 
 
 class JobCreationError(Exception):
-    """A job's constructor failed; the message names the class and the config line."""
+    """The engine could not create a job (an argument cannot be hashed or pickled, or the job cannot be
+    saved); the message names the class, the argument and the config line. An exception raised by a
+    job's own ``__init__`` is passed on unchanged, with a note naming the job and the line."""
 
 
 def _caller_site(frame) -> str:
@@ -89,8 +91,10 @@ class JobSingleton(type):
             try:
                 job.__init__(*copy.deepcopy(args), **copy.deepcopy(kwargs))
             except Exception as e:
-                raise JobCreationError(f"{cls.__name__}.__init__ failed for the job created at {site}: "
-                                       f"{type(e).__name__}: {e}") from e
+                # the recipe's own exception goes on, as upstream's does (a config may catch it); the
+                # note names the job and the config line
+                e.add_note(f"{cls.__name__}.__init__ failed for the job created at {site}")
+                raise
             job._sis_collect_inputs(parsed)
             _registry[sis_id] = job
         job._sis_alias_prefixes.add(gs.ALIAS_AND_OUTPUT_SUBDIR)

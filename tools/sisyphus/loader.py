@@ -175,7 +175,8 @@ def _describe(e: BaseException, where: str) -> str:
     engine_dir = os.path.dirname(os.path.abspath(__file__)) + "/"
     frames = [fr for fr in tb if fr.filename.startswith(base) and not fr.filename.startswith(engine_dir)]
     site = f" (at {os.path.relpath(frames[-1].filename, base)}:{frames[-1].lineno})" if frames else ""
-    return f"{type(e).__name__} {where}{site}: {e}"
+    notes = "".join(f" ({note})" for note in getattr(e, "__notes__", ()))
+    return f"{type(e).__name__} {where}{site}: {e}{notes}"
 
 
 config_manager = ConfigManager()
