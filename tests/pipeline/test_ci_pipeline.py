@@ -2,6 +2,7 @@
 import csv
 import glob
 import gzip
+import json
 import os
 import random
 import shutil
@@ -208,6 +209,42 @@ def test_rerun_regenerates_without_recomputing(ci_run):
     assert os.path.exists(target)
     submitted = [line for line in res.stderr.splitlines() if "submit: " in line]
     assert len(submitted) == 1 and "Table3Job" in submitted[0], submitted
+
+
+BUDGET_CONFIG = """from users.memristor.entry import main_study
+
+
+def py():
+    from users.memristor.crossbar_budget import run_crossbar_budget
+
+    run_crossbar_budget(main_study())
+"""
+
+
+@pytest.mark.slow
+def test_crossbar_budget_on_the_finished_study(ci_run):
+    """The crossbar-budget study (config/hardware_studies.py's second part) on the finished ci study:
+    only its own jobs run, on the real device files, and its table and plot appear."""
+    root, _ = ci_run
+    (root / "budget_only.py").write_text(BUDGET_CONFIG)
+    env = dict(os.environ, SIS_MEMRISTOR_PROFILE="ci",
+               PYTHONPATH=os.pathsep.join([os.path.join(REPO, "tools"), os.path.join(REPO, "recipe"), REPO]))
+    res = subprocess.run([sys.executable, "-m", "sisyphus", "manager", "-r", "budget_only.py"], cwd=root,
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    submitted = sorted(line.split("/")[-1].split(".")[0] for line in res.stderr.splitlines() if "submit: " in line)
+    assert submitted == ["CrossbarBudgetJob", "CrossbarBudgetTableJob"], submitted
+    out = root / "output" / "crossbar_budget"
+    summary = json.loads((out / "qat4.budget.json").read_text())["summary"]
+    device_dir = os.path.realpath(root / "alias" / "memristor_ted" / "devices" / "qat4" / "device0")
+    with open(os.path.join(device_dir, "output", "num_cells")) as f:
+        programmed = int(f.read().strip())
+    assert summary["adc_bits"] == 8 and summary["frames_per_second"] == 25.0
+    assert summary["cells"] >= programmed  # whole arrays hold the simulated cells plus padding
+    assert summary["total_joules_per_second"] > summary["adc_joules_per_second"] > summary["adc_envelope_joules_per_second"]
+    md = (out / "table.md").read_text()
+    assert "| 4 | " in md and "embedded synthetic corpus" in md
+    assert (out / "wer_vs_energy.png").stat().st_size > 10_000
 
 
 @pytest.mark.slow

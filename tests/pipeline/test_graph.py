@@ -78,13 +78,20 @@ def count():
     memristor_recogs = {j._sis_id() for j in jobs if type(j).__name__ == "RecognitionJob" and j.programmed_device}
     return {"names": names, "devices": sorted(devices), "memristor_recogs": sorted(memristor_recogs)}
 
-run_memristor_ted(CI)
+study = run_memristor_ted(CI)
 base = count()
 # the example sweep on top: the same study's devices read with 3..6 ADC precision bits (4 is the default)
-table = run_adc_sweep(CI, adc_bits=(3, 4, 5, 6), weight_bits=4)
+table = run_adc_sweep(study, adc_bits=(3, 4, 5, 6), weight_bits=4)
 sweep = count()
 rows = {bits: [len(seed) for seed in runs] for bits, runs in table.devices.items()}
-print(json.dumps({"base": base, "sweep": sweep, "rows": rows}))
+# the crossbar budget on top: one budget per memristor model, from its device 0, and one table
+from users.memristor.crossbar_budget import run_crossbar_budget
+budget_table = run_crossbar_budget(study)
+budget = count()
+budget_inputs = {b: p.creator.programmed_device.creator._sis_id() for b, p in budget_table.budgets.items()}
+device0 = {b: study.devices[f"qat{b}"][0].creator._sis_id() for b in study.device_scores}
+print(json.dumps({"base": base, "sweep": sweep, "rows": rows, "budget": budget,
+                  "budget_ok": budget_inputs == device0 and list(budget_table.devices) == list(study.device_scores)}))
 """
 
 
@@ -108,6 +115,11 @@ def test_a_read_setting_sweep_reuses_the_programmed_devices(tmp_path):
     # nothing but the memristor recognitions (and what reads them) is added: trainings etc. are shared
     for name in ("TrainJob", "PTQJob", "PriorJob", "LogMelFeatureJob", "SingleCellTableJob"):
         assert sweep["names"][name] == base["names"][name], name
+    # the crossbar budget adds its own two job kinds and nothing else
+    budget = out["budget"]
+    added = {k: v - sweep["names"].get(k, 0) for k, v in budget["names"].items() if v != sweep["names"].get(k, 0)}
+    assert added == {"CrossbarBudgetJob": 1, "CrossbarBudgetTableJob": 1}   # ci: memristors at 4 bits only
+    assert out["budget_ok"]
     assert sweep["names"]["RecognitionJob"] - base["names"]["RecognitionJob"] == 3 * 4
     assert sweep["names"]["DeviceSweepTableJob"] == 1 and "DeviceSweepTableJob" not in base["names"]
     assert out["rows"] == {"3": [2], "4": [2], "5": [2], "6": [2]}  # per precision: 1 seed x 2 devices

@@ -7,7 +7,7 @@ from sisyphus import tk
 
 from memristor_asr.report.bootstrap import WerEstimate
 from memristor_asr.report.jobs import best_of_grid, devices_estimates, tuned_estimates
-from memristor_asr.report.tables import EvalSet, device_stats, fmt, table2, table3
+from memristor_asr.report.tables import EvalSet, budget_table, device_stats, fmt, table2, table3
 from memristor_asr.scoring.sclite import SegmentScore, write_segment_scores
 
 WHERE = EvalSet("embedded synthetic corpus (TED-LIUM v2 layout)", "dev", 160, 1500)
@@ -50,6 +50,26 @@ def test_a_device_sweep_table_names_its_setting_and_keeps_the_row_order():
     lines = [line for line in md.splitlines() if line[:4] in ("| 6 ", "| 2 ", "| 4 ")]
     assert [line[:4] for line in lines] == ["| 6 ", "| 2 ", "| 4 "]
     assert "| 2 | 30.0 [29.5, 30.6] | 1.00 | 29.0 | 31.0 | 2 |" in md
+
+
+def test_the_budget_table_puts_wer_beside_the_crossbar_budget():
+    from memristor_asr.memristor.budget import crossbar_budget
+    from memristor_asr.memristor.config import ProgrammingConfig, ReadConfig
+
+    est = lambda w: WerEstimate(w, w - 0.5, w + 0.6)  # noqa: E731
+    budgets = {b: crossbar_budget({"l": (384, 1536, b)}, ProgrammingConfig(), ReadConfig(), 25.0).summary()
+               for b in (8, 4)}
+    t = budget_table({8: {"dev": (est(8.3), [8.1, 8.5])}, 4: {"dev": (est(9.2), [9.0, 9.4])}}, budgets, [8, 4],
+                     [WHERE])
+    md = t.markdown()
+    assert "| weight bits | dev WER avg | array pairs | cells [M] |" in md
+    # 4 bit: 3 x 12 tiles x 3 planes = 108 pairs, 3.5 M cells; 8 bit: 7 planes
+    assert "| 4 | 9.2 [8.7, 9.8] | 108 | 3.5 |" in md and "| 8 | 8.3 [7.8, 8.9] | 252 | 8.3 |" in md
+    assert "embedded synthetic corpus" in md and "8-bit ADC" in md and "upper bound" in md
+    rows = t.csv().splitlines()
+    assert rows[0].startswith("weight bits,dev WER avg,dev WER avg_ci_lo,dev WER avg_ci_hi,array pairs")
+    with pytest.raises(ValueError, match="2-bit devices: no crossbar budget"):
+        budget_table({2: {"dev": (est(30.0), [30.0])}}, budgets, [2], [WHERE])
 
 
 def test_test_columns_follow_dev_columns():

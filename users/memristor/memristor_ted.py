@@ -125,16 +125,21 @@ class Study:
     :param models: by name: ``float``, ``qat8`` … ``qat2``, ``ptq8`` … ``ptq2`` (PTQ: with the float
         model's prior); further seeds as ``float/seed2`` …
     :param devices: programmed device files per QAT model name (``qat4`` …), device k at index k
+    :param corpus: the corpus as titles and captions name it
     :param baseline: the float model's segment scores per seed and grid point (the tables' reference row)
+    :param device_scores: weight bits -> segment scores per seed and device of the QAT model on
+        memristors (Table 3's input)
     :param tables: the report jobs: ``table1``, ``table2``, ``table3``, ``plot``
     """
 
     setup: StudySetup
     prefix: str
     data: StudyData
+    corpus: str
     models: Dict[str, TrainedModel] = field(default_factory=dict)
     devices: Dict[str, List[tk.Path]] = field(default_factory=dict)
     baseline: List[List[GridPoint]] = field(default_factory=list)
+    device_scores: Dict[int, List[List[GridPoint]]] = field(default_factory=dict)
     tables: Dict[str, object] = field(default_factory=dict)
 
     def recognize(self, name: str, model: TrainedModel, lm_scales: Sequence[float], prior_scales: Sequence[float],
@@ -180,7 +185,7 @@ def run_memristor_ted(setup: StudySetup, *, corpus_root: Optional[tk.Path] = Non
     train_p = setup.training
     embedded = corpus_root is None
     prepared = prepare_data(setup, corpus_root=corpus_root, prefix=prefix)
-    study = Study(setup=setup, prefix=prefix, data=prepared)
+    study = Study(setup=setup, prefix=prefix, data=prepared, corpus=corpus_name(embedded=embedded))
     train_features = prepared.train_features
     # the trainings' dev loss (convergence check, checkpoint choice) is on dev whatever the eval splits
     data = dict(train_features=train_features, dev_features=prepared.eval_features["dev"],
@@ -201,7 +206,7 @@ def run_memristor_ted(setup: StudySetup, *, corpus_root: Optional[tk.Path] = Non
 
     # Results per table cell and training seed: [seed][grid point] (tuned) or [seed][device].
     seeds = [train_p.train.seed + i for i in range(setup.num_seeds)]
-    baseline, ptq, qat, devices = study.baseline, {}, {}, {}
+    baseline, ptq, qat, devices = study.baseline, {}, {}, study.device_scores
     lm_s, pr_s = setup.memristor_scales
     for seed in seeds:
         tag = "" if seed == seeds[0] else f"/seed{seed}"  # the first seed keeps the single-seed names
@@ -237,19 +242,24 @@ def run_memristor_ted(setup: StudySetup, *, corpus_root: Optional[tk.Path] = Non
             devices.setdefault(bits, []).append(runs)
 
     # ---------------------------------------------------------------- tables
-    corpus = corpus_name(embedded=embedded)
+    corpus = study.corpus
     table1 = SingleCellTableJob(pairs=setup.cell_pairs, seed=0)
     table2 = Table2Job(baseline=baseline, ptq=ptq, qat=qat, corpus=corpus, splits=setup.eval_splits)
     table3 = Table3Job(baseline=baseline, devices=devices, corpus=corpus, splits=setup.eval_splits)
     plot = WerPlotJob(baseline=baseline, ptq=ptq, qat=qat, devices=devices, corpus=corpus, splits=setup.eval_splits)
     for name, job in (("table1", table1), ("table2", table2), ("table3", table3)):
-        for ext in ("markdown", "latex", "csv"):
-            out = getattr(job, f"out_{ext}")
-            tk.register_output(f"{prefix}/{name}.{out.path.rsplit('.', 1)[1]}", out)
+        register_table(job, f"{prefix}/{name}")
     tk.register_output(f"{prefix}/wer_vs_bits.png", plot.out_plot)
     tk.register_callback(print_tables, table2.out_markdown, table3.out_markdown)
     study.tables.update(table1=table1, table2=table2, table3=table3, plot=plot)
     return study
+
+
+def register_table(job, name: str) -> None:
+    """Register a table job's ``out_markdown``, ``out_latex`` and ``out_csv`` as ``output/<name>.md|tex|csv``."""
+    for ext in ("markdown", "latex", "csv"):
+        out = getattr(job, f"out_{ext}")
+        tk.register_output(f"{name}.{out.path.rsplit('.', 1)[1]}", out)
 
 
 def corpus_name(*, embedded: bool) -> str:

@@ -1,14 +1,16 @@
-"""Memristor jobs: programming a QAT model's crossbars ("a device"), and the single-cell table."""
+"""Memristor jobs: programming a QAT model's crossbars ("a device"), the single-cell table, and a
+device's crossbar budget."""
 import os
 from typing import Optional
 
 from sisyphus import Job, Task, tk
 
+from memristor_asr.memristor.budget import EnergyConstants
 from memristor_asr.memristor.config import ProgrammingConfig, ReadConfig
 from memristor_asr.recipe_job import RecipeJob
 from memristor_asr.util import ProgressFile, setup_task, task_device
 
-__all__ = ["ProgramCrossbarsJob", "SingleCellTableJob"]
+__all__ = ["ProgramCrossbarsJob", "SingleCellTableJob", "CrossbarBudgetJob"]
 
 
 class ProgramCrossbarsJob(RecipeJob):
@@ -100,3 +102,43 @@ class SingleCellTableJob(Job):
                       note=f"{self.pairs} pairs, {self.noise} read noise, c = {ReadConfig().current_scaling:g} A⁻¹, "
                            f"u₀.₅ = {u_half:.2f} V")
         write_table(table, self)
+
+
+class CrossbarBudgetJob(Job):
+    """The crossbar budget of a programmed device (``memristor.budget``): array pairs, cells, DAC and
+    ADC conversions and cell reads per second of audio, and the energy estimate, as JSON."""
+
+    def __init__(self, *, programmed_device: tk.Path, read: ReadConfig = ReadConfig(),
+                 energy: EnergyConstants = EnergyConstants(), frames_per_second: Optional[float] = None):
+        """
+        :param programmed_device: a ProgramCrossbarsJob's ``out_device`` (layer shapes, bits, tile sizes)
+        :param read: the read settings the recognitions use (their ADC resolution prices the conversions)
+        :param energy: per-operation energies
+        :param frames_per_second: encoder frames per second of audio (None: the feature hop of
+            ``features.logmel.LogMelConfig`` and the frontend's subsampling, 100 / 4 = 25)
+        """
+        self.programmed_device = programmed_device
+        self.read = ReadConfig.require(read, "CrossbarBudgetJob: read")
+        self.energy = EnergyConstants.require(energy, "CrossbarBudgetJob: energy")
+        self.frames_per_second = frames_per_second
+        self.out_budget = self.output_path("budget.json")
+
+    def tasks(self):
+        yield Task("run", resume="run", rqmt={"cpu": 1, "mem": 4, "time": 0.5})  # loads the device file
+
+    def run(self):
+        import json
+
+        from memristor_asr.features.logmel import LogMelConfig
+        from memristor_asr.memristor.budget import crossbar_budget
+        from memristor_asr.memristor.convert import load_programmed_file
+        from memristor_asr.nn.frontend import SUBSAMPLING
+
+        fps = self.frames_per_second
+        if fps is None:
+            fps = 1.0 / LogMelConfig().hop_size / SUBSAMPLING
+        state = load_programmed_file(tk.uncached_path(self.programmed_device))
+        shapes = {name: (lay.in_features, lay.out_features, lay.weight_bits) for name, lay in state.layers.items()}
+        budget = crossbar_budget(shapes, state.programming, self.read, fps, self.energy)
+        with open(self.out_budget.get_path(), "w", encoding="utf-8") as f:
+            json.dump({"summary": budget.summary(), "layers": [lay.__dict__ for lay in budget.layers]}, f, indent=1)

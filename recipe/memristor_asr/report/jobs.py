@@ -14,10 +14,10 @@ from typing import Dict, List, Mapping, Sequence, Tuple
 from sisyphus import Job, Task, tk
 
 from memristor_asr.report.bootstrap import ScoredSystem, WerEstimate, estimate, load_scores
-from memristor_asr.report.tables import EvalSet, Table, device_stats, table2, table3
+from memristor_asr.report.tables import EvalSet, Table, budget_table, device_stats, table2, table3
 
-__all__ = ["GridPoint", "Table2Job", "Table3Job", "DeviceSweepTableJob", "WerPlotJob", "write_table", "best_of_grid", "tuned_estimates",
-           "devices_estimates"]
+__all__ = ["GridPoint", "Table2Job", "Table3Job", "DeviceSweepTableJob", "WerPlotJob", "CrossbarBudgetTableJob",
+           "write_table", "best_of_grid", "tuned_estimates", "devices_estimates"]
 
 GridPoint = Mapping[str, tk.Path]      # split -> segment scores of one recognition (grid point or device)
 PerSeed = Sequence[Sequence[GridPoint]]  # [seed][grid point or device]
@@ -226,6 +226,64 @@ class WerPlotJob(Job):
                     transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.4")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(self.out_plot.get_path())
+        plt.close(fig)
+
+
+class CrossbarBudgetTableJob(_TableJob):
+    """WER over devices beside each model's crossbar budget (array pairs, cells, converter operations and
+    energy per second of audio), as a table and a plot of WER against the energy estimate."""
+
+    def __init__(self, *, devices: Dict[int, PerSeed], budgets: Dict[int, tk.Path], corpus: str,
+                 splits: Sequence[str] = ("dev",)):
+        """
+        :param devices: weight bits -> segment scores per seed and programmed device
+        :param budgets: weight bits -> a CrossbarBudgetJob's ``out_budget`` (of one of those devices)
+        :param corpus: name of the corpus in titles and captions
+        :param splits: evaluation splits, in column order
+        """
+        self.devices = devices
+        self.budgets = budgets
+        self.corpus = corpus
+        self.splits = tuple(splits)
+        self._declare_outputs()
+        self.out_plot = self.output_path("wer_vs_energy.png")
+
+    def run(self):
+        import json
+
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        bits = sorted(self.devices, reverse=True)
+        budgets = {}
+        for b in bits:
+            with open(tk.uncached_path(self.budgets[b]), encoding="utf-8") as f:
+                budgets[b] = json.load(f)["summary"]
+        estimates = {b: devices_estimates(self.devices[b], self.splits) for b in bits}
+        systems = {s: _load(self.devices[bits[0]][0][0], s) for s in self.splits}
+        where = eval_sets(self.corpus, systems, self.splits)
+        write_table(budget_table(estimates, budgets, bits, where), self)
+
+        fig, axes = plt.subplots(1, len(self.splits), figsize=(6.0 * len(self.splits), 4.2), dpi=150, sharey=True,
+                                 squeeze=False)
+        energy = [budgets[b]["total_joules_per_second"] * 1e6 for b in bits]
+        for ax, split, ev in zip(axes[0], self.splits, where):
+            ests = [estimates[b][split][0] for b in bits]
+            ax.errorbar(energy, [e.wer for e in ests], yerr=[[e.wer - e.lo for e in ests], [e.hi - e.wer for e in ests]],
+                        marker="^", color="tab:red", capsize=3, linestyle="-")
+            for b, x, e in zip(bits, energy, ests):
+                ax.annotate(f"{b} bit", (x, e.wer), textcoords="offset points", xytext=(5, 5), fontsize=8)
+            ax.set_xscale("log")
+            ax.set_xlabel("energy estimate per second of audio [µJ] (ADC + DAC + cell bound)")
+            ax.set_ylabel("WER [%], mean over devices")
+            ax.set_title(f"{self.corpus} {split}", fontsize=10)
+            ax.text(0.99, 0.01, f"{ev.segments} segments, {ev.words} words; bars: 95 % bootstrap CI",
+                    transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.4")
+            ax.grid(alpha=0.3, which="both")
         fig.tight_layout()
         fig.savefig(self.out_plot.get_path())
         plt.close(fig)

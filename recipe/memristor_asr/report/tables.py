@@ -11,7 +11,7 @@ import numpy as np
 
 from memristor_asr.report.bootstrap import NUM_RESAMPLES, WerEstimate
 
-__all__ = ["Table", "EvalSet", "describe_sets", "table2", "table3", "device_stats", "fmt"]
+__all__ = ["Table", "EvalSet", "describe_sets", "table2", "table3", "budget_table", "device_stats", "fmt"]
 
 
 def fmt(value, digits: int = 1) -> str:
@@ -212,3 +212,39 @@ def table3(baseline: Dict[str, WerEstimate], devices: Dict[object, Dict[str, tup
 def _seed_note(estimates) -> str:
     n = max((e.num_seeds for e in estimates if isinstance(e, WerEstimate)), default=1)
     return f"; mean ± std (ddof 1) over {n} training seeds" if n > 1 else ""
+
+
+def budget_table(devices: Dict[int, Dict[str, tuple]], budgets: Dict[int, dict], bits: Sequence[int],
+                 eval_sets: Sequence[EvalSet], *, what: str = "QAT models on simulated memristor hardware") -> Table:
+    """WER over devices beside the crossbar budget, per weight bits.
+
+    :param devices: weight bits -> split -> (estimate of the device average, per-device WERs)
+    :param budgets: weight bits -> ``CrossbarBudget.summary()`` of that model's device
+    :param bits: the row values, in row order
+    :param eval_sets: one per split, in column order
+    """
+    splits = [e.split for e in eval_sets]
+    header = ["weight bits"] + [f"{s} WER avg" for s in splits] + [
+        "array pairs", "cells [M]", "DAC conv. [M/s]", "ADC conv. [M/s]", "cell reads [G/s]",
+        "energy [µJ/s]", "ADC [µJ/s]", "ADC envelope [µJ/s]"]
+    digits = [0] + [1] * len(splits) + [0, 1, 1, 1, 2, 1, 1, 2]
+    rows = []
+    for b in bits:
+        if b not in budgets:
+            raise ValueError(f"{b}-bit devices: no crossbar budget")
+        s = budgets[b]
+        rows.append([b] + [devices[b][split][0] for split in splits] + [
+            int(s["array_pairs"]), s["cells"] / 1e6, s["dac_per_second"] / 1e6, s["adc_per_second"] / 1e6,
+            s["cell_reads_per_second"] / 1e9, s["total_joules_per_second"] * 1e6, s["adc_joules_per_second"] * 1e6,
+            s["adc_envelope_joules_per_second"] * 1e6])
+    adc_bits = sorted({int(budgets[b]["adc_bits"]) for b in bits})
+    fps = sorted({float(budgets[b]["frames_per_second"]) for b in bits})
+    where = describe_sets(eval_sets)
+    return Table(f"{what}: WER [%] and crossbar budget per second of audio ({eval_sets[0].corpus})",
+                 header, rows, digits=digits,
+                 note=(f"WER: mean over devices with its 95 % bootstrap interval, evaluated on {where}. Budget of one "
+                       f"device (128 × 128 array pairs, cells incl. padding), {'/'.join(f'{f:g}' for f in fps)} "
+                       f"encoder frames per second, {'/'.join(map(str, adc_bits))}-bit ADC. Energy = ADC (ISAAC) + "
+                       f"DAC + cell reads; the cell term is a full-scale upper bound, the ADC envelope the best "
+                       f"published converters (docs/HARDWARE_STUDIES.md §7)."),
+                 caption=f"{what}: WER and crossbar budget, {where}")

@@ -1,0 +1,19 @@
+"""The hardware studies on top of the main study: ``sis manager -r config/hardware_studies.py``.
+
+Builds the main study (same corpus and setup choice as ``config/memristor_ted.py``, its jobs shared
+through the graph) and adds:
+
+- the ADC sweep on the 4-bit devices (``users/memristor/adc_sweep.py``, ``output/adc_sweep/``);
+- the crossbar budget of every memristor model beside its WER (``users/memristor/crossbar_budget.py``,
+  ``output/crossbar_budget/``).
+"""
+from users.memristor.entry import main_study
+
+
+def py():
+    from users.memristor.adc_sweep import run_adc_sweep
+    from users.memristor.crossbar_budget import run_crossbar_budget
+
+    study = main_study()
+    run_adc_sweep(study, weight_bits=4)
+    run_crossbar_budget(study)
