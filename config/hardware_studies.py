@@ -3,7 +3,8 @@
 Builds the main study (same corpus and setup choice as ``config/memristor_ted.py``, its jobs shared
 through the graph) and adds:
 
-- the ADC sweep on the 4-bit devices (``users/memristor/adc_sweep.py``, ``output/adc_sweep/``);
+- the converter sweep on the 4-bit devices: ADC precision and range bits, DAC bits
+  (``users/memristor/converter_sweep.py``, ``output/converter_sweep/adc|dac/``);
 - the crossbar budget of every memristor model beside its WER (``users/memristor/crossbar_budget.py``,
   ``output/crossbar_budget/``).
 """
@@ -11,9 +12,9 @@ from users.memristor.entry import main_study
 
 
 def py():
-    from users.memristor.adc_sweep import run_adc_sweep
+    from users.memristor.converter_sweep import run_converter_sweep
     from users.memristor.crossbar_budget import run_crossbar_budget
 
     study = main_study()
-    run_adc_sweep(study, weight_bits=4)
+    run_converter_sweep(study, weight_bits=4)
     run_crossbar_budget(study)

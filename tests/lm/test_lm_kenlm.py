@@ -153,3 +153,26 @@ def test_interpolation_failure_names_the_command(tmp_path):
     with pytest.raises(KenLMError, match="interpolate failed"):
         interpolate_lms([str(tmp_path / "missing")], str(tmp_path / "tune.txt"), str(tmp_path / "x.arpa"),
                         tmp_prefix=str(tmp_path / "t"))
+
+
+def test_a_corrupt_binary_is_named_before_it_is_used(ci_lm, tmp_path):
+    """KenLM binaries carry no checksum: build_binary writes a SHA-256 beside the file, and perplexity
+    (like every recognition) refuses a binary that no longer matches it, naming the file."""
+    import shutil
+
+    from memristor_asr.lm.kenlm_tools import verify_binary
+
+    good = ci_lm["dir"] / "lm.bin"
+    assert (ci_lm["dir"] / "lm.bin.sha256").read_text().strip()
+    verify_binary(str(good))
+    bad = tmp_path / "lm.bin"
+    shutil.copy(good, bad)
+    shutil.copy(ci_lm["dir"] / "lm.bin.sha256", tmp_path / "lm.bin.sha256")
+    data = bytearray(bad.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 4096] = bytes(b ^ 0xFF for b in data[middle:middle + 4096])
+    bad.write_bytes(bytes(data))
+    with pytest.raises(KenLMError, match=f"{bad}: the language model is corrupt"):
+        perplexity(str(bad), ["a b c"])
+    (tmp_path / "lm.bin.sha256").unlink()
+    verify_binary(str(bad))  # a binary built elsewhere has no checksum to compare: not checked

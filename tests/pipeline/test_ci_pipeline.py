@@ -1,10 +1,12 @@
 """The whole study, `ci` profile, through the real `sis manager` (the README's main command, small)."""
+import collections
 import csv
 import glob
 import gzip
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -211,29 +213,41 @@ def test_rerun_regenerates_without_recomputing(ci_run):
     assert len(submitted) == 1 and "Table3Job" in submitted[0], submitted
 
 
-BUDGET_CONFIG = """from users.memristor.entry import main_study
+HARDWARE_CONFIG = """from users.memristor.entry import main_study
 
 
 def py():
+    from users.memristor.converter_sweep import run_converter_sweep
     from users.memristor.crossbar_budget import run_crossbar_budget
 
-    run_crossbar_budget(main_study())
+    study = main_study()
+    run_crossbar_budget(study)
+    # config/hardware_studies.py's converter sweep on a small grid: one new setting each, one device
+    run_converter_sweep(study, adc=((4, 4), (3, 4)), dac_bits=(8, 4), num_devices=1)
 """
 
 
+def _submitted_class(line: str) -> str:
+    """The job class of a manager ``submit:`` line (an aliased job is shown by its alias)."""
+    m = re.search(r"/(\w+Job)\.", line)
+    return m.group(1) if m else "RecognitionJob" if "/recog/" in line else line
+
+
 @pytest.mark.slow
-def test_crossbar_budget_on_the_finished_study(ci_run):
-    """The crossbar-budget study (config/hardware_studies.py's second part) on the finished ci study:
-    only its own jobs run, on the real device files, and its table and plot appear."""
+def test_hardware_studies_on_the_finished_study(ci_run):
+    """The hardware studies (config/hardware_studies.py, the converter grid cut down) on the finished
+    ci study: only their own jobs run, on the real device files; tables and plots appear."""
     root, _ = ci_run
-    (root / "budget_only.py").write_text(BUDGET_CONFIG)
+    (root / "hardware.py").write_text(HARDWARE_CONFIG)
     env = dict(os.environ, SIS_MEMRISTOR_PROFILE="ci",
                PYTHONPATH=os.pathsep.join([os.path.join(REPO, "tools"), os.path.join(REPO, "recipe"), REPO]))
-    res = subprocess.run([sys.executable, "-m", "sisyphus", "manager", "-r", "budget_only.py"], cwd=root,
-                         env=env, capture_output=True, text=True, timeout=300)
+    res = subprocess.run([sys.executable, "-m", "sisyphus", "manager", "-r", "hardware.py"], cwd=root,
+                         env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
-    submitted = sorted(line.split("/")[-1].split(".")[0] for line in res.stderr.splitlines() if "submit: " in line)
-    assert submitted == ["CrossbarBudgetJob", "CrossbarBudgetTableJob"], submitted
+    submitted = collections.Counter(_submitted_class(line) for line in res.stderr.splitlines() if "submit: " in line)
+    # the default settings (P4-R4, B8) are the main study's recognitions; P3-R4 and B4 are new
+    assert submitted == {"CrossbarBudgetJob": 1, "CrossbarBudgetTableJob": 1, "RecognitionJob": 4, "ScliteJob": 4,
+                         "DeviceSweepTableJob": 2, "DeviceSweepPlotJob": 2}, submitted
     out = root / "output" / "crossbar_budget"
     summary = json.loads((out / "qat4.budget.json").read_text())["summary"]
     device_dir = os.path.realpath(root / "alias" / "memristor_ted" / "devices" / "qat4" / "device0")
@@ -245,6 +259,12 @@ def test_crossbar_budget_on_the_finished_study(ci_run):
     md = (out / "table.md").read_text()
     assert "| 4 | " in md and "embedded synthetic corpus" in md
     assert (out / "wer_vs_energy.png").stat().st_size > 10_000
+    sweep = root / "output" / "converter_sweep"
+    adc = (sweep / "adc" / "table.md").read_text()
+    assert [line.split(" | ")[0] for line in adc.splitlines() if line.startswith("| P")] == ["| P4-R4", "| P3-R4"]
+    assert "| B4 | " in (sweep / "dac" / "table.md").read_text()
+    for which in ("adc", "dac"):
+        assert (sweep / which / "plot.png").stat().st_size > 10_000
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
 """The study's job graph for every shipped setup builds (hashes, wiring), without running anything."""
+import json
 import os
 import subprocess
 import sys
@@ -123,3 +124,39 @@ def test_a_read_setting_sweep_reuses_the_programmed_devices(tmp_path):
     assert sweep["names"]["RecognitionJob"] - base["names"]["RecognitionJob"] == 3 * 4
     assert sweep["names"]["DeviceSweepTableJob"] == 1 and "DeviceSweepTableJob" not in base["names"]
     assert out["rows"] == {"3": [2], "4": [2], "5": [2], "6": [2]}  # per precision: 1 seed x 2 devices
+
+
+HARDWARE_STUDIES_SCRIPT = """
+import collections, json
+from sisyphus import tk
+from users.memristor.converter_sweep import run_converter_sweep
+from users.memristor.crossbar_budget import run_crossbar_budget
+from users.memristor.memristor_ted import run_memristor_ted
+from users.memristor.setups import MINI
+
+count = lambda: collections.Counter(type(j).__name__ for j in tk.sis_graph.jobs())
+study = run_memristor_ted(MINI)
+base = count()
+tables = run_converter_sweep(study)
+run_crossbar_budget(study)
+after = count()
+print(json.dumps({"added": {k: after[k] - base.get(k, 0) for k in after if after[k] != base.get(k, 0)},
+                  "rows": {k: [str(r) for r in t.devices] for k, t in tables.items()},
+                  "devices": {k: [len(seed) for seed in next(iter(t.devices.values()))] for k, t in tables.items()}}))
+"""
+
+
+def test_hardware_studies_add_only_recognitions_and_reports():
+    """config/hardware_studies.py on mini: the converter sweep reads 3 devices per setting (the setup's
+    sweep_devices), shares the default setting with the main study, and nothing is trained or programmed."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(REPO, p) for p in ("tools", "recipe", "")]))
+    res = subprocess.run([sys.executable, "-c", HARDWARE_STUDIES_SCRIPT], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    # 8 ADC and 5 DAC settings, each default shared with the main study: 11 new x 3 devices x 2 splits
+    assert out["added"] == {"RecognitionJob": 66, "ScliteJob": 66, "DeviceSweepTableJob": 2, "DeviceSweepPlotJob": 2,
+                            "CrossbarBudgetJob": 5, "CrossbarBudgetTableJob": 1}
+    assert out["rows"]["adc"][:5] == ["P8-R4", "P6-R4", "P4-R4", "P3-R4", "P2-R4"]
+    assert out["rows"]["dac"] == ["B8", "B6", "B4", "B3", "B2"]
+    assert out["devices"] == {"adc": [3], "dac": [3]}

@@ -145,3 +145,62 @@ def _job_dirs(setup_dir, cls_name):
         if out:
             break
     return sorted(out)
+
+
+HIDDEN_ENOSPC_RECIPE = '''
+from sisyphus import Job, Task
+
+
+class WriteHidingErrors(Job):
+    """Fills its own work directory and reports the failure as a library that hides errno would."""
+
+    def __init__(self, *, megabytes):
+        self.megabytes = megabytes
+        self.out = self.output_path("done")
+
+    def tasks(self):
+        yield Task("run", resume="run")
+
+    def run(self):
+        failed = False
+        try:
+            with open("big.bin", "wb") as f:
+                for _ in range(self.megabytes):
+                    f.write(b"0" * 2 ** 20)
+        except OSError:
+            failed = True
+        if failed:  # raised outside the handler: no exception chain leads to the ENOSPC, as from C code
+            raise RuntimeError("libfoo: System error")
+        open(self.out.get_path(), "w").close()
+'''
+
+
+def test_a_full_disk_behind_a_library_error_is_recognised(setup_dir):
+    """libsndfile, torch.save or a tool's exit status hide the ENOSPC: a failed task whose job
+    directory's file system is full counts as stopped by a full disk, and is retried once there is room."""
+    work = setup_dir.path("work")
+    if not _can_mount_tmpfs(work):
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        subprocess.run(["mount", "-o", "remount,size=4m", work], check=True)
+        setup_dir.write("recipe/toy/hiding.py", HIDDEN_ENOSPC_RECIPE)
+        setup_dir.write("config/hiding.py", """
+            from sisyphus import tk
+            from toy.hiding import WriteHidingErrors
+
+            def py():
+                tk.register_output("done", WriteHidingErrors(megabytes=8).out)
+        """)
+        res = setup_dir.sis("manager", "-r", "config/hiding.py")
+        assert res.returncode != 0
+        assert res.stderr.count("No space left on device; free space and run the manager again") == 1, res.stderr
+        (job,) = _job_dirs(setup_dir, "WriteHidingErrors")
+        log = open(os.path.join(job, "log.run.1")).read()
+        assert "libfoo: System error" in log and "sis worker: No space left on device: " in log
+        assert "its file system has" in log
+        subprocess.run(["mount", "-o", "remount,size=64m", work], check=True)  # space freed
+        res = setup_dir.sis("manager", "-r", "config/hiding.py")
+        assert res.returncode == 0, res.stderr[-3000:]
+        assert "stopped on a full disk" in res.stderr
+    finally:
+        subprocess.run(["umount", "-l", work], capture_output=True)

@@ -120,7 +120,10 @@ class UsageMonitor(threading.Thread):
             self.sample()
         except OSError:
             pass
-        self.write()
+        try:
+            self.write()
+        except OSError:
+            pass  # a full disk: the task's error marker, written before, is what counts
 
 
 def _cleanup_environment(job):
@@ -238,9 +241,12 @@ def worker(job_dir, task_name, task_id=None, engine_key=None, redirect_output=Fa
             monitor.out_of_memory = True
             exit_code = 137
         else:
-            exit_code = _mark_error(job_dir, suffix, log_file)
+            exit_code = _mark_error(job_dir, suffix, log_file, full_file_system(job_dir))
     except BaseException as e:  # noqa: BLE001 (every failure, also KeyboardInterrupt, leaves a marker)
-        exit_code = _mark_error(job_dir, suffix, log_file, disk_full_path(e))
+        full = disk_full_path(e)
+        if full == "?":  # the error names no file: say where the task writes
+            full = full_file_system(job_dir) or f"a file under {os.path.abspath(job_dir)}"
+        exit_code = _mark_error(job_dir, suffix, log_file, full or full_file_system(job_dir))
     finally:
         monitor.stop()
     return exit_code
@@ -262,6 +268,24 @@ def disk_full_path(exc: BaseException):
         if "No space left on device" in str(exc) or "[Errno 28]" in str(exc):
             return _file_being_written(exc) or "?"
         exc = exc.__cause__ or exc.__context__
+    return None
+
+
+# a failed task whose job directory's file system has less than this free counts as stopped by a full disk
+FULL_DISK_BYTES = 1 << 20
+
+
+def full_file_system(path: str):
+    """A description of ``path``'s file system if it is full (under ``FULL_DISK_BYTES`` or no inode
+    free), else None. Some libraries hide the ENOSPC behind their own error (libsndfile's "System
+    error", torch.save's "enforce fail", a tool's exit status), so a failed task's disk is looked at too."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return None
+    free = st.f_bavail * st.f_frsize
+    if free < FULL_DISK_BYTES or (st.f_files and st.f_favail == 0):
+        return f"{os.path.abspath(path)} (its file system has {free} bytes and {st.f_favail} inodes free)"
     return None
 
 

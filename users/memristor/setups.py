@@ -50,6 +50,8 @@ class StudySetup:
     :param memristor_scales: fixed (LM, prior) scales of the memristor runs (paper: 2.0 / 0.5)
     :param memristor_bits: QAT weight bits run on simulated crossbars
     :param num_devices: programmed devices per weight-bit setting (paper: 10)
+    :param sweep_devices: devices read per setting by the hardware studies' read sweeps
+        (``users/memristor/converter_sweep.py``); None: all ``num_devices``
     :param cell_pairs: pairs for the single-cell table (paper: 5000)
     :param programming: crossbar tiles and programming pulses of the devices (a change programs new
         devices)
@@ -81,6 +83,7 @@ class StudySetup:
     memristor_scales: Tuple[float, float] = (2.0, 0.5)
     memristor_bits: Tuple[int, ...] = (8, 6, 5, 4, 3)
     num_devices: int = 10
+    sweep_devices: Optional[int] = None
     cell_pairs: int = 5000
     programming: ProgrammingConfig = ProgrammingConfig()
     read: ReadConfig = ReadConfig()
@@ -136,6 +139,9 @@ MINI = StudySetup(
     # the grids include the memristor runs' fixed prior scale 0.5, so that a QAT/memristor difference
     # is not a prior-scale difference (a grid point costs ~0.7 s of search; the forward is shared)
     lm_scales=(1.0, 2.0), qat_prior_scales=(0.3, 0.5), ptq_prior_scales=(0.3, 0.5), cell_pairs=5000,
+    # the converter sweeps read 3 of the 10 devices per setting: 11 settings x 10 devices would take
+    # about an hour on 2 cores
+    sweep_devices=3,
     # pre-cycling: 2 instead of 50 random pulses per cycle step (device k: 2(k + 1) pulses) to fit
     # the time budget on 2 cores (programming cost is linear in the pulses: with 5, the 50 devices
     # took 17 core-minutes); devices stay independent through their seeds

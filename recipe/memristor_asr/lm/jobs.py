@@ -180,6 +180,7 @@ class KenLMBinaryJob(Job):
         self.arpa = arpa
         self.kind = kind
         self.out_binary = self.output_path("lm.bin")
+        self.out_checksum = self.output_path("lm.bin.sha256")  # checked by every reader (verify_binary)
 
     def tasks(self):
         yield Task("run", resume="run", rqmt={"cpu": 1, "mem": 2, "time": 1})

@@ -19,7 +19,7 @@ from memristor_asr.corpus.lines import deterministic_gzip
 from memristor_asr.util import find_tool, uopen
 
 __all__ = ["KenLMError", "estimate_arpa", "estimate_intermediate", "interpolate_lms", "build_binary",
-           "arpa_ngram_counts", "perplexity", "iter_text_lines"]
+           "verify_binary", "arpa_ngram_counts", "perplexity", "iter_text_lines"]
 
 _NEEDS_FALLBACK = re.compile(r"BadDiscountException|--discount_fallback")
 
@@ -195,6 +195,38 @@ def build_binary(arpa: str, out: str, kind: str = "probing", log_path: Optional[
     if res.returncode != 0:
         tail = "\n".join((res.stdout + res.stderr).strip().splitlines()[-8:])
         raise KenLMError(f"build_binary failed (exit {res.returncode}): {' '.join(cmd)}\n{tail}")
+    # KenLM's binary format has no checksum, and a flipped byte in it changes scores silently
+    with open(out + CHECKSUM_SUFFIX, "w", encoding="ascii") as f:
+        f.write(_sha256(out) + "\n")
+
+
+CHECKSUM_SUFFIX = ".sha256"
+
+
+def _sha256(path: str) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 24), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_binary(path: str) -> None:
+    """Check a KenLM binary against the SHA-256 that :func:`build_binary` wrote beside it (a model
+    without that file, e.g. an ARPA or a binary built elsewhere, is not checked).
+
+    :raises KenLMError: naming the file when it does not match
+    """
+    sidecar = os.fspath(path) + CHECKSUM_SUFFIX
+    if not os.path.exists(sidecar):
+        return
+    with open(sidecar, encoding="ascii") as f:
+        want = f.read().strip()
+    if _sha256(os.fspath(path)) != want:
+        raise KenLMError(f"{path}: the language model is corrupt (its SHA-256 differs from {sidecar}, written "
+                         f"when it was built); delete the job that built it and rerun")
 
 
 def perplexity(lm_path: str, texts: Sequence) -> Dict[str, float]:
@@ -206,6 +238,7 @@ def perplexity(lm_path: str, texts: Sequence) -> Dict[str, float]:
     """
     import kenlm
 
+    verify_binary(lm_path)
     model = kenlm.Model(os.fspath(lm_path))
     log10_all = log10_known = 0.0
     sentences = words = oovs = 0

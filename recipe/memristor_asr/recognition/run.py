@@ -14,6 +14,7 @@ import torch
 from memristor_asr.corpus.manifest import read_manifest
 from memristor_asr.features.hdf5 import FeatureReader
 from memristor_asr.lexicon.lexicon import read_labels
+from memristor_asr.lm.kenlm_tools import verify_binary
 from memristor_asr.memristor.config import ReadConfig
 from memristor_asr.recognition.forward import compute_log_probs
 from memristor_asr.recognition.search import SearchConfig, apply_prior, decode_parallel
@@ -73,6 +74,7 @@ def recognize(*, checkpoint: str, features: str, segments: str, labels: str, lex
     device = task_device(gpu)
     torch.manual_seed(noise_seed)
     label_list = read_labels(labels)
+    verify_binary(lm)  # before the forward, and once, not in every decoding process
     model, mode = load_recognition_model(checkpoint, programmed_device=programmed_device, read=read,
                                          noise_seed=noise_seed, device=device)
     if model.cfg.num_labels != len(label_list):

@@ -16,7 +16,8 @@ from sisyphus import Job, Task, tk
 from memristor_asr.report.bootstrap import ScoredSystem, WerEstimate, estimate, load_scores
 from memristor_asr.report.tables import EvalSet, Table, budget_table, device_stats, table2, table3
 
-__all__ = ["GridPoint", "Table2Job", "Table3Job", "DeviceSweepTableJob", "WerPlotJob", "CrossbarBudgetTableJob",
+__all__ = ["GridPoint", "Table2Job", "Table3Job", "DeviceSweepTableJob", "DeviceSweepPlotJob", "WerPlotJob",
+           "CrossbarBudgetTableJob",
            "write_table", "best_of_grid", "tuned_estimates", "devices_estimates"]
 
 GridPoint = Mapping[str, tk.Path]      # split -> segment scores of one recognition (grid point or device)
@@ -162,6 +163,72 @@ class DeviceSweepTableJob(Table3Job):
                            row_label=self.setting, label=None, what=self.what), self)
 
 
+class DeviceSweepPlotJob(Job):
+    """PNG plot of a device sweep (the rows of :class:`DeviceSweepTableJob`), one panel per split: the
+    device average with its 95 % interval, the min–max over devices and the float baseline's band."""
+
+    def __init__(self, *, baseline: PerSeed, devices: Dict[object, PerSeed], setting: str, what: str, corpus: str,
+                 splits: Sequence[str] = ("dev",)):
+        """Arguments as :class:`DeviceSweepTableJob`'s (``devices`` keyed by the setting's values, in
+        plot order)."""
+        self.baseline = baseline
+        self.devices = devices
+        self.setting = setting
+        self.what = what
+        self.corpus = corpus
+        self.splits = tuple(splits)
+        self.out_plot = self.output_path("plot.png")
+
+    def tasks(self):
+        yield Task("run", resume="run", mini_task=True)
+
+    def run(self):
+        plt = _pyplot()
+        base, base_systems = _tuned(self.baseline, self.splits)
+        labels = list(self.devices)
+        rows = [devices_estimates(self.devices[v], self.splits) for v in labels]
+        x = list(range(len(labels)))
+        fig, axes = plt.subplots(1, len(self.splits), figsize=(6.0 * len(self.splits), 4.2), dpi=150, sharey=True,
+                                 squeeze=False)
+        for ax, split, ev in zip(axes[0], self.splits, eval_sets(self.corpus, base_systems, self.splits)):
+            ax.axhline(base[split].wer, color="k", linestyle="--", label="float baseline (95 % CI band)")
+            ax.axhspan(base[split].lo, base[split].hi, color="k", alpha=0.08)
+            _errorbar(ax, x, [r[split][0] for r in rows], marker="^", color="tab:red", label="avg over devices")
+            ranges = [device_stats(r[split][1]) for r in rows]
+            ax.fill_between(x, [r["min"] for r in ranges], [r["max"] for r in ranges], color="tab:red", alpha=0.2,
+                            label="min–max over devices")
+            ax.set_xticks(x, [str(v) for v in labels])
+            ax.set_xlabel(self.setting)
+            ax.set_ylabel("WER [%]")
+            ax.set_title(f"{self.what}\n{self.corpus} {split}", fontsize=9)
+            _footnote(ax, ev)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(self.out_plot.get_path())
+        plt.close(fig)
+
+
+def _errorbar(ax, x: Sequence[float], ests: Sequence[WerEstimate], **kw) -> None:
+    """WER estimates at ``x`` with their 95 % intervals as error bars."""
+    ax.errorbar(list(x), [e.wer for e in ests], yerr=[[e.wer - e.lo for e in ests], [e.hi - e.wer for e in ests]],
+                capsize=3, **kw)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _footnote(ax, ev: EvalSet) -> None:
+    ax.text(0.99, 0.01, f"{ev.segments} segments, {ev.words} words; bars: 95 % bootstrap CI",
+            transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.4")
+
+
 class WerPlotJob(Job):
     """PNG plot of WER against weight bits, one panel per split: baseline, PTQ, QAT and memristor avg
     with 95 % intervals (error bars; the baseline's as a band) and the memristor min–max over devices."""
@@ -188,15 +255,7 @@ class WerPlotJob(Job):
         yield Task("run", resume="run", mini_task=True)
 
     def run(self):
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        def errorbar(ax, bits: List[int], ests: List[WerEstimate], **kw):
-            ax.errorbar(bits, [e.wer for e in ests], yerr=[[e.wer - e.lo for e in ests], [e.hi - e.wer for e in ests]],
-                        capsize=3, **kw)
-
+        plt = _pyplot()
         splits = self.splits
         base, base_systems = _tuned(self.baseline, splits)
         tuned = {name: {b: tuned_estimates(data[b], splits) for b in data}
@@ -211,9 +270,9 @@ class WerPlotJob(Job):
             ax.axhspan(base[split].lo, base[split].hi, color="k", alpha=0.08)
             for (name, per_bits), marker in zip(tuned.items(), ("s", "o")):
                 bits = sorted(per_bits)
-                errorbar(ax, bits, [per_bits[b][split] for b in bits], marker=marker, label=name)
+                _errorbar(ax, bits, [per_bits[b][split] for b in bits], marker=marker, label=name)
             if dev_bits:
-                errorbar(ax, dev_bits, [m[split][0] for m in mem], marker="^", color="tab:red",
+                _errorbar(ax, dev_bits, [m[split][0] for m in mem], marker="^", color="tab:red",
                          label="QAT on memristors (avg)")
                 ranges = [device_stats(m[split][1]) for m in mem]
                 ax.fill_between(dev_bits, [r["min"] for r in ranges], [r["max"] for r in ranges], color="tab:red",
@@ -222,8 +281,7 @@ class WerPlotJob(Job):
             ax.set_ylabel("WER [%]")
             tuning = "" if split == splits[0] else f" (scales tuned on {splits[0]})"
             ax.set_title(f"{self.corpus} {split}{tuning}", fontsize=10)
-            ax.text(0.99, 0.01, f"{ev.segments} segments, {ev.words} words; bars: 95 % bootstrap CI",
-                    transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.4")
+            _footnote(ax, ev)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
         fig.tight_layout()
@@ -253,11 +311,7 @@ class CrossbarBudgetTableJob(_TableJob):
     def run(self):
         import json
 
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+        plt = _pyplot()
         bits = sorted(self.devices, reverse=True)
         budgets = {}
         for b in bits:
@@ -273,16 +327,14 @@ class CrossbarBudgetTableJob(_TableJob):
         energy = [budgets[b]["total_joules_per_second"] * 1e6 for b in bits]
         for ax, split, ev in zip(axes[0], self.splits, where):
             ests = [estimates[b][split][0] for b in bits]
-            ax.errorbar(energy, [e.wer for e in ests], yerr=[[e.wer - e.lo for e in ests], [e.hi - e.wer for e in ests]],
-                        marker="^", color="tab:red", capsize=3, linestyle="-")
+            _errorbar(ax, energy, ests, marker="^", color="tab:red", linestyle="-")
             for b, x, e in zip(bits, energy, ests):
                 ax.annotate(f"{b} bit", (x, e.wer), textcoords="offset points", xytext=(5, 5), fontsize=8)
             ax.set_xscale("log")
             ax.set_xlabel("energy estimate per second of audio [µJ] (ADC + DAC + cell bound)")
             ax.set_ylabel("WER [%], mean over devices")
             ax.set_title(f"{self.corpus} {split}", fontsize=10)
-            ax.text(0.99, 0.01, f"{ev.segments} segments, {ev.words} words; bars: 95 % bootstrap CI",
-                    transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.4")
+            _footnote(ax, ev)
             ax.grid(alpha=0.3, which="both")
         fig.tight_layout()
         fig.savefig(self.out_plot.get_path())
