@@ -24,6 +24,46 @@ def _cmu_subset(n: int):
     return {w: [tuple(cmu[w][0])] for w in words}
 
 
+def _phoneme_error_rate(out, prons, words) -> float:
+    """Edits between the first pronunciations, over the reference phonemes."""
+    def edits(a, b):
+        d = list(range(len(b) + 1))
+        for i, x in enumerate(a, 1):
+            prev, d[0] = d[0], i
+            for j, y in enumerate(b, 1):
+                prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (x != y))
+        return d[-1]
+    return sum(edits(out[w][0], prons[w][0]) for w in words) / sum(len(prons[w][0]) for w in words)
+
+
+def test_sequitur_trains_every_iteration_without_a_caught_error(tmp_path):
+    """The PyPI wheel's SWIG code freed its type capsule after a few hundred objects and sequitur,
+    catching the error, saved an early model and exited 0; the launcher keeps the capsule alive, and
+    an error sequitur catches now fails the training, naming the log."""
+    prons = _cmu_subset(3000)
+    lex = tmp_path / "lex.txt"
+    write_g2p_lexicon(prons, str(lex))
+    train_g2p(str(lex), str(tmp_path), G2PConfig(num_ramp_ups=0, max_iter=30))
+    log = (tmp_path / "train-1.log").read_text()
+    assert "Traceback" not in log and "thisown" not in log
+    assert log.count("iteration") >= 5   # the broken wheel stopped after the first or second
+
+
+def test_an_error_sequitur_catches_fails_the_training(tmp_path, monkeypatch):
+    from memristor_asr.lexicon import g2p
+
+    prons = _cmu_subset(300)
+    lex = tmp_path / "lex.txt"
+    write_g2p_lexicon(prons, str(lex))
+    # the launcher as it was (seeded, without the fixes): sequitur hits the SWIG error and exits 0
+    broken = ("import random, runpy, sys; random.seed(int(sys.argv[1])); sys.argv = sys.argv[2:]; "
+              "runpy.run_path(sys.argv[0], run_name='__main__')")
+    monkeypatch.setattr(g2p, "seeded_g2p_command", lambda seed: [sys.executable, "-c", broken, str(seed),
+                                                                  g2p.g2p_command()[1]])
+    with pytest.raises(G2PError, match=r"stopped on an error it caught .*train-1\.log"):
+        train_g2p(str(lex), str(tmp_path), G2PConfig(num_ramp_ups=0, max_iter=30))
+
+
 def test_parse_g2p_output_keeps_variants_and_skips_failures():
     lines = ["hello\t0\t0.45\tHH EH L OW\n", "hello\t1\t0.30\tHH AH L OW\n", "{noise}\t0\t0.0\t\n",
              "stack usage:  0\n", "world\tW ER L D\n"]
@@ -42,8 +82,10 @@ def test_g2p_trains_and_pronounces_held_out_words(tmp_path):
     out = apply_g2p(models[-1], held_out, str(tmp_path), FAST)
     assert set(out) == set(held_out) and all(len(v) == 1 for v in out.values())       # 1 variant each
     assert all(set(v[0]) <= set(PHONEMES) for v in out.values())
-    correct = sum(out[w][0] == prons[w][0] for w in held_out)
-    assert correct >= len(held_out) // 4, (correct, len(held_out), out)   # a real model, not noise
+    # a real model, not noise: phoneme error rate on held-out words, and the ramp-up (order 2) helps
+    first = apply_g2p(models[0], held_out, str(tmp_path), FAST)
+    per, per_first = _phoneme_error_rate(out, prons, held_out), _phoneme_error_rate(first, prons, held_out)
+    assert per < 0.3 and per < per_first, (per, per_first, out)
     # G2P-pronounced OOVs keep their segments in the training lexicon
     dic = Dictionary(prons=dict(train))
     segs = [Segment("t/1", "t.sph", 0, 2, "t", None, f"{held_out[0]} {held_out[1]}")]

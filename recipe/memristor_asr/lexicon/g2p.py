@@ -82,25 +82,28 @@ def write_g2p_lexicon(prons: Mapping[str, Sequence[Pron]], path: str) -> int:
     return n
 
 
-# runs g2p.py as __main__ after seeding `random`: sequitur has no seed option of its own
-_SEEDED_LAUNCHER = ("import random, runpy, sys; random.seed(int(sys.argv[1])); sys.argv = sys.argv[2:]; "
-                    "runpy.run_path(sys.argv[0], run_name='__main__')")
-
-
 def seeded_g2p_command(seed: int) -> List[str]:
-    """:func:`g2p_command`, but with Python's ``random`` seeded (for training)."""
+    """:func:`g2p_command` through :mod:`memristor_asr.lexicon.sequitur_launcher`: Python's ``random``
+    seeded, and the wheel's SWIG and NumPy 2 problems worked around."""
+    from memristor_asr.lexicon import sequitur_launcher
+
     python, script = g2p_command()
-    return [python, "-c", _SEEDED_LAUNCHER, str(int(seed)), script]
+    return [python, os.path.abspath(sequitur_launcher.__file__), str(int(seed)), script]
 
 
 def _run(args: List[str], log_path: str, what: str, seed: int) -> None:
     env = dict(os.environ, PYTHONHASHSEED="0")  # the devel draw shuffles a set of strings
     with open(log_path, "w", encoding="utf-8") as log:
         res = subprocess.run(seeded_g2p_command(seed) + args, stdout=log, stderr=subprocess.STDOUT, env=env)
+    with open(log_path, encoding="utf-8", errors="replace") as f:
+        lines = f.readlines()
     if res.returncode != 0:
-        with open(log_path, encoding="utf-8", errors="replace") as f:
-            tail = "".join(f.readlines()[-15:])
-        raise G2PError(f"sequitur {what} failed (exit {res.returncode}), log {log_path}:\n{tail}")
+        raise G2PError(f"sequitur {what} failed (exit {res.returncode}), log {log_path}:\n{''.join(lines[-15:])}")
+    # sequitur catches an error inside a training iteration, saves the last good model and exits 0
+    for i, line in enumerate(lines):
+        if line.startswith("Traceback (most recent call last)"):
+            raise G2PError(f"sequitur {what} stopped on an error it caught (exit 0, model of an earlier "
+                           f"iteration), log {log_path}:\n{''.join(lines[i:i + 15])}")
 
 
 def train_g2p(lexicon_path: str, work_dir: str, cfg: G2PConfig) -> List[str]:
@@ -146,8 +149,12 @@ def apply_g2p(model: str, words: Sequence[str], work_dir: str, cfg: G2PConfig) -
     if cfg.variants_number > 1:
         args += ["--variants-mass", str(cfg.variants_mass), "--variants-number", str(cfg.variants_number)]
     with open(out_path, "w", encoding="utf-8") as out, open(out_path + ".log", "w") as log:
-        res = subprocess.run(g2p_command() + args, stdout=out, stderr=log, env=dict(os.environ, PYTHONHASHSEED="0"))
+        res = subprocess.run(seeded_g2p_command(cfg.seed) + args, stdout=out, stderr=log,
+                             env=dict(os.environ, PYTHONHASHSEED="0"))
     if res.returncode != 0:
         raise G2PError(f"sequitur apply of {model} failed (exit {res.returncode}), log {out_path}.log")
+    with open(out_path + ".log", encoding="utf-8", errors="replace") as f:
+        if any(line.startswith("Traceback (most recent call last)") for line in f):
+            raise G2PError(f"sequitur apply of {model} stopped on an error it caught, log {out_path}.log")
     with open(out_path, encoding="utf-8") as f:
         return parse_g2p_output(f)

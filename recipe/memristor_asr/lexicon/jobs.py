@@ -55,6 +55,12 @@ class TrainG2PJob(RecipeJob):
         models = train_g2p(self.out_training_lexicon.get_path(), os.getcwd(), self.config)
         shutil.copyfile(models[-1], self.out_model.get_path())
 
+    @classmethod
+    def hash(cls, parsed_args):
+        # models trained before the sequitur launcher's fixes (lexicon/sequitur_launcher.py) stopped
+        # early without an error; the version makes finished jobs of that kind train again
+        return super().hash({**parsed_args, "trainer_version": 2})
+
 
 class TedliumLexiconJob(RecipeJob):
     """From TEDLIUM.152k.dic (i6 fixes, 39-phoneme check): 79 output labels (39 phonemes, their
