@@ -163,7 +163,12 @@ class DeviceSweepTableJob(Table3Job):
                            row_label=self.setting, label=None, what=self.what), self)
 
 
-class DeviceSweepPlotJob(Job):
+class _PlotJob(Job):
+    def tasks(self):
+        yield Task("run", resume="run", mini_task=True)
+
+
+class DeviceSweepPlotJob(_PlotJob):
     """PNG plot of a device sweep (the rows of :class:`DeviceSweepTableJob`), one panel per split: the
     device average with its 95 % interval, the min–max over devices and the float baseline's band."""
 
@@ -179,9 +184,6 @@ class DeviceSweepPlotJob(Job):
         self.splits = tuple(splits)
         self.out_plot = self.output_path("plot.png")
 
-    def tasks(self):
-        yield Task("run", resume="run", mini_task=True)
-
     def run(self):
         plt = _pyplot()
         base, base_systems = _tuned(self.baseline, self.splits)
@@ -191,12 +193,8 @@ class DeviceSweepPlotJob(Job):
         fig, axes = plt.subplots(1, len(self.splits), figsize=(6.0 * len(self.splits), 4.2), dpi=150, sharey=True,
                                  squeeze=False)
         for ax, split, ev in zip(axes[0], self.splits, eval_sets(self.corpus, base_systems, self.splits)):
-            ax.axhline(base[split].wer, color="k", linestyle="--", label="float baseline (95 % CI band)")
-            ax.axhspan(base[split].lo, base[split].hi, color="k", alpha=0.08)
-            _errorbar(ax, x, [r[split][0] for r in rows], marker="^", color="tab:red", label="avg over devices")
-            ranges = [device_stats(r[split][1]) for r in rows]
-            ax.fill_between(x, [r["min"] for r in ranges], [r["max"] for r in ranges], color="tab:red", alpha=0.2,
-                            label="min–max over devices")
+            _baseline_band(ax, base[split])
+            _device_band(ax, x, [r[split] for r in rows], "avg over devices", "min–max over devices")
             ax.set_xticks(x, [str(v) for v in labels])
             ax.set_xlabel(self.setting)
             ax.set_ylabel("WER [%]")
@@ -224,12 +222,26 @@ def _pyplot():
     return plt
 
 
+def _baseline_band(ax, est: WerEstimate) -> None:
+    ax.axhline(est.wer, color="k", linestyle="--", label="float baseline (95 % CI band)")
+    ax.axhspan(est.lo, est.hi, color="k", alpha=0.08)
+
+
+def _device_band(ax, x: Sequence[float], per_x: Sequence[Tuple[WerEstimate, List[float]]], avg_label: str,
+                 range_label: str) -> None:
+    """The device average at each ``x`` with its 95 % interval, and the min–max over devices as a band."""
+    _errorbar(ax, x, [avg for avg, _ in per_x], marker="^", color="tab:red", label=avg_label)
+    ranges = [device_stats(wers) for _, wers in per_x]
+    ax.fill_between(list(x), [r["min"] for r in ranges], [r["max"] for r in ranges], color="tab:red", alpha=0.2,
+                    label=range_label)
+
+
 def _footnote(ax, ev: EvalSet) -> None:
     ax.text(0.99, 0.01, f"{ev.segments} segments, {ev.words} words; bars: 95 % bootstrap CI",
             transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.4")
 
 
-class WerPlotJob(Job):
+class WerPlotJob(_PlotJob):
     """PNG plot of WER against weight bits, one panel per split: baseline, PTQ, QAT and memristor avg
     with 95 % intervals (error bars; the baseline's as a band) and the memristor min–max over devices."""
 
@@ -251,9 +263,6 @@ class WerPlotJob(Job):
         self.splits = tuple(splits)
         self.out_plot = self.output_path("wer_vs_bits.png")
 
-    def tasks(self):
-        yield Task("run", resume="run", mini_task=True)
-
     def run(self):
         plt = _pyplot()
         splits = self.splits
@@ -266,17 +275,13 @@ class WerPlotJob(Job):
         fig, axes = plt.subplots(1, len(splits), figsize=(6.4 * len(splits), 4.2), dpi=150, sharey=True,
                                  squeeze=False)
         for ax, split, ev in zip(axes[0], splits, where):
-            ax.axhline(base[split].wer, color="k", linestyle="--", label="float baseline (95 % CI band)")
-            ax.axhspan(base[split].lo, base[split].hi, color="k", alpha=0.08)
+            _baseline_band(ax, base[split])
             for (name, per_bits), marker in zip(tuned.items(), ("s", "o")):
                 bits = sorted(per_bits)
                 _errorbar(ax, bits, [per_bits[b][split] for b in bits], marker=marker, label=name)
             if dev_bits:
-                _errorbar(ax, dev_bits, [m[split][0] for m in mem], marker="^", color="tab:red",
-                         label="QAT on memristors (avg)")
-                ranges = [device_stats(m[split][1]) for m in mem]
-                ax.fill_between(dev_bits, [r["min"] for r in ranges], [r["max"] for r in ranges], color="tab:red",
-                                alpha=0.2, label="memristor min–max over devices")
+                _device_band(ax, dev_bits, [m[split] for m in mem], "QAT on memristors (avg)",
+                             "memristor min–max over devices")
             ax.set_xlabel("weight bits")
             ax.set_ylabel("WER [%]")
             tuning = "" if split == splits[0] else f" (scales tuned on {splits[0]})"
