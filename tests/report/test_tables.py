@@ -1,5 +1,6 @@
 """Paper tables: statistics and rendering, with intervals and the evaluation set in the captions."""
 import math
+import os
 
 import pytest
 
@@ -119,3 +120,21 @@ def test_seed_spread_is_shown():
     assert "over 3 training seeds" in t2.markdown()
     assert t2.csv().splitlines()[0].endswith("QAT dev,QAT dev_ci_lo,QAT dev_ci_hi,QAT dev_seed_std")
     assert "$\\pm$" in t2.latex()
+
+
+def test_the_plot_jobs_draw_every_panel(tmp_path, monkeypatch):
+    """WerPlotJob and DeviceSweepPlotJob run outside the engine on constructed scores: one panel per
+    split, a PNG written (the pipeline tests run them on real recognitions)."""
+    from memristor_asr.report.jobs import DeviceSweepPlotJob, WerPlotJob
+
+    monkeypatch.chdir(tmp_path)
+    point = lambda e: {s: _scores(tmp_path / f"{s}.{e}.tsv", e) for s in ("dev", "test")}  # noqa: E731
+    baseline = [[point(2), point(3)]]
+    jobs = [WerPlotJob(baseline=baseline, ptq={8: [[point(2)]], 2: [[point(8)]]}, qat={8: [[point(2)]], 2: [[point(5)]]},
+                       devices={8: [[point(2), point(3)]]}, corpus="constructed", splits=("dev", "test")),
+            DeviceSweepPlotJob(baseline=baseline, devices={"P4-R4": [[point(2), point(3)]], "P2-R4": [[point(4)]]},
+                               setting="ADC", what="a sweep", corpus="constructed", splits=("dev", "test"))]
+    for job in jobs:
+        os.makedirs(os.path.dirname(job.out_plot.get_path()), exist_ok=True)
+        job.run()
+        assert os.path.getsize(job.out_plot.get_path()) > 10_000

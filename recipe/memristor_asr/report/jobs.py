@@ -164,8 +164,32 @@ class DeviceSweepTableJob(Table3Job):
 
 
 class _PlotJob(Job):
+    """``out_plot``: a PNG of WER with one panel per split over the float baseline's band; a subclass
+    sets ``self.baseline``, ``self.corpus``, ``self.splits`` and draws its series in ``_draw``."""
+
+    panel_width = 6.4  # inches
+
     def tasks(self):
         yield Task("run", resume="run", mini_task=True)
+
+    def _draw(self, ax, split: str) -> None:
+        raise NotImplementedError
+
+    def run(self):
+        plt = _pyplot()
+        base, base_systems = _tuned(self.baseline, self.splits)
+        fig, axes = plt.subplots(1, len(self.splits), figsize=(self.panel_width * len(self.splits), 4.2), dpi=150,
+                                 sharey=True, squeeze=False)
+        for ax, split, ev in zip(axes[0], self.splits, eval_sets(self.corpus, base_systems, self.splits)):
+            _baseline_band(ax, base[split])
+            self._draw(ax, split)
+            ax.set_ylabel("WER [%]")
+            _footnote(ax, ev)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(self.out_plot.get_path())
+        plt.close(fig)
 
 
 class DeviceSweepPlotJob(_PlotJob):
@@ -184,27 +208,16 @@ class DeviceSweepPlotJob(_PlotJob):
         self.splits = tuple(splits)
         self.out_plot = self.output_path("plot.png")
 
-    def run(self):
-        plt = _pyplot()
-        base, base_systems = _tuned(self.baseline, self.splits)
+    panel_width = 6.0
+
+    def _draw(self, ax, split: str) -> None:
         labels = list(self.devices)
-        rows = [devices_estimates(self.devices[v], self.splits) for v in labels]
         x = list(range(len(labels)))
-        fig, axes = plt.subplots(1, len(self.splits), figsize=(6.0 * len(self.splits), 4.2), dpi=150, sharey=True,
-                                 squeeze=False)
-        for ax, split, ev in zip(axes[0], self.splits, eval_sets(self.corpus, base_systems, self.splits)):
-            _baseline_band(ax, base[split])
-            _device_band(ax, x, [r[split] for r in rows], "avg over devices", "min–max over devices")
-            ax.set_xticks(x, [str(v) for v in labels])
-            ax.set_xlabel(self.setting)
-            ax.set_ylabel("WER [%]")
-            ax.set_title(f"{self.what}\n{self.corpus} {split}", fontsize=9)
-            _footnote(ax, ev)
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(self.out_plot.get_path())
-        plt.close(fig)
+        _device_band(ax, x, [devices_estimates(self.devices[v], self.splits)[split] for v in labels],
+                     "avg over devices", "min–max over devices")
+        ax.set_xticks(x, [str(v) for v in labels])
+        ax.set_xlabel(self.setting)
+        ax.set_title(f"{self.what}\n{self.corpus} {split}", fontsize=9)
 
 
 def _errorbar(ax, x: Sequence[float], ests: Sequence[WerEstimate], **kw) -> None:
@@ -263,35 +276,18 @@ class WerPlotJob(_PlotJob):
         self.splits = tuple(splits)
         self.out_plot = self.output_path("wer_vs_bits.png")
 
-    def run(self):
-        plt = _pyplot()
+    def _draw(self, ax, split: str) -> None:
         splits = self.splits
-        base, base_systems = _tuned(self.baseline, splits)
-        tuned = {name: {b: tuned_estimates(data[b], splits) for b in data}
-                 for name, data in (("PTQ", self.ptq), ("QAT", self.qat))}
+        for (name, data), marker in zip((("PTQ", self.ptq), ("QAT", self.qat)), ("s", "o")):
+            bits = sorted(data)
+            _errorbar(ax, bits, [tuned_estimates(data[b], splits)[split] for b in bits], marker=marker, label=name)
         dev_bits = sorted(self.devices)
-        mem = [devices_estimates(self.devices[b], splits) for b in dev_bits]
-        where = eval_sets(self.corpus, base_systems, splits)
-        fig, axes = plt.subplots(1, len(splits), figsize=(6.4 * len(splits), 4.2), dpi=150, sharey=True,
-                                 squeeze=False)
-        for ax, split, ev in zip(axes[0], splits, where):
-            _baseline_band(ax, base[split])
-            for (name, per_bits), marker in zip(tuned.items(), ("s", "o")):
-                bits = sorted(per_bits)
-                _errorbar(ax, bits, [per_bits[b][split] for b in bits], marker=marker, label=name)
-            if dev_bits:
-                _device_band(ax, dev_bits, [m[split] for m in mem], "QAT on memristors (avg)",
-                             "memristor min–max over devices")
-            ax.set_xlabel("weight bits")
-            ax.set_ylabel("WER [%]")
-            tuning = "" if split == splits[0] else f" (scales tuned on {splits[0]})"
-            ax.set_title(f"{self.corpus} {split}{tuning}", fontsize=10)
-            _footnote(ax, ev)
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(self.out_plot.get_path())
-        plt.close(fig)
+        if dev_bits:
+            _device_band(ax, dev_bits, [devices_estimates(self.devices[b], splits)[split] for b in dev_bits],
+                         "QAT on memristors (avg)", "memristor min–max over devices")
+        ax.set_xlabel("weight bits")
+        tuning = "" if split == splits[0] else f" (scales tuned on {splits[0]})"
+        ax.set_title(f"{self.corpus} {split}{tuning}", fontsize=10)
 
 
 class CrossbarBudgetTableJob(_TableJob):
