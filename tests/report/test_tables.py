@@ -125,9 +125,12 @@ def test_seed_spread_is_shown():
 def test_the_plot_jobs_draw_every_panel(tmp_path, monkeypatch):
     """WerPlotJob and DeviceSweepPlotJob run outside the engine on constructed scores: one panel per
     split, a PNG written (the pipeline tests run them on real recognitions)."""
+    from sisyphus import gs
+
     from memristor_asr.report.jobs import DeviceSweepPlotJob, WerPlotJob
 
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(gs, "BASE_DIR", str(tmp_path))  # job directories under tmp_path, not the checkout
     point = lambda e: {s: _scores(tmp_path / f"{s}.{e}.tsv", e) for s in ("dev", "test")}  # noqa: E731
     baseline = [[point(2), point(3)]]
     jobs = [WerPlotJob(baseline=baseline, ptq={8: [[point(2)]], 2: [[point(8)]]}, qat={8: [[point(2)]], 2: [[point(5)]]},
@@ -137,4 +140,5 @@ def test_the_plot_jobs_draw_every_panel(tmp_path, monkeypatch):
     for job in jobs:
         os.makedirs(os.path.dirname(job.out_plot.get_path()), exist_ok=True)
         job.run()
+        assert job.out_plot.get_path().startswith(str(tmp_path))
         assert os.path.getsize(job.out_plot.get_path()) > 10_000
