@@ -78,6 +78,17 @@ def seed_everything(seed: int) -> None:
         pass
 
 
+def file_sha256(path) -> str:
+    """Hex SHA-256 of a file's bytes, read in blocks (files of several GB stay out of memory)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(os.fspath(path), "rb") as f:
+        for block in iter(lambda: f.read(1 << 24), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def atomic_write_text(path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file + rename, so readers never see half a file."""
     path = os.fspath(path)

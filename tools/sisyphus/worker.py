@@ -244,9 +244,10 @@ def worker(job_dir, task_name, task_id=None, engine_key=None, redirect_output=Fa
             exit_code = _mark_error(job_dir, suffix, log_file, full_file_system(job_dir))
     except BaseException as e:  # noqa: BLE001 (every failure, also KeyboardInterrupt, leaves a marker)
         full = disk_full_path(e)
-        if full == "?":  # the error names no file: say where the task writes
-            full = full_file_system(job_dir) or f"a file under {os.path.abspath(job_dir)}"
-        exit_code = _mark_error(job_dir, suffix, log_file, full or full_file_system(job_dir))
+        if full is None or full == "?":
+            # no ENOSPC in the chain, or one naming no file: the job directory's file system says more
+            full = full_file_system(job_dir) or (f"a file under {os.path.abspath(job_dir)}" if full else None)
+        exit_code = _mark_error(job_dir, suffix, log_file, full)
     finally:
         monitor.stop()
     return exit_code

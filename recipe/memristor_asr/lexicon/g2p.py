@@ -91,6 +91,18 @@ def seeded_g2p_command(seed: int) -> List[str]:
     return [python, os.path.abspath(sequitur_launcher.__file__), str(int(seed)), script]
 
 
+def _refuse_caught_error(lines: List[str], what: str, log_path: str) -> None:
+    """Sequitur catches an error inside an iteration, keeps what it had and exits 0: a traceback in
+    its log is a failure.
+
+    :raises G2PError: naming the log, with the traceback
+    """
+    for i, line in enumerate(lines):
+        if line.startswith("Traceback (most recent call last)"):
+            raise G2PError(f"{what} stopped on an error it caught (exit 0, the result of an earlier "
+                           f"iteration), log {log_path}:\n{''.join(lines[i:i + 15])}")
+
+
 def _run(args: List[str], log_path: str, what: str, seed: int) -> None:
     env = dict(os.environ, PYTHONHASHSEED="0")  # the devel draw shuffles a set of strings
     with open(log_path, "w", encoding="utf-8") as log:
@@ -99,11 +111,7 @@ def _run(args: List[str], log_path: str, what: str, seed: int) -> None:
         lines = f.readlines()
     if res.returncode != 0:
         raise G2PError(f"sequitur {what} failed (exit {res.returncode}), log {log_path}:\n{''.join(lines[-15:])}")
-    # sequitur catches an error inside a training iteration, saves the last good model and exits 0
-    for i, line in enumerate(lines):
-        if line.startswith("Traceback (most recent call last)"):
-            raise G2PError(f"sequitur {what} stopped on an error it caught (exit 0, model of an earlier "
-                           f"iteration), log {log_path}:\n{''.join(lines[i:i + 15])}")
+    _refuse_caught_error(lines, f"sequitur {what}", log_path)
 
 
 def train_g2p(lexicon_path: str, work_dir: str, cfg: G2PConfig) -> List[str]:
@@ -154,7 +162,6 @@ def apply_g2p(model: str, words: Sequence[str], work_dir: str, cfg: G2PConfig) -
     if res.returncode != 0:
         raise G2PError(f"sequitur apply of {model} failed (exit {res.returncode}), log {out_path}.log")
     with open(out_path + ".log", encoding="utf-8", errors="replace") as f:
-        if any(line.startswith("Traceback (most recent call last)") for line in f):
-            raise G2PError(f"sequitur apply of {model} stopped on an error it caught, log {out_path}.log")
+        _refuse_caught_error(f.readlines(), f"sequitur apply of {model}", out_path + ".log")
     with open(out_path, encoding="utf-8") as f:
         return parse_g2p_output(f)

@@ -16,7 +16,7 @@ import threading
 from typing import Dict, Iterable, Optional, Sequence
 
 from memristor_asr.corpus.lines import deterministic_gzip
-from memristor_asr.util import find_tool, uopen
+from memristor_asr.util import file_sha256, find_tool, uopen
 
 __all__ = ["KenLMError", "estimate_arpa", "estimate_intermediate", "interpolate_lms", "build_binary",
            "verify_binary", "arpa_ngram_counts", "perplexity", "iter_text_lines"]
@@ -197,20 +197,10 @@ def build_binary(arpa: str, out: str, kind: str = "probing", log_path: Optional[
         raise KenLMError(f"build_binary failed (exit {res.returncode}): {' '.join(cmd)}\n{tail}")
     # KenLM's binary format has no checksum, and a flipped byte in it changes scores silently
     with open(out + CHECKSUM_SUFFIX, "w", encoding="ascii") as f:
-        f.write(_sha256(out) + "\n")
+        f.write(file_sha256(out) + "\n")
 
 
 CHECKSUM_SUFFIX = ".sha256"
-
-
-def _sha256(path: str) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 24), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def verify_binary(path: str) -> None:
@@ -224,7 +214,7 @@ def verify_binary(path: str) -> None:
         return
     with open(sidecar, encoding="ascii") as f:
         want = f.read().strip()
-    if _sha256(os.fspath(path)) != want:
+    if file_sha256(path) != want:
         raise KenLMError(f"{path}: the language model is corrupt (its SHA-256 differs from {sidecar}, written "
                          f"when it was built); delete the job that built it and rerun")
 

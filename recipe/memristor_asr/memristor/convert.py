@@ -23,7 +23,6 @@ and do not depend on processing order. The paper's device k is ``seed=k, num_cyc
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -38,6 +37,7 @@ from .crossbar import (ProgrammedLayer, check_bits, default_cells_per_chunk, der
                        program_layer, weight_digest)
 from .linear import MemristorLinear
 from .params import SynaptogenParams, cached_default_params
+from ..util import file_sha256
 
 __all__ = [
     "MEMRISTOR_LAYERS",
@@ -120,11 +120,6 @@ class ProgrammedModel:
         return sum(2 * lay.r_pos.numel() for lay in self.layers.values())
 
 
-def _file_sha256(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
 def _programming(config: Union[ProgrammingConfig, HardwareConfig]) -> ProgrammingConfig:
     if isinstance(config, HardwareConfig):
         return config.programming
@@ -152,7 +147,7 @@ def program_model(model: nn.Module, config: Union[ProgrammingConfig, HardwareCon
     device = torch.device(device)
     chunk = cells_per_chunk or default_cells_per_chunk(device)
     state = ProgrammedModel(seed=int(seed), num_cycles=int(num_cycles), programming=config, cells_per_chunk=chunk,
-                            device_type=device.type, params_sha256=_file_sha256(params.source))
+                            device_type=device.type, params_sha256=file_sha256(params.source))
     names = memristor_layer_names(model)
     for n, name in enumerate(names):
         w_int, bits, _, _, _ = _quant_parts(name, model.get_submodule(name))
@@ -189,7 +184,7 @@ def load_programmed(model: nn.Module, state: ProgrammedModel, read: Union[ReadCo
         raise TypeError(f"read must be a ReadConfig (or HardwareConfig), got {type(read).__name__}")
     config = HardwareConfig.from_parts(state.programming, read)
     params = params or cached_default_params()
-    if _file_sha256(params.source) != state.params_sha256:
+    if file_sha256(params.source) != state.params_sha256:
         raise ValueError(f"the crossbars were programmed with another Synaptogen parameter file than {params.source}")
     noise_seed = state.seed if noise_seed is None else int(noise_seed)
     names = memristor_layer_names(model)

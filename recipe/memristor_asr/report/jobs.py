@@ -165,24 +165,29 @@ class DeviceSweepTableJob(Table3Job):
 
 class _PlotJob(Job):
     """``out_plot``: a PNG of WER with one panel per split over the float baseline's band; a subclass
-    sets ``self.baseline``, ``self.corpus``, ``self.splits`` and draws its series in ``_draw``."""
+    sets ``self.baseline``, ``self.corpus``, ``self.splits``, estimates its series once in
+    ``_series`` and draws a split's panel from them in ``_draw``."""
 
     panel_width = 6.4  # inches
 
     def tasks(self):
         yield Task("run", resume="run", mini_task=True)
 
-    def _draw(self, ax, split: str) -> None:
+    def _series(self):
+        raise NotImplementedError
+
+    def _draw(self, ax, split: str, series) -> None:
         raise NotImplementedError
 
     def run(self):
         plt = _pyplot()
         base, base_systems = _tuned(self.baseline, self.splits)
+        series = self._series()
         fig, axes = plt.subplots(1, len(self.splits), figsize=(self.panel_width * len(self.splits), 4.2), dpi=150,
                                  sharey=True, squeeze=False)
         for ax, split, ev in zip(axes[0], self.splits, eval_sets(self.corpus, base_systems, self.splits)):
             _baseline_band(ax, base[split])
-            self._draw(ax, split)
+            self._draw(ax, split, series)
             ax.set_ylabel("WER [%]")
             _footnote(ax, ev)
             ax.grid(alpha=0.3)
@@ -196,6 +201,8 @@ class DeviceSweepPlotJob(_PlotJob):
     """PNG plot of a device sweep (the rows of :class:`DeviceSweepTableJob`), one panel per split: the
     device average with its 95 % interval, the min–max over devices and the float baseline's band."""
 
+    panel_width = 6.0
+
     def __init__(self, *, baseline: PerSeed, devices: Dict[object, PerSeed], setting: str, what: str, corpus: str,
                  splits: Sequence[str] = ("dev",)):
         """Arguments as :class:`DeviceSweepTableJob`'s (``devices`` keyed by the setting's values, in
@@ -208,14 +215,13 @@ class DeviceSweepPlotJob(_PlotJob):
         self.splits = tuple(splits)
         self.out_plot = self.output_path("plot.png")
 
-    panel_width = 6.0
+    def _series(self):
+        return {v: devices_estimates(d, self.splits) for v, d in self.devices.items()}
 
-    def _draw(self, ax, split: str) -> None:
-        labels = list(self.devices)
-        x = list(range(len(labels)))
-        _device_band(ax, x, [devices_estimates(self.devices[v], self.splits)[split] for v in labels],
-                     "avg over devices", "min–max over devices")
-        ax.set_xticks(x, [str(v) for v in labels])
+    def _draw(self, ax, split: str, series) -> None:
+        x = list(range(len(series)))
+        _device_band(ax, x, [est[split] for est in series.values()], "avg over devices", "min–max over devices")
+        ax.set_xticks(x, [str(v) for v in series])
         ax.set_xlabel(self.setting)
         ax.set_title(f"{self.what}\n{self.corpus} {split}", fontsize=9)
 
@@ -276,16 +282,21 @@ class WerPlotJob(_PlotJob):
         self.splits = tuple(splits)
         self.out_plot = self.output_path("wer_vs_bits.png")
 
-    def _draw(self, ax, split: str) -> None:
+    def _series(self):
         splits = self.splits
-        for (name, data), marker in zip((("PTQ", self.ptq), ("QAT", self.qat)), ("s", "o")):
-            bits = sorted(data)
-            _errorbar(ax, bits, [tuned_estimates(data[b], splits)[split] for b in bits], marker=marker, label=name)
-        dev_bits = sorted(self.devices)
-        if dev_bits:
-            _device_band(ax, dev_bits, [devices_estimates(self.devices[b], splits)[split] for b in dev_bits],
+        tuned = {name: {b: tuned_estimates(data[b], splits) for b in sorted(data)}
+                 for name, data in (("PTQ", self.ptq), ("QAT", self.qat))}
+        return tuned, {b: devices_estimates(self.devices[b], splits) for b in sorted(self.devices)}
+
+    def _draw(self, ax, split: str, series) -> None:
+        tuned, memristors = series
+        for (name, per_bits), marker in zip(tuned.items(), ("s", "o")):
+            _errorbar(ax, list(per_bits), [est[split] for est in per_bits.values()], marker=marker, label=name)
+        if memristors:
+            _device_band(ax, list(memristors), [est[split] for est in memristors.values()],
                          "QAT on memristors (avg)", "memristor min–max over devices")
         ax.set_xlabel("weight bits")
+        splits = self.splits
         tuning = "" if split == splits[0] else f" (scales tuned on {splits[0]})"
         ax.set_title(f"{self.corpus} {split}{tuning}", fontsize=10)
 
