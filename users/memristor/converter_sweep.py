@@ -75,9 +75,6 @@ def run_converter_sweep(study: Study, *, adc: Sequence[Tuple[int, int]] = ADC_SE
     base = study.setup.read
     if num_devices is None:
         num_devices = study.setup.sweep_devices
-    for p, rb in adc:
-        if not (isinstance(p, int) and isinstance(rb, int)):
-            raise ValueError(f"run_converter_sweep: ADC settings are (precision bits, range bits), got {(p, rb)!r}")
     adc_reads = {f"P{p}-R{rb}": dataclasses.replace(base, output_precision_bits=p, output_range_bits=rb)
                  for p, rb in adc}
     dac_reads = {f"B{b}": dataclasses.replace(base, input_bits=b) for b in dac_bits}
