@@ -5,6 +5,8 @@ through the graph) and adds:
 
 - the converter sweep on the 4-bit devices: ADC precision and range bits, DAC bits
   (``users/memristor/converter_sweep.py``, ``output/converter_sweep/adc|dac/``);
+- write-verify programming of the setup's ``write_verify`` grid: devices programmed again with
+  verify rounds (``users/memristor/write_verify.py``, ``output/write_verify/qat<bits>/``);
 - the crossbar budget of every memristor model beside its WER (``users/memristor/crossbar_budget.py``,
   ``output/crossbar_budget/``).
 """
@@ -14,7 +16,9 @@ from users.memristor.entry import main_study
 def py():
     from users.memristor.converter_sweep import run_converter_sweep
     from users.memristor.crossbar_budget import run_crossbar_budget
+    from users.memristor.write_verify import run_write_verify
 
     study = main_study()
     run_converter_sweep(study, weight_bits=4)
+    run_write_verify(study)
     run_crossbar_budget(study)

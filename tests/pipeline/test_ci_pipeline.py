@@ -219,18 +219,23 @@ HARDWARE_CONFIG = """from users.memristor.entry import main_study
 def py():
     from users.memristor.converter_sweep import run_converter_sweep
     from users.memristor.crossbar_budget import run_crossbar_budget
+    from users.memristor.write_verify import run_write_verify
 
     study = main_study()
     run_crossbar_budget(study)
     # config/hardware_studies.py's converter sweep on a small grid: one new setting each, one device
     run_converter_sweep(study, adc=((4, 4), (3, 4)), dac_bits=(8, 4), num_devices=1)
+    # the ci write-verify grid (one setting), one device
+    run_write_verify(study, num_devices=1)
 """
 
 
 def _submitted_class(line: str) -> str:
     """The job class of a manager ``submit:`` line (an aliased job is shown by its alias)."""
     m = re.search(r"/(\w+Job)\.", line)
-    return m.group(1) if m else "RecognitionJob" if "/recog/" in line else line
+    if m:
+        return m.group(1)
+    return "RecognitionJob" if "/recog/" in line else "ProgramCrossbarsJob" if "/devices/" in line else line
 
 
 @pytest.mark.slow
@@ -245,9 +250,11 @@ def test_hardware_studies_on_the_finished_study(ci_run):
                          env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     submitted = collections.Counter(_submitted_class(line) for line in res.stderr.splitlines() if "submit: " in line)
-    # the default settings (P4-R4, B8) are the main study's recognitions; P3-R4 and B4 are new
-    assert submitted == {"CrossbarBudgetJob": 1, "CrossbarBudgetTableJob": 1, "RecognitionJob": 4, "ScliteJob": 4,
-                         "DeviceSweepTableJob": 2, "DeviceSweepPlotJob": 2}, submitted
+    # the default settings (P4-R4, B8) are the main study's recognitions; P3-R4 and B4 are new; the
+    # write-verify device is new, its plain row the main study's
+    assert submitted == {"CrossbarBudgetJob": 1, "CrossbarBudgetTableJob": 1, "RecognitionJob": 4 + 2,
+                         "ScliteJob": 4 + 2, "DeviceSweepTableJob": 2, "DeviceSweepPlotJob": 2 + 1,
+                         "ProgramCrossbarsJob": 1, "WriteVerifyTableJob": 1}, submitted
     out = root / "output" / "crossbar_budget"
     summary = json.loads((out / "qat4.budget.json").read_text())["summary"]
     device_dir = os.path.realpath(root / "alias" / "memristor_ted" / "devices" / "qat4" / "device0")
@@ -265,6 +272,14 @@ def test_hardware_studies_on_the_finished_study(ci_run):
     assert "| B4 | " in (sweep / "dac" / "table.md").read_text()
     for which in ("adc", "dac"):
         assert (sweep / which / "plot.png").stat().st_size > 10_000
+    wv = root / "output" / "write_verify" / "qat4"
+    rows = [line.split(" | ") for line in (wv / "table.md").read_text().splitlines() if line.startswith("| 0.6V")]
+    assert len(rows) == 1 and rows[0][0] == "| 0.6V-tol0.1"
+    report = json.loads(next((root / "alias" / "write_verify" / "qat4" / "devices" / "0.6V-tol0.1").glob(
+        "device0/output/write_verify.json")).read_text())
+    assert report["write_verify"]["tolerance"] == 0.1 and 1 <= report["rounds"] <= 10
+    assert report["out_of_tolerance_after"] < report["out_of_tolerance_before"]
+    assert (wv / "plot.png").stat().st_size > 10_000
 
 
 @pytest.mark.slow

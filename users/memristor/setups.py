@@ -22,14 +22,36 @@ from typing import Dict, Optional, Tuple
 
 from memristor_asr.corpus.embedded.plan import CI_CORPUS, MINI_CORPUS, CorpusSize
 from memristor_asr.lexicon.g2p import G2PConfig
-from memristor_asr.memristor.config import ProgrammingConfig, ReadConfig
+from memristor_asr.memristor.config import ProgrammingConfig, ReadConfig, WriteVerifyConfig
 from memristor_asr.nn.config import ModelConfig, SpecAugmentConfig
 from memristor_asr.recognition.search import SearchConfig
 from memristor_asr.training.convergence import ConvergenceCheck
 from memristor_asr.training.setup import TrainingSetup
 from memristor_asr.training.trainer import TrainConfig
 
-__all__ = ["StudySetup", "PAPER", "MINI", "CI", "SETUPS", "setup_named"]
+__all__ = ["WriteVerifySweep", "StudySetup", "PAPER", "MINI", "CI", "SETUPS", "setup_named"]
+
+
+@dataclass(frozen=True)
+class WriteVerifySweep:
+    """The grid of the write-verify study (``users/memristor/write_verify.py``); the default is the
+    authors' follow-up grid: 4-, 5- and 8-bit models, up to 10 verify rounds at 0.4 V, tolerances
+    1e-4 … 0.2.
+
+    :param weight_bits: QAT models whose devices are programmed again with write-verify
+    :param settings: write-verify settings, one table row each, beside the plain devices' row
+    """
+
+    weight_bits: Tuple[int, ...] = (4, 5, 8)
+    settings: Tuple[WriteVerifyConfig, ...] = tuple(WriteVerifyConfig(tolerance=t)
+                                                    for t in (1e-4, 0.025, 0.05, 0.1, 0.2))
+
+    def __post_init__(self):
+        if not self.weight_bits or not self.settings:
+            raise ValueError(f"WriteVerifySweep needs weight bits and settings, got {self.weight_bits!r} and "
+                             f"{len(self.settings)} setting(s)")
+        for i, v in enumerate(self.settings):
+            WriteVerifyConfig.require(v, f"WriteVerifySweep.settings[{i}]")
 
 
 @dataclass(frozen=True)
@@ -50,8 +72,10 @@ class StudySetup:
     :param memristor_scales: fixed (LM, prior) scales of the memristor runs (paper: 2.0 / 0.5)
     :param memristor_bits: QAT weight bits run on simulated crossbars
     :param num_devices: programmed devices per weight-bit setting (paper: 10)
-    :param sweep_devices: devices read per setting by the hardware studies' read sweeps
-        (``users/memristor/converter_sweep.py``); None: all ``num_devices``
+    :param sweep_devices: devices per setting in the hardware studies' sweeps (read sweeps
+        ``users/memristor/converter_sweep.py``, write-verify ``users/memristor/write_verify.py``);
+        None: all ``num_devices``
+    :param write_verify: the write-verify study's grid
     :param cell_pairs: pairs for the single-cell table (paper: 5000)
     :param programming: crossbar tiles and programming pulses of the devices (a change programs new
         devices)
@@ -84,6 +108,7 @@ class StudySetup:
     memristor_bits: Tuple[int, ...] = (8, 6, 5, 4, 3)
     num_devices: int = 10
     sweep_devices: Optional[int] = None
+    write_verify: WriteVerifySweep = WriteVerifySweep()
     cell_pairs: int = 5000
     programming: ProgrammingConfig = ProgrammingConfig()
     read: ReadConfig = ReadConfig()
@@ -142,6 +167,12 @@ MINI = StudySetup(
     # the converter sweeps read 3 of the 10 devices per setting: 11 settings x 10 devices would take
     # about an hour on 2 cores
     sweep_devices=3,
+    # write-verify on the 4-bit model: the follow-up's 0.4 V test input (where an ON cell reads ~0.72,
+    # so it fails any tolerance up to 0.2 and is only re-cycled) at one tolerance, and the DAC's full
+    # scale 0.6 V (ON ~1.1) at three; each setting programs its devices anew (4.3 CPU-minutes in all)
+    write_verify=WriteVerifySweep(weight_bits=(4,), settings=(
+        WriteVerifyConfig(tolerance=0.1, test_voltage=0.4),
+        *(WriteVerifyConfig(tolerance=t, test_voltage=0.6) for t in (0.2, 0.1, 0.05)))),
     # pre-cycling: 2 instead of 50 random pulses per cycle step (device k: 2(k + 1) pulses) to fit
     # the time budget on 2 cores (programming cost is linear in the pulses: with 5, the 50 devices
     # took 17 core-minutes); devices stay independent through their seeds
@@ -184,6 +215,7 @@ CI = StudySetup(
     search=SearchConfig(beam_size=16, beam_size_token=8, beam_threshold=14.0),
     lm_scales=(2.0,), qat_prior_scales=(0.5,), ptq_prior_scales=(0.5,),
     memristor_bits=(4,), num_devices=2, cell_pairs=500,
+    write_verify=WriteVerifySweep(weight_bits=(4,), settings=(WriteVerifyConfig(tolerance=0.1, test_voltage=0.6),)),
     programming=ProgrammingConfig(pulses_per_cycle=5),
     # the ci models learn (a minute of training on 10 min of speech): the same convergence and
     # empty-hypothesis checks as mini and paper

@@ -221,8 +221,7 @@ class CellArray:
         """
         p = self.params
         u = self._flat_voltage(voltage)
-        set_m = ~self.in_lrs & (u <= self.y[F_US])
-        reset_m = ~self.in_hrs & (u > self.ur_state)
+        set_m, reset_m = self._switching(u)
         full_m = reset_m & (u >= p.umax)
         partial_m = reset_m & (u < p.umax)
         new_cycle = self.in_lrs & reset_m
@@ -261,6 +260,15 @@ class CellArray:
         # 6. full RESET: this cycle's HRS
         self.in_hrs |= full_m
         self.r = torch.where(full_m, self.r_hrs, self.r)
+
+    def _switching(self, u: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(SET mask, RESET mask) of a pulse of flat voltages ``u`` on the current state."""
+        return ~self.in_lrs & (u <= self.y[F_US]), ~self.in_hrs & (u > self.ur_state)
+
+    def would_switch(self, voltage: Union[float, torch.Tensor]) -> bool:
+        """Whether a pulse of ``voltage`` would change any cell (start a SET or continue a RESET)."""
+        set_m, reset_m = self._switching(self._flat_voltage(voltage))
+        return bool((set_m | reset_m).any())
 
     def _draw_cycle(self, idx: torch.Tensor) -> None:
         """One VAR(p) step for cells ``idx``: x_{n+1} = B0 ε + Σ_{j=1..p} B_{p+1−j} x_{n+1−j}; new y.

@@ -24,7 +24,8 @@ from memristor_asr.config import Config
 
 from .cells import NOISE_MODES
 
-__all__ = ["ProgrammingConfig", "ReadConfig", "HardwareConfig", "READ_PATHS", "device_programming"]
+__all__ = ["ProgrammingConfig", "ReadConfig", "HardwareConfig", "WriteVerifyConfig", "READ_PATHS",
+           "device_programming"]
 
 READ_PATHS = ("fast", "exact")
 
@@ -119,6 +120,40 @@ class ReadConfig(Config):
         need(self.read_path in READ_PATHS, f"read_path must be one of {READ_PATHS}, got {self.read_path!r}")
         need(_is_int(self.noise_broadcast_dims) and self.noise_broadcast_dims >= 0,
              f"noise_broadcast_dims must be an int >= 0, got {self.noise_broadcast_dims!r}")
+
+
+@dataclass(frozen=True)
+class WriteVerifyConfig(Config):
+    """Write-verify programming (docs/HARDWARE_STUDIES.md §1): after the SET, every cell is read on its
+    own at ``test_voltage`` (noiseless, no ADC) and a cell whose normalised current I(V_t)·c deviates
+    from its target bit (ON 1, OFF 0) by more than ``tolerance`` completes one more switching cycle
+    (ON: RESET then SET; OFF: SET then RESET), for at most ``max_cycles`` rounds.
+
+    The defaults are the follow-up study's settings except the tolerance, which it sweeps over
+    1e-4 … 0.2. The reference is the bare target bit, as in that study's code, so at V_t = 0.4 V an
+    ON cell (≈ 0.72 there, ≈ 1.1 at 0.6 V) fails every tolerance up to 0.2 and is just re-cycled.
+
+    :param tolerance: largest accepted |I(V_t)·c − target| in normalised units (> 0)
+    :param max_cycles: verify rounds at most (the loop stops early once no cell is out of tolerance)
+    :param test_voltage: volts (> 0); the read voltage of the verify step
+    :param current_scaling: c in A⁻¹ (> 0) that normalises the verify current (the read's default c)
+    """
+
+    tolerance: float = 0.1
+    max_cycles: int = 10
+    test_voltage: float = 0.4
+    current_scaling: float = ReadConfig.current_scaling
+
+    def __post_init__(self):
+        need = lambda ok, what: _need("WriteVerifyConfig", ok, what)  # noqa: E731
+        need(_is_real(self.tolerance) and self.tolerance > 0,
+             f"tolerance must be a number > 0 (normalised current units), got {self.tolerance!r}")
+        need(_is_int(self.max_cycles) and self.max_cycles >= 1,
+             f"max_cycles must be an int >= 1, got {self.max_cycles!r}")
+        need(_is_real(self.test_voltage) and self.test_voltage > 0,
+             f"test_voltage must be > 0 V, got {self.test_voltage!r}")
+        need(_is_real(self.current_scaling) and self.current_scaling > 0,
+             f"current_scaling must be > 0 A⁻¹, got {self.current_scaling!r}")
 
 
 _PROGRAMMING_FIELDS = tuple(f.name for f in dataclasses.fields(ProgrammingConfig))

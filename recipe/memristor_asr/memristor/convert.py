@@ -32,9 +32,9 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 import torch
 from torch import nn
 
-from .config import HardwareConfig, ProgrammingConfig, ReadConfig
-from .crossbar import (ProgrammedLayer, check_bits, default_cells_per_chunk, derive_seed, integer_weights,
-                       program_layer, weight_digest)
+from .config import HardwareConfig, ProgrammingConfig, ReadConfig, WriteVerifyConfig
+from .crossbar import (ProgrammedLayer, WriteVerifyTally, check_bits, default_cells_per_chunk, derive_seed,
+                       integer_weights, program_layer, weight_digest)
 from .linear import MemristorLinear
 from .params import SynaptogenParams, cached_default_params
 from ..util import file_sha256
@@ -113,6 +113,8 @@ class ProgrammedModel:
     device_type: str  # where it was programmed ("cpu", "cuda"): the random streams differ
     params_sha256: str
     layers: Dict[str, ProgrammedLayer] = field(default_factory=dict)
+    write_verify: Optional[WriteVerifyConfig] = None  # None: programmed without write-verify
+    write_verify_summary: Optional[Dict[str, object]] = None  # WriteVerifyTally.summary() over all layers
 
     @property
     def num_cells(self) -> int:
@@ -131,7 +133,8 @@ def _programming(config: Union[ProgrammingConfig, HardwareConfig]) -> Programmin
 def program_model(model: nn.Module, config: Union[ProgrammingConfig, HardwareConfig] = ProgrammingConfig(), *,
                   seed: int, num_cycles: int, device: Union[str, torch.device, None] = None,
                   params: Optional[SynaptogenParams] = None, cells_per_chunk: Optional[int] = None,
-                  progress: Optional[Callable[[str], None]] = None) -> ProgrammedModel:
+                  progress: Optional[Callable[[str], None]] = None,
+                  write_verify: Optional[WriteVerifyConfig] = None) -> ProgrammedModel:
     """Program fresh crossbars for every encoder-block linear of a quantised model.
 
     :param config: tile sizes and pulses (of a HardwareConfig only its ``programming`` part counts)
@@ -139,25 +142,33 @@ def program_model(model: nn.Module, config: Union[ProgrammingConfig, HardwareCon
     :param num_cycles: pre-cycling steps (× ``config.pulses_per_cycle`` pulses per array)
     :param device: where to simulate the cells (default: the model's device)
     :param progress: optional callable receiving one line per programmed layer
+    :param write_verify: write-verify rounds after the SET of every array (None: none, the paper's)
     """
     config = _programming(config)
+    if write_verify is not None:
+        WriteVerifyConfig.require(write_verify, "program_model: write_verify")
     params = params or cached_default_params()
     if device is None:
         device = next(model.parameters()).device
     device = torch.device(device)
     chunk = cells_per_chunk or default_cells_per_chunk(device)
     state = ProgrammedModel(seed=int(seed), num_cycles=int(num_cycles), programming=config, cells_per_chunk=chunk,
-                            device_type=device.type, params_sha256=file_sha256(params.source))
+                            device_type=device.type, params_sha256=file_sha256(params.source),
+                            write_verify=write_verify)
+    tally = WriteVerifyTally() if write_verify is not None else None
     names = memristor_layer_names(model)
     for n, name in enumerate(names):
         w_int, bits, _, _, _ = _quant_parts(name, model.get_submodule(name))
         t0 = time.perf_counter()
         state.layers[name] = program_layer(w_int, bits, config=config, seed=derive_seed(seed, name),
                                            num_cycles=num_cycles, device=device, params=params,
-                                           cells_per_chunk=chunk)
+                                           cells_per_chunk=chunk, verify=write_verify, tally=tally)
         if progress is not None:
+            verified = "" if tally is None else f", write-verify rounds so far {len(tally.flagged)}"
             progress(f"programmed {name} ({n + 1}/{len(names)}, {bits} bit, {tuple(w_int.shape)}) "
-                     f"in {time.perf_counter() - t0:.1f} s")
+                     f"in {time.perf_counter() - t0:.1f} s{verified}")
+    if tally is not None:
+        state.write_verify_summary = tally.summary()
     return state
 
 
@@ -233,6 +244,8 @@ def save_programmed(state: ProgrammedModel, path: Union[str, os.PathLike], dtype
         "cells_per_chunk": state.cells_per_chunk,
         "device_type": state.device_type,
         "params_sha256": state.params_sha256,
+        "write_verify": None if state.write_verify is None else state.write_verify.to_dict(),
+        "write_verify_summary": state.write_verify_summary,
         "layers": {name: {"r_pos": lay.r_pos.detach().to("cpu", dtype), "r_neg": lay.r_neg.detach().to("cpu", dtype),
                           "weight_bits": lay.weight_bits, "weight_digest": lay.weight_digest}
                    for name, lay in state.layers.items()},
@@ -280,6 +293,9 @@ def load_programmed_file(path: Union[str, os.PathLike]) -> ProgrammedModel:
         return ProgrammedModel(seed=int(payload["seed"]), num_cycles=int(payload["num_cycles"]),
                                programming=programming,
                                cells_per_chunk=int(payload["cells_per_chunk"]), device_type=str(payload["device_type"]),
-                               params_sha256=str(payload["params_sha256"]), layers=layers)
+                               params_sha256=str(payload["params_sha256"]), layers=layers,
+                               write_verify=None if payload.get("write_verify") is None
+                               else WriteVerifyConfig.from_dict(payload["write_verify"]),
+                               write_verify_summary=payload.get("write_verify_summary"))
     except KeyError as e:
         raise ValueError(f"{path}: programmed-crossbar file lacks {e}") from e

@@ -7,18 +7,19 @@ S_b = sign(W_int)·bit_b(|W_int|) ∈ {−1, 0, 1} (MSB first). Each plane is cu
 line holds the cells with S_b = +1 in LRS, the negative line those with S_b = −1; all other cells
 stay in HRS. Every array is made of fresh cells, pre-cycled by num_cycles × pulses_per_cycle pulses
 (one Uniform(−2, 2) V draw per array and pulse), fully RESET at +2 V and SET at −2 V where the
-target bit is 1. Only the final state r of each cell is kept.
+target bit is 1. Optionally, write-verify rounds follow (:func:`write_verify`). Only the final
+state r of each cell is kept.
 """
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from typing import Optional, Union
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Union
 
 import torch
 
 from .cells import CellArray
-from .config import HardwareConfig, ProgrammingConfig
+from .config import HardwareConfig, ProgrammingConfig, WriteVerifyConfig
 from .params import SynaptogenParams
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "weight_digest",
     "derive_seed",
     "default_cells_per_chunk",
+    "WriteVerifyTally",
+    "write_verify",
     "program_arrays",
     "ProgrammedLayer",
     "program_layer",
@@ -102,9 +105,94 @@ def default_cells_per_chunk(device: torch.device) -> int:
     return 2 ** 21 if torch.device(device).type == "cpu" else 2 ** 24
 
 
+@dataclass
+class WriteVerifyTally:
+    """What write-verify did, summed over the arrays it ran on.
+
+    ``flagged[i]``: cells out of tolerance at the read of round i + 1 (each then completes one
+    switching cycle: two acting pulses); ``*_before``: out of tolerance after the plain programming,
+    ``*_after``: after the last round; ``on`` = cells whose target bit is 1.
+    """
+
+    cells_on: int = 0
+    cells_off: int = 0
+    flagged: List[int] = field(default_factory=list)
+    on_before: int = 0
+    off_before: int = 0
+    on_after: int = 0
+    off_after: int = 0
+
+    def add_round(self, i: int, n: int) -> None:
+        self.flagged.extend([0] * (i + 1 - len(self.flagged)))
+        self.flagged[i] += n
+
+    def summary(self) -> Dict[str, float]:
+        """Per-cell rates (JSON-friendly): rounds run, re-cycles and acting pulses per cell, and the
+        out-of-tolerance fractions before and after, of all, ON and OFF cells."""
+        cells = max(self.cells_on + self.cells_off, 1)
+        frac = lambda n, d: n / max(d, 1)  # noqa: E731
+        return {
+            "cells": self.cells_on + self.cells_off, "cells_on": self.cells_on, "cells_off": self.cells_off,
+            "rounds": len(self.flagged), "flagged_per_round": list(self.flagged),
+            "recycles_per_cell": sum(self.flagged) / cells, "pulses_per_cell": 2 * sum(self.flagged) / cells,
+            "out_of_tolerance_before": frac(self.on_before + self.off_before, cells),
+            "out_of_tolerance_after": frac(self.on_after + self.off_after, cells),
+            "on_out_of_tolerance_before": frac(self.on_before, self.cells_on),
+            "on_out_of_tolerance_after": frac(self.on_after, self.cells_on),
+            "off_out_of_tolerance_before": frac(self.off_before, self.cells_off),
+            "off_out_of_tolerance_after": frac(self.off_after, self.cells_off),
+        }
+
+
+def write_verify(cells: CellArray, on: torch.Tensor, verify: WriteVerifyConfig, *, reset_voltage: float,
+                 set_voltage: float, tally: Optional[WriteVerifyTally] = None) -> int:
+    """Write-verify rounds on programmed cells (docs/HARDWARE_STUDIES.md §1); returns the rounds run.
+
+    A round reads every cell alone at ``verify.test_voltage`` (noiseless, no ADC), flags the cells with
+    |I·c − target| > ``verify.tolerance`` and applies four masked pulses: RESET then SET to flagged ON
+    cells, SET then RESET to flagged OFF cells (0 V elsewhere), so each flagged cell draws a fresh
+    cycle. After ``verify.max_cycles`` rounds, or earlier once no cell is flagged and a 0 V pulse would
+    change no cell (then the remaining rounds could change nothing: reads are noiseless), it stops.
+
+    :param on: bool, the cells' shape: target bit 1 (the cells were SET)
+    """
+    target = on.reshape(cells.shape).to(torch.float32)
+    on = target.bool()
+    volts = torch.tensor([reset_voltage, set_voltage, 0.0], device=cells.device)
+
+    def out_of_tolerance() -> torch.Tensor:
+        return (cells.current(verify.test_voltage) * verify.current_scaling - target).abs() > verify.tolerance
+
+    bad = out_of_tolerance()
+    if tally is not None:
+        tally.cells_on += int(on.sum())
+        tally.cells_off += int((~on).sum())
+        tally.on_before += int((bad & on).sum())
+        tally.off_before += int((bad & ~on).sum())
+    rounds = 0
+    for rounds in range(verify.max_cycles):
+        n = int(bad.sum())
+        if n == 0 and not cells.would_switch(0.0):
+            break
+        if tally is not None:
+            tally.add_round(rounds, n)
+        on_bad, off_bad = bad & on, bad & ~on
+        for mask, v in ((on_bad, 0), (on_bad, 1), (off_bad, 1), (off_bad, 0)):
+            cells.apply_voltage(torch.where(mask, volts[v], volts[2]))
+        bad = out_of_tolerance()
+    else:
+        rounds = verify.max_cycles
+    if tally is not None:
+        tally.on_after += int((bad & on).sum())
+        tally.off_after += int((bad & ~on).sum())
+    return rounds
+
+
 def program_arrays(targets: torch.Tensor, *, num_cycles: int, config: Union[ProgrammingConfig, HardwareConfig],
                    generator: torch.Generator, params: Optional[SynaptogenParams] = None,
-                   cells_per_chunk: Optional[int] = None, progress=None) -> torch.Tensor:
+                   cells_per_chunk: Optional[int] = None, progress=None,
+                   verify: Optional[WriteVerifyConfig] = None, tally: Optional[WriteVerifyTally] = None
+                   ) -> torch.Tensor:
     """Program independent cell arrays and return their final r.
 
     :param targets: bool ``[A, S]``: A arrays of S cells; True = SET to LRS
@@ -113,6 +201,8 @@ def program_arrays(targets: torch.Tensor, *, num_cycles: int, config: Union[Prog
     :param cells_per_chunk: whole arrays are processed together up to this many cells (the random
         stream depends on it)
     :param progress: optional callable(num_arrays_done, num_arrays_total)
+    :param verify: write-verify rounds after the SET (None: none, the paper's programming)
+    :param tally: collects what write-verify did (with ``verify``)
     :return: float32 ``[A, S]`` on the generator's device
     """
     if targets.dtype != torch.bool or targets.dim() != 2:
@@ -136,6 +226,9 @@ def program_arrays(targets: torch.Tensor, *, num_cycles: int, config: Union[Prog
         on = targets[start:stop].to(device)
         cells.apply_voltage(torch.where(on, torch.tensor(config.set_voltage, device=device),
                                         torch.tensor(0.0, device=device)))
+        if verify is not None:
+            write_verify(cells, on, verify, reset_voltage=config.reset_voltage, set_voltage=config.set_voltage,
+                         tally=tally)
         out[start:stop] = cells.state
         if progress is not None:
             progress(stop, num_arrays)
@@ -179,8 +272,10 @@ class ProgrammedLayer:
 def program_layer(w_int: torch.Tensor, bits: int, *, config: Union[ProgrammingConfig, HardwareConfig], seed: int,
                   num_cycles: int, device: Union[str, torch.device, None] = None,
                   params: Optional[SynaptogenParams] = None, cells_per_chunk: Optional[int] = None,
-                  progress=None) -> ProgrammedLayer:
-    """Program the crossbars of one integer weight matrix ``[out, in]`` (fresh cells for every array).
+                  progress=None, verify: Optional[WriteVerifyConfig] = None,
+                  tally: Optional[WriteVerifyTally] = None) -> ProgrammedLayer:
+    """Program the crossbars of one integer weight matrix ``[out, in]`` (fresh cells for every array),
+    with write-verify rounds after the SET when ``verify`` is given (``tally`` collects what they did).
 
     Every (plane, tile, polarity) is its own array with its own pulse train. Only the cells that
     hold weights are simulated: the padding cells of partial edge tiles sit on 0 V inputs or
@@ -207,7 +302,7 @@ def program_layer(w_int: torch.Tensor, bits: int, *, config: Union[ProgrammingCo
         targets = torch.stack([blocks == 1, blocks == -1], dim=2).reshape(-1, rows * cols)
         offset = done
         r_group = program_arrays(targets, num_cycles=num_cycles, config=config, generator=gen, params=params,
-                                 cells_per_chunk=cells_per_chunk,
+                                 cells_per_chunk=cells_per_chunk, verify=verify, tally=tally,
                                  progress=None if progress is None else lambda n, _: progress(offset + n, total))
         r_group = r_group.view(n_planes, len(tiles), 2, rows, cols)
         for g, (i0, o0) in enumerate(tiles):

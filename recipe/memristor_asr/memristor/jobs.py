@@ -6,7 +6,7 @@ from typing import Optional
 from sisyphus import Job, Task, tk
 
 from memristor_asr.memristor.budget import EnergyConstants
-from memristor_asr.memristor.config import ProgrammingConfig, ReadConfig
+from memristor_asr.memristor.config import ProgrammingConfig, ReadConfig, WriteVerifyConfig
 from memristor_asr.recipe_job import RecipeJob
 from memristor_asr.util import ProgressFile, setup_task, task_device
 
@@ -20,16 +20,21 @@ class ProgramCrossbarsJob(RecipeJob):
     array). The device is stored compactly (the final cell state r of each pair, float16) with its
     programming config. Read settings (DAC, ADC, noise) are not an input: they belong to the
     recognitions (``RecognitionJob(read=...)``), so a read-setting sweep reuses the same devices.
+    With ``write_verify``, every array gets write-verify rounds after its SET, and ``out_write_verify``
+    (JSON) says what they did: rounds, re-cycled cells and pulses per cell, the share of cells out of
+    tolerance before and after.
     """
 
     DEFAULT_RQMT = {"cpu": 1, "gpu": 0, "mem": 6.0, "time": 1.0}
 
     def __init__(self, *, checkpoint: tk.Path, device_index: int, programming: ProgrammingConfig = ProgrammingConfig(),
-                 rqmt: Optional[dict] = None):
+                 write_verify: Optional[WriteVerifyConfig] = None, rqmt: Optional[dict] = None):
         """
         :param checkpoint: a quantised (QAT) model checkpoint with observer statistics
         :param device_index: k: seed k, num_cycles k + 1
         :param programming: tile sizes and programming pulses (default: the paper's)
+        :param write_verify: write-verify rounds after the SET (None: none, as the paper; then the
+            argument is left out of the hash, so devices programmed before it existed keep their ids)
         :param rqmt: resources, ``DEFAULT_RQMT`` updated by this dict (cpu threads; gpu: with one, the
             cells are simulated on the GPU; mem GB; time hours); not hashed
         """
@@ -37,9 +42,19 @@ class ProgramCrossbarsJob(RecipeJob):
         self.device_index = device_index
         self.programming = ProgrammingConfig.require(
             programming, "ProgramCrossbarsJob: programming", " (read settings go to RecognitionJob(read=...))")
+        self.write_verify = None if write_verify is None else WriteVerifyConfig.require(
+            write_verify, "ProgramCrossbarsJob: write_verify")
         self.rqmt = self.resources(rqmt)
         self.out_device = self.output_path("crossbars.pt")
         self.out_num_cells = self.output_var("num_cells")
+        if self.write_verify is not None:
+            self.out_write_verify = self.output_path("write_verify.json")
+
+    @classmethod
+    def hash(cls, parsed_args):
+        if parsed_args.get("write_verify") is None:
+            parsed_args = {k: v for k, v in parsed_args.items() if k != "write_verify"}
+        return super().hash(parsed_args)
 
     def info(self):
         return ProgressFile.read(os.path.join(self.work_path(), "progress.txt"))
@@ -58,10 +73,15 @@ class ProgramCrossbarsJob(RecipeJob):
         device = task_device(self.rqmt["gpu"])
         try:
             state = program_model(model.to(device), self.programming, **device_programming(self.device_index),
-                                  device=device, progress=lambda line: (print(line, flush=True), progress.write(line)))
+                                  device=device, write_verify=self.write_verify,
+                                  progress=lambda line: (print(line, flush=True), progress.write(line)))
         except ValueError as e:  # e.g. observers that never saw data
             raise ValueError(f"{self._sis_id()}: cannot program {path}: {e}") from None
         save_programmed(state, self.out_device.get_path())
+        if self.write_verify is not None:
+            import json
+            with open(self.out_write_verify.get_path(), "w", encoding="utf-8") as f:
+                json.dump({"write_verify": self.write_verify.to_dict(), **state.write_verify_summary}, f, indent=1)
         self.out_num_cells.set(state.num_cells)
 
 

@@ -17,7 +17,7 @@ from memristor_asr.report.bootstrap import ScoredSystem, WerEstimate, estimate, 
 from memristor_asr.report.tables import EvalSet, Table, budget_table, device_stats, table2, table3
 
 __all__ = ["GridPoint", "Table2Job", "Table3Job", "DeviceSweepTableJob", "DeviceSweepPlotJob", "WerPlotJob",
-           "CrossbarBudgetTableJob",
+           "CrossbarBudgetTableJob", "WriteVerifyTableJob",
            "write_table", "best_of_grid", "tuned_estimates", "devices_estimates"]
 
 GridPoint = Mapping[str, tk.Path]      # split -> segment scores of one recognition (grid point or device)
@@ -161,6 +161,50 @@ class DeviceSweepTableJob(Table3Job):
         write_table(table3(base, {v: devices_estimates(d, self.splits) for v, d in self.devices.items()},
                            list(self.devices), eval_sets(self.corpus, base_systems, self.splits),
                            row_label=self.setting, label=None, what=self.what), self)
+
+
+class WriteVerifyTableJob(DeviceSweepTableJob):
+    """A device sweep over write-verify settings: DeviceSweepTableJob's WER columns, then what the
+    verify rounds did, averaged over a row's devices (their ProgramCrossbarsJob ``out_write_verify``):
+    rounds run, re-cycles per cell, and the share of cells out of tolerance before and after (all, ON).
+
+    Takes DeviceSweepTableJob's arguments and:
+
+    :param reports: row value -> the ``out_write_verify`` of each device in that row (a row without
+        write-verify, e.g. the plain devices, is left out and shows "n.a.")
+    """
+
+    COLUMNS = (("verify rounds", "rounds", 1, 1), ("re-cycles per cell", "recycles_per_cell", 2, 1),
+               ("out of tol. before [%]", "out_of_tolerance_before", 1, 100),
+               ("out of tol. after [%]", "out_of_tolerance_after", 1, 100),
+               ("ON out of tol. after [%]", "on_out_of_tolerance_after", 1, 100))
+
+    def __init__(self, *, baseline: PerSeed, devices: Dict[object, PerSeed], reports: Dict[object, Sequence[tk.Path]],
+                 setting: str, what: str, corpus: str, splits: Sequence[str] = ("dev",)):
+        super().__init__(baseline=baseline, devices=devices, setting=setting, what=what, corpus=corpus, splits=splits)
+        self.reports = reports
+
+    def run(self):
+        import json
+
+        import numpy as np
+
+        base, base_systems = _tuned(self.baseline, self.splits)
+        t = table3(base, {v: devices_estimates(d, self.splits) for v, d in self.devices.items()},
+                   list(self.devices), eval_sets(self.corpus, base_systems, self.splits),
+                   row_label=self.setting, label=None, what=self.what)
+        t.header += [c[0] for c in self.COLUMNS]
+        t.digits += [c[2] for c in self.COLUMNS]
+        for value, row in zip(list(self.devices) + [None], t.rows):
+            summaries = []
+            for path in self.reports.get(value, ()) if value is not None else ():
+                with open(tk.uncached_path(path), encoding="utf-8") as f:
+                    summaries.append(json.load(f))
+            row += [float(np.mean([x[key] for x in summaries])) * scale if summaries else None
+                    for _, key, _, scale in self.COLUMNS]
+        t.note += (" Write-verify columns: means over the row's devices; a re-cycle is one RESET and one SET "
+                   "pulse that act on a cell.")
+        write_table(t, self)
 
 
 class _PlotJob(Job):
