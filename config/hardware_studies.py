@@ -7,6 +7,8 @@ through the graph) and adds:
   (``users/memristor/converter_sweep.py``, ``output/converter_sweep/adc|dac/``);
 - write-verify programming of the setup's ``write_verify`` grid: devices programmed again with
   verify rounds (``users/memristor/write_verify.py``, ``output/write_verify/qat<bits>/``);
+- noise-aware training of the setup's ``noise_training`` grid: QAT models trained again with weight
+  noise, on their own devices (``users/memristor/noise_training.py``, ``output/noise_training/qat<bits>/``);
 - the crossbar budget of every memristor model beside its WER (``users/memristor/crossbar_budget.py``,
   ``output/crossbar_budget/``).
 """
@@ -16,9 +18,11 @@ from users.memristor.entry import main_study
 def py():
     from users.memristor.converter_sweep import run_converter_sweep
     from users.memristor.crossbar_budget import run_crossbar_budget
+    from users.memristor.noise_training import run_noise_training
     from users.memristor.write_verify import run_write_verify
 
     study = main_study()
     run_converter_sweep(study, weight_bits=4)
     run_write_verify(study)
+    run_noise_training(study)
     run_crossbar_budget(study)

@@ -1,14 +1,17 @@
 """The base of the package's configuration dataclasses: one ``to_dict`` / ``from_dict`` / ``non_default``.
 
 Configs are frozen dataclasses passed whole to jobs, which hash them as upstream Sisyphus hashes any
-object: by class name and field values (``sisyphus.hash.get_object_state``). ``to_dict`` is for files
+object: by class name and field values (``sisyphus.hash.get_object_state``), except that a field
+named in ``HASH_OMITS_DEFAULT`` (one added after jobs were hashed) is left out while it has its
+default, so that the ids of jobs that do not use it stay as they were (``__sis_state__``, which
+upstream honours too). ``to_dict`` is for files
 (checkpoints, device files, reports); ``from_dict`` reads it back and refuses unknown keys, so a file
 from an incompatible version fails loudly instead of silently dropping a setting.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Optional, Type
+from typing import Any, Dict, Optional, Tuple, Type
 
 __all__ = ["Config"]
 
@@ -24,14 +27,29 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _default(f: dataclasses.Field) -> Any:
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
 def _nested_type(f: dataclasses.Field) -> Optional[Type["Config"]]:
     """The config class of a field whose default is a config (None otherwise)."""
-    default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    default = _default(f)
     return type(default) if isinstance(default, Config) else None
 
 
 class Config:
     """Mixin of the frozen config dataclasses (``@dataclass(frozen=True) class X(Config)``)."""
+
+    HASH_OMITS_DEFAULT: Tuple[str, ...] = ()  # fields hashed only when they differ from their default
+
+    def __sis_state__(self) -> Dict[str, Any]:
+        """What Sisyphus hashes: the fields (``__dict__``), less those of ``HASH_OMITS_DEFAULT`` at their default."""
+        state = dict(self.__dict__)
+        if self.HASH_OMITS_DEFAULT:
+            for f in dataclasses.fields(self):
+                if f.name in self.HASH_OMITS_DEFAULT and state[f.name] == _default(f):
+                    del state[f.name]
+        return state
 
     @classmethod
     def require(cls, value: Any, where: str, hint: str = "") -> Any:

@@ -219,6 +219,7 @@ HARDWARE_CONFIG = """from users.memristor.entry import main_study
 def py():
     from users.memristor.converter_sweep import run_converter_sweep
     from users.memristor.crossbar_budget import run_crossbar_budget
+    from users.memristor.noise_training import run_noise_training
     from users.memristor.write_verify import run_write_verify
 
     study = main_study()
@@ -227,6 +228,8 @@ def py():
     run_converter_sweep(study, adc=((4, 4), (3, 4)), dac_bits=(8, 4), num_devices=1)
     # the ci write-verify grid (one setting), one device
     run_write_verify(study, num_devices=1)
+    # the ci noise-training grid (one level), one device
+    run_noise_training(study, num_devices=1)
 """
 
 
@@ -235,7 +238,10 @@ def _submitted_class(line: str) -> str:
     m = re.search(r"/(\w+Job)\.", line)
     if m:
         return m.group(1)
-    return "RecognitionJob" if "/recog/" in line else "ProgramCrossbarsJob" if "/devices/" in line else line
+    for part, name in (("/recog/", "RecognitionJob"), ("/devices/", "ProgramCrossbarsJob"), ("/train/", "TrainJob")):
+        if part in line:
+            return name
+    return line
 
 
 @pytest.mark.slow
@@ -251,10 +257,12 @@ def test_hardware_studies_on_the_finished_study(ci_run):
     assert res.returncode == 0, res.stderr[-3000:]
     submitted = collections.Counter(_submitted_class(line) for line in res.stderr.splitlines() if "submit: " in line)
     # the default settings (P4-R4, B8) are the main study's recognitions; P3-R4 and B4 are new; the
-    # write-verify device is new, its plain row the main study's
-    assert submitted == {"CrossbarBudgetJob": 1, "CrossbarBudgetTableJob": 1, "RecognitionJob": 4 + 2,
-                         "ScliteJob": 4 + 2, "DeviceSweepTableJob": 2, "DeviceSweepPlotJob": 2 + 1,
-                         "ProgramCrossbarsJob": 1, "WriteVerifyTableJob": 1}, submitted
+    # write-verify device is new, its plain row the main study's; noise training adds one model, its
+    # digital recognitions and one device
+    assert submitted == {"CrossbarBudgetJob": 1, "CrossbarBudgetTableJob": 1, "RecognitionJob": 4 + 2 + 4,
+                         "ScliteJob": 4 + 2 + 4, "DeviceSweepTableJob": 2, "DeviceSweepPlotJob": 2 + 1 + 1,
+                         "ProgramCrossbarsJob": 1 + 1, "WriteVerifyTableJob": 1, "TrainJob": 1, "PriorJob": 1,
+                         "NoiseTrainingTableJob": 1}, submitted
     out = root / "output" / "crossbar_budget"
     summary = json.loads((out / "qat4.budget.json").read_text())["summary"]
     device_dir = os.path.realpath(root / "alias" / "memristor_ted" / "devices" / "qat4" / "device0")
@@ -280,6 +288,10 @@ def test_hardware_studies_on_the_finished_study(ci_run):
     assert report["write_verify"]["tolerance"] == 0.1 and 1 <= report["rounds"] <= 10
     assert report["out_of_tolerance_after"] < report["out_of_tolerance_before"]
     assert (wv / "plot.png").stat().st_size > 10_000
+    nt = (root / "output" / "noise_training" / "qat4" / "table.md").read_text()
+    rows = [line.split(" | ") for line in nt.splitlines() if line.startswith(("| none", "| noise0.2"))]
+    assert [r[0] for r in rows] == ["| none", "| noise0.2"] and all(len(r) == 12 for r in rows)  # + 2 digital columns
+    assert "Digital: the same model fake-quantised" in nt
 
 
 @pytest.mark.slow

@@ -133,6 +133,7 @@ from users.memristor.converter_sweep import run_converter_sweep
 from users.memristor.crossbar_budget import run_crossbar_budget
 from users.memristor.memristor_ted import run_memristor_ted
 from users.memristor.setups import MINI
+from users.memristor.noise_training import run_noise_training
 from users.memristor.write_verify import run_write_verify
 
 count = lambda: collections.Counter(type(j).__name__ for j in tk.sis_graph.jobs())
@@ -141,7 +142,11 @@ base = count()
 tables = run_converter_sweep(study)
 run_crossbar_budget(study)
 wv = run_write_verify(study)[4]
+nt = run_noise_training(study)[4]
 after = count()
+trains = [j for j in tk.sis_graph.jobs() if type(j).__name__ == "TrainJob"]
+qat4 = next(j for j in trains if j.out_checkpoint == study.models["qat4"].checkpoint)
+noisy = [j for j in trains if j.model_config.weight_noise > 0]
 plain = {(str(j.checkpoint), j.device_index, j.programming) for j in tk.sis_graph.jobs()
          if type(j).__name__ == "ProgramCrossbarsJob" and j.write_verify is None}
 verified = [(str(j.checkpoint), j.device_index, j.programming) for j in tk.sis_graph.jobs()
@@ -150,6 +155,11 @@ print(json.dumps({"added": {k: after[k] - base.get(k, 0) for k in after if after
                   "wv_rows": [str(r) for r in wv.devices], "wv_reports": {k: len(v) for k, v in wv.reports.items()},
                   "wv_like_plain": all(v in plain for v in verified), "wv_checkpoint": {v[0] for v in verified} == {
                       str(study.models["qat4"].checkpoint)},
+                  "nt_rows": list(nt.devices), "nt_digital": list(nt.digital),
+                  "nt_noise": sorted(j.model_config.weight_noise for j in noisy),
+                  "nt_like_qat4": all(j.train_config == qat4.train_config and j.init_checkpoint == qat4.init_checkpoint
+                                      and j.model_config.replace(weight_noise=0.0) == qat4.model_config
+                                      for j in noisy),
                   "rows": {k: [str(r) for r in t.devices] for k, t in tables.items()},
                   "devices": {k: [len(seed) for seed in next(iter(t.devices.values()))] for k, t in tables.items()}}))
 """
@@ -159,17 +169,22 @@ def test_hardware_studies_reuse_the_main_study():
     """config/hardware_studies.py on mini: the converter sweep reads 3 devices per setting (the setup's
     sweep_devices) and shares the default setting with the main study; write-verify programs 3 devices
     per setting again, each like the main study's device of its index but for the verify rounds, and
-    its plain row is the main study's recognitions; nothing is trained."""
+    its plain row is the main study's recognitions; noise training trains the 4-bit QAT model again
+    as the main study does, with weight noise, and nothing else is trained."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(REPO, p) for p in ("tools", "recipe", "")]))
     res = subprocess.run([sys.executable, "-c", HARDWARE_STUDIES_SCRIPT], env=env, capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 0, res.stderr[-3000:]
     out = json.loads(res.stdout.strip().splitlines()[-1])
     # 8 ADC and 5 DAC settings, each default shared with the main study: 11 new x 3 devices x 2 splits
-    # write-verify: 4 settings x 3 devices, recognised on 2 splits
-    assert out["added"] == {"RecognitionJob": 66 + 24, "ScliteJob": 66 + 24, "DeviceSweepTableJob": 2,
-                            "DeviceSweepPlotJob": 3, "CrossbarBudgetJob": 5, "CrossbarBudgetTableJob": 1,
-                            "ProgramCrossbarsJob": 12, "WriteVerifyTableJob": 1}
+    # write-verify: 4 settings x 3 devices, recognised on 2 splits; noise training: 2 models, each
+    # recognised digitally (2 splits x 4 grid points) and on 3 devices
+    assert out["added"] == {"RecognitionJob": 66 + 24 + 16, "ScliteJob": 66 + 24 + 28, "DeviceSweepTableJob": 2,
+                            "DeviceSweepPlotJob": 4, "CrossbarBudgetJob": 5, "CrossbarBudgetTableJob": 1,
+                            "ProgramCrossbarsJob": 12 + 6, "WriteVerifyTableJob": 1, "TrainJob": 2, "PriorJob": 2,
+                            "NoiseTrainingTableJob": 1}
+    assert out["nt_rows"] == out["nt_digital"] == ["none", "noise0.05", "noise0.2"]
+    assert out["nt_noise"] == [0.05, 0.2] and out["nt_like_qat4"]
     assert out["wv_rows"] == ["none", "0.4V-tol0.1", "0.6V-tol0.2", "0.6V-tol0.1", "0.6V-tol0.05"]
     assert out["wv_reports"] == {r: 3 for r in out["wv_rows"][1:]}
     assert out["wv_like_plain"] and out["wv_checkpoint"]

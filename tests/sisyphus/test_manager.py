@@ -182,3 +182,26 @@ def test_bad_configs_give_one_clear_message(setup_dir, config, expected):
     assert res.returncode != 0
     assert expected in res.stderr, res.stderr
     assert "Traceback" not in res.stderr
+
+
+NESTED_ALIASES = """
+from sisyphus import tk
+from toy.jobs import WriteNumbers
+
+def py():
+    outer, inner = WriteNumbers(n=3), WriteNumbers(n=4)
+    outer.add_alias("recog/x")
+    inner.add_alias("recog/x/device0")  # would lie inside the first job's directory
+    tk.register_output("a", outer.out_numbers)
+    tk.register_output("b", inner.out_numbers)
+"""
+
+
+def test_an_alias_inside_another_alias_is_refused_with_a_warning(setup_dir):
+    setup_dir.write("config/toy.py", NESTED_ALIASES)
+    res = setup_dir.sis("manager", "-r", "config/toy.py", check=True)
+    assert "All output calculated" in res.stderr
+    outer_dir = os.path.realpath(setup_dir.path("alias", "recog", "x"))
+    assert os.path.islink(setup_dir.path("alias", "recog", "x")) and os.path.isdir(outer_dir)
+    assert not os.path.exists(os.path.join(outer_dir, "device0"))  # nothing written into the job directory
+    assert "alias recog/x/device0 of" in res.stderr and "lies inside the alias recog/x;" in res.stderr

@@ -284,20 +284,30 @@ class Manager:
             return False
 
     def _create_aliases(self):
-        for job in self.graph.jobs():
-            for prefix in job._sis_alias_prefixes:
-                for alias in job.get_aliases() or ():
-                    link = os.path.join(gs.BASE_DIR, gs.ALIAS_DIR, prefix, alias)
-                    target = os.path.realpath(job._sis_path(abspath=True))
-                    if os.path.islink(link):
-                        if os.readlink(link) == target:
-                            continue
-                        os.unlink(link)
-                    elif os.path.exists(link):
-                        logging.warning("alias %s exists and is not a link", link)
-                        continue
-                    os.makedirs(os.path.dirname(link), exist_ok=True)
-                    os.symlink(target, link)
+        alias_root = os.path.join(gs.BASE_DIR, gs.ALIAS_DIR)
+        links = [(os.path.normpath(os.path.join(prefix, alias)), job) for job in self.graph.jobs()
+                 for prefix in job._sis_alias_prefixes for alias in job.get_aliases() or ()]
+        names = {name for name, _ in links}
+        for name, job in links:
+            link = os.path.join(alias_root, name)
+            target = os.path.realpath(job._sis_path(abspath=True))
+            parents = [os.path.join(*name.split(os.sep)[:i]) for i in range(1, name.count(os.sep) + 1)]
+            inside = next((p for p in parents if p in names), None) or _link_above(link, alias_root)
+            if inside is not None:
+                # e.g. aliases "recog/x" and "recog/x/device0": the second would be made inside the
+                # first one's job directory
+                logging.warning("alias %s of %s lies inside the alias %s; not created", name, job._sis_path(),
+                                os.path.relpath(inside, alias_root) if os.path.isabs(inside) else inside)
+                continue
+            if os.path.islink(link):
+                if os.readlink(link) == target:
+                    continue
+                os.unlink(link)
+            elif os.path.exists(link):
+                logging.warning("alias %s exists and is not a link", link)
+                continue
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            os.symlink(target, link)
 
     def _publish(self, by_state, status):
         self.last_by_state = {st: list(jobs) for st, jobs in by_state.items()}
@@ -530,3 +540,16 @@ def confirm(question: str) -> bool:
         return input(question).strip().lower() in ("y", "yes")
     except EOFError:
         return False
+
+
+def _link_above(path: str, root: str):
+    """The first symlink among the folders between ``root`` and ``path`` (None if there is none)."""
+    rel = os.path.relpath(os.path.dirname(path), root)
+    if rel.startswith(os.pardir):
+        return None
+    current = root
+    for part in ([] if rel == os.curdir else rel.split(os.sep)):
+        current = os.path.join(current, part)
+        if os.path.islink(current):
+            return current
+    return None

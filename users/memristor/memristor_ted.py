@@ -26,6 +26,7 @@ from memristor_asr.lexicon.jobs import TedliumLexiconJob, TrainG2PJob
 from memristor_asr.lm.jobs import (KenLMBinaryJob, KenLMEstimateJob, KenLMInterpolatedJob, KenLMPerplexityJob,
                                    ManifestTextJob, TedliumLmTextJob)
 from memristor_asr.memristor.jobs import ProgramCrossbarsJob, SingleCellTableJob
+from memristor_asr.nn.config import ModelConfig
 from memristor_asr.quantization.jobs import PTQJob
 from memristor_asr.recognition.jobs import RecognitionJob, grid_key
 from memristor_asr.report.jobs import GridPoint, Table2Job, Table3Job, WerPlotJob
@@ -142,6 +143,36 @@ class Study:
     device_scores: Dict[int, List[List[GridPoint]]] = field(default_factory=dict)
     tables: Dict[str, object] = field(default_factory=dict)
 
+    def train(self, name: str, weight_bits: Optional[int], seed: int, *, init_checkpoint: Optional[tk.Path] = None,
+              model_config: Optional[ModelConfig] = None, prefix: Optional[str] = None) -> TrainedModel:
+        """Train a model of the setup (and its prior); registered in ``models`` under ``name``.
+
+        :param weight_bits: None: the float model; else a QAT model of these bits (its training
+            fine-tunes ``init_checkpoint`` when the setup's QAT does)
+        :param model_config: instead of the setup's model for ``weight_bits`` (e.g. with weight noise)
+        :param prefix: output folder (default: the study's); ``train/<name>/losses.csv`` under it
+        """
+        prefix = self.prefix if prefix is None else prefix
+        train_p, data = self.setup.training, self.data
+        job = TrainJob(model_config=train_p.model_for(weight_bits) if model_config is None else model_config,
+                       train_config=train_p.training_for(weight_bits, seed), init_checkpoint=init_checkpoint,
+                       convergence=self.setup.convergence, train_features=data.train_features,
+                       # the dev loss (convergence check, checkpoint choice) is on dev whatever the eval splits
+                       dev_features=data.eval_features["dev"], train_manifest=data.train_segments,
+                       dev_manifest=data.eval_segments["dev"], lexicon=data.training_lexicon, labels=data.labels,
+                       rqmt=train_p.train_rqmt)
+        job.add_alias(f"{prefix}/train/{name}")
+        tk.register_output(f"{prefix}/train/{name}/losses.csv", job.out_losses)
+        prior = PriorJob(checkpoint=job.out_checkpoint, features=data.train_features,
+                         batch_seconds=train_p.batch_seconds_eval, rqmt=self.eval_rqmt)
+        self.models[name] = TrainedModel(job.out_checkpoint, prior.out_prior)
+        return self.models[name]
+
+    @property
+    def eval_rqmt(self) -> Dict[str, float]:
+        """rqmt of the model-evaluation jobs (prior, PTQ calibration)."""
+        return {k: self.setup.training.eval_rqmt[k] for k in ("cpu", "gpu", "mem", "time")}
+
     def recognize(self, name: str, model: TrainedModel, lm_scales: Sequence[float], prior_scales: Sequence[float],
                   *, prefix: Optional[str] = None, **extra) -> List[GridPoint]:
         """Recognise and score every eval split over a scale grid (the grid point with the best WER on
@@ -187,22 +218,8 @@ def run_memristor_ted(setup: StudySetup, *, corpus_root: Optional[tk.Path] = Non
     prepared = prepare_data(setup, corpus_root=corpus_root, prefix=prefix)
     study = Study(setup=setup, prefix=prefix, data=prepared, corpus=corpus_name(embedded=embedded))
     train_features = prepared.train_features
-    # the trainings' dev loss (convergence check, checkpoint choice) is on dev whatever the eval splits
-    data = dict(train_features=train_features, dev_features=prepared.eval_features["dev"],
-                train_manifest=prepared.train_segments, dev_manifest=prepared.eval_segments["dev"],
-                lexicon=prepared.training_lexicon, labels=prepared.labels)
-    eval_rqmt = {k: train_p.eval_rqmt[k] for k in ("cpu", "gpu", "mem", "time")}
-
-    def train(name: str, weight_bits: Optional[int], seed: int, init_checkpoint: Optional[tk.Path] = None):
-        job = TrainJob(model_config=train_p.model_for(weight_bits), train_config=train_p.training_for(weight_bits, seed),
-                       init_checkpoint=init_checkpoint, convergence=setup.convergence, **data,
-                       rqmt=train_p.train_rqmt)
-        job.add_alias(f"{prefix}/train/{name}")
-        tk.register_output(f"{prefix}/train/{name}/losses.csv", job.out_losses)
-        prior = PriorJob(checkpoint=job.out_checkpoint, features=train_features,
-                         batch_seconds=train_p.batch_seconds_eval, rqmt=eval_rqmt)
-        study.models[name] = TrainedModel(job.out_checkpoint, prior.out_prior)
-        return study.models[name]
+    eval_rqmt = study.eval_rqmt
+    train = study.train
 
     # Results per table cell and training seed: [seed][grid point] (tuned) or [seed][device].
     seeds = [train_p.train.seed + i for i in range(setup.num_seeds)]

@@ -29,7 +29,7 @@ from memristor_asr.training.convergence import ConvergenceCheck
 from memristor_asr.training.setup import TrainingSetup
 from memristor_asr.training.trainer import TrainConfig
 
-__all__ = ["WriteVerifySweep", "StudySetup", "PAPER", "MINI", "CI", "SETUPS", "setup_named"]
+__all__ = ["WriteVerifySweep", "NoiseTrainingSweep", "StudySetup", "PAPER", "MINI", "CI", "SETUPS", "setup_named"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,27 @@ class WriteVerifySweep:
 
 
 @dataclass(frozen=True)
+class NoiseTrainingSweep:
+    """The grid of the noise-aware training study (``users/memristor/noise_training.py``); the default
+    is the authors' follow-up grid: 4- and 8-bit QAT with weight noise 0.05 (``ModelConfig.weight_noise``).
+
+    :param weight_bits: QAT models trained again with weight noise (their plain devices are the reference)
+    :param noise: training weight-noise levels, one table row each
+    """
+
+    weight_bits: Tuple[int, ...] = (4, 8)
+    noise: Tuple[float, ...] = (0.05,)
+
+    def __post_init__(self):
+        if not self.weight_bits or not self.noise:
+            raise ValueError(f"NoiseTrainingSweep needs weight bits and noise levels, got {self.weight_bits!r} and "
+                             f"{self.noise!r}")
+        for d in self.noise:
+            if isinstance(d, bool) or not isinstance(d, (int, float)) or not d > 0:
+                raise ValueError(f"NoiseTrainingSweep.noise: levels must be numbers > 0, got {d!r}")
+
+
+@dataclass(frozen=True)
 class StudySetup:
     """Everything that sizes one run of the study: data, model and training, recognition grids, hardware.
 
@@ -76,6 +97,7 @@ class StudySetup:
         ``users/memristor/converter_sweep.py``, write-verify ``users/memristor/write_verify.py``);
         None: all ``num_devices``
     :param write_verify: the write-verify study's grid
+    :param noise_training: the noise-aware training study's grid
     :param cell_pairs: pairs for the single-cell table (paper: 5000)
     :param programming: crossbar tiles and programming pulses of the devices (a change programs new
         devices)
@@ -109,6 +131,7 @@ class StudySetup:
     num_devices: int = 10
     sweep_devices: Optional[int] = None
     write_verify: WriteVerifySweep = WriteVerifySweep()
+    noise_training: NoiseTrainingSweep = NoiseTrainingSweep()
     cell_pairs: int = 5000
     programming: ProgrammingConfig = ProgrammingConfig()
     read: ReadConfig = ReadConfig()
@@ -173,6 +196,9 @@ MINI = StudySetup(
     write_verify=WriteVerifySweep(weight_bits=(4,), settings=(
         WriteVerifyConfig(tolerance=0.1, test_voltage=0.4),
         *(WriteVerifyConfig(tolerance=t, test_voltage=0.6) for t in (0.2, 0.1, 0.05)))),
+    # noise-aware training of the 4-bit model: the follow-up's 0.05 (≈ 0.3 weight steps in all at 4 bits)
+    # and 0.2 (≈ 1.3 steps); each level is one more QAT fine-tune and its devices
+    noise_training=NoiseTrainingSweep(weight_bits=(4,), noise=(0.05, 0.2)),
     # pre-cycling: 2 instead of 50 random pulses per cycle step (device k: 2(k + 1) pulses) to fit
     # the time budget on 2 cores (programming cost is linear in the pulses: with 5, the 50 devices
     # took 17 core-minutes); devices stay independent through their seeds
@@ -216,6 +242,7 @@ CI = StudySetup(
     lm_scales=(2.0,), qat_prior_scales=(0.5,), ptq_prior_scales=(0.5,),
     memristor_bits=(4,), num_devices=2, cell_pairs=500,
     write_verify=WriteVerifySweep(weight_bits=(4,), settings=(WriteVerifyConfig(tolerance=0.1, test_voltage=0.6),)),
+    noise_training=NoiseTrainingSweep(weight_bits=(4,), noise=(0.2,)),
     programming=ProgrammingConfig(pulses_per_cycle=5),
     # the ci models learn (a minute of training on 10 min of speech): the same convergence and
     # empty-hypothesis checks as mini and paper

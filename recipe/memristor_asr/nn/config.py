@@ -57,7 +57,13 @@ class ModelConfig(Config):
     :param quantize_layer_output: put an activation quantiser on the output of every
         quantised layer (``out_quant``), as the paper's QAT and PTQ models do
     :param quantize_depthwise_conv: quantise the depthwise conv (weights, input, output)
+    :param weight_noise: noise-aware training (docs/HARDWARE_STUDIES.md §4): in training mode, every
+        quantised linear and depthwise conv adds Gaussian noise of std √2·weight_noise·2^i weight
+        steps per magnitude bit plane i to its fake-quantised weight (0: none; the follow-up: 0.05);
+        never in evaluation, prior or memristor runs
     """
+
+    HASH_OMITS_DEFAULT = ("weight_noise",)  # added later: models without noise keep their job ids
 
     num_labels: int = 79
     feature_dim: int = 80
@@ -76,6 +82,7 @@ class ModelConfig(Config):
     activation_bits: int = 8
     quantize_layer_output: bool = True
     quantize_depthwise_conv: bool = True
+    weight_noise: float = 0.0
 
     def __post_init__(self):
         if self.model_dim % self.num_heads:
@@ -86,6 +93,11 @@ class ModelConfig(Config):
             raise ValueError(f"weight_bits must be in 2..8 (or None for float), got {self.weight_bits}")
         if not 2 <= self.activation_bits <= 8:
             raise ValueError(f"activation_bits must be in 2..8, got {self.activation_bits}")
+        if isinstance(self.weight_noise, bool) or not isinstance(self.weight_noise, (int, float)) \
+                or not 0 <= self.weight_noise < float("inf"):
+            raise ValueError(f"weight_noise must be a number >= 0 (weight steps per plane), got {self.weight_noise!r}")
+        if self.weight_noise and self.weight_bits is None:
+            raise ValueError(f"weight_noise={self.weight_noise} needs a quantised model (weight_bits), got a float one")
         if len(self.frontend_channels) != 4:
             raise ValueError(f"frontend_channels needs 4 entries, got {self.frontend_channels}")
         object.__setattr__(self, "frontend_channels", tuple(self.frontend_channels))

@@ -27,7 +27,7 @@ def make_linear(cfg: ModelConfig, in_features: int, out_features: int) -> nn.Mod
     if cfg.weight_bits is None:
         return nn.Linear(in_features, out_features)
     return QuantLinear(in_features, out_features, weight_bits=cfg.weight_bits, activation_bits=cfg.activation_bits,
-                       quantize_output=cfg.quantize_layer_output)
+                       quantize_output=cfg.quantize_layer_output, weight_noise=cfg.weight_noise)
 
 
 class FeedForwardModule(nn.Module):
@@ -105,7 +105,8 @@ class ConvModule(nn.Module):
         if cfg.weight_bits is not None and cfg.quantize_depthwise_conv:
             self.depthwise_conv = QuantDepthwiseConv1d(dim, cfg.conv_kernel_size, weight_bits=cfg.weight_bits,
                                                        activation_bits=cfg.activation_bits,
-                                                       quantize_output=cfg.quantize_layer_output)
+                                                       quantize_output=cfg.quantize_layer_output,
+                                                       weight_noise=cfg.weight_noise)
         else:
             self.depthwise_conv = nn.Conv1d(dim, dim, cfg.conv_kernel_size, padding=cfg.conv_kernel_size // 2,
                                             groups=dim)

@@ -10,10 +10,17 @@ The observer is updated on every forward pass in training mode (QAT from the fir
 while calibrating (PTQ, :func:`observing`); otherwise the stored range is used as is. Fake
 quantisation is ``torch.fake_quantize_per_tensor_affine``: round half to even, clamp, and a
 straight-through gradient inside the range (zero outside).
+
+Noise-aware training (docs/HARDWARE_STUDIES.md §4): with ``weight_noise`` = d > 0, a quantised layer in
+training mode adds to its fake-quantised weight one Gaussian draw per magnitude bit plane i = 0 … N−2
+of std √2·d·2^i weight steps (√2: the pair of cells), i.e. in sum one draw of std
+s·d·√(2(4^(N−1) − 1)/3) (:func:`plane_noise_std`), fresh on every forward, not re-quantised, with the
+straight-through gradient of the weight unchanged.
 """
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Iterator, Optional
 
 import torch
@@ -28,6 +35,7 @@ __all__ = [
     "QuantDepthwiseConv1d",
     "fake_quantizers",
     "observing",
+    "plane_noise_std",
 ]
 
 
@@ -90,6 +98,20 @@ class ActivationQuantizer(FakeQuantizer):
     """Fake quantiser for layer inputs and outputs (8 bit in the paper)."""
 
 
+def plane_noise_std(bits: int, noise: float) -> float:
+    """Std in weight steps of the sum over the N−1 magnitude planes of N(0, (√2·noise·2^i)²)."""
+    return noise * math.sqrt(2 * (4 ** (bits - 1) - 1) / 3)
+
+
+def _noisy_weight(layer: nn.Module) -> torch.Tensor:
+    """A quantised layer's fake-quantised weight, with the bit-plane noise when it trains with noise."""
+    w = layer.weight_quant(layer.weight)
+    if layer.training and layer.weight_noise > 0:
+        std = layer.weight_quant.scale.detach() * plane_noise_std(layer.weight_bits, layer.weight_noise)
+        w = w + torch.randn_like(w) * std
+    return w
+
+
 class QuantLinear(nn.Module):
     """Linear layer with fake-quantised weight, input and (optionally) output; the bias stays float.
 
@@ -102,14 +124,16 @@ class QuantLinear(nn.Module):
     :param weight_bits: weight bit width N
     :param activation_bits: bit width of ``in_quant`` / ``out_quant``
     :param quantize_output: whether ``out_quant`` exists (else it is None)
+    :param weight_noise: bit-plane weight noise in training mode (see the module doc; 0: none)
     """
 
     def __init__(self, in_features: int, out_features: int, *, weight_bits: int, activation_bits: int = 8,
-                 quantize_output: bool = True, bias: bool = True):
+                 quantize_output: bool = True, bias: bool = True, weight_noise: float = 0.0):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
         self.weight_bits = weight_bits
+        self.weight_noise = weight_noise
         ref = nn.Linear(in_features, out_features, bias=bias)  # the standard initialisation
         self.weight = nn.Parameter(ref.weight.detach().clone())
         self.bias = nn.Parameter(ref.bias.detach().clone()) if bias else None
@@ -122,7 +146,7 @@ class QuantLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """:param x: [..., in_features]; :return: [..., out_features]"""
-        y = F.linear(self.in_quant(x), self.weight_quant(self.weight), self.bias)
+        y = F.linear(self.in_quant(x), _noisy_weight(self), self.bias)
         return self.out_quant(y) if self.out_quant is not None else y
 
 
@@ -133,15 +157,17 @@ class QuantDepthwiseConv1d(nn.Module):
 
     :param channels: input = output channels
     :param kernel_size: odd kernel size
+    :param weight_noise: bit-plane weight noise in training mode (see the module doc; 0: none)
     """
 
     def __init__(self, channels: int, kernel_size: int, *, weight_bits: int, activation_bits: int = 8,
-                 quantize_output: bool = True):
+                 quantize_output: bool = True, weight_noise: float = 0.0):
         super().__init__()
         ref = nn.Conv1d(channels, channels, kernel_size, padding=kernel_size // 2, groups=channels)
         self.channels = channels
         self.kernel_size = kernel_size
         self.weight_bits = weight_bits
+        self.weight_noise = weight_noise
         self.weight = nn.Parameter(ref.weight.detach().clone())
         self.bias = nn.Parameter(ref.bias.detach().clone())
         self.weight_quant = WeightQuantizer(weight_bits)
@@ -153,7 +179,7 @@ class QuantDepthwiseConv1d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """:param x: [B, C, T]; :return: [B, C, T]"""
-        y = F.conv1d(self.in_quant(x), self.weight_quant(self.weight), self.bias,
+        y = F.conv1d(self.in_quant(x), _noisy_weight(self), self.bias,
                      padding=self.kernel_size // 2, groups=self.channels)
         return self.out_quant(y) if self.out_quant is not None else y
 

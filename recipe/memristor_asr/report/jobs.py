@@ -17,7 +17,7 @@ from memristor_asr.report.bootstrap import ScoredSystem, WerEstimate, estimate, 
 from memristor_asr.report.tables import EvalSet, Table, budget_table, device_stats, table2, table3
 
 __all__ = ["GridPoint", "Table2Job", "Table3Job", "DeviceSweepTableJob", "DeviceSweepPlotJob", "WerPlotJob",
-           "CrossbarBudgetTableJob", "WriteVerifyTableJob",
+           "CrossbarBudgetTableJob", "WriteVerifyTableJob", "NoiseTrainingTableJob",
            "write_table", "best_of_grid", "tuned_estimates", "devices_estimates"]
 
 GridPoint = Mapping[str, tk.Path]      # split -> segment scores of one recognition (grid point or device)
@@ -156,11 +156,23 @@ class DeviceSweepTableJob(Table3Job):
         self.setting = setting
         self.what = what
 
-    def run(self):
+    def _table(self) -> Table:
         base, base_systems = _tuned(self.baseline, self.splits)
-        write_table(table3(base, {v: devices_estimates(d, self.splits) for v, d in self.devices.items()},
-                           list(self.devices), eval_sets(self.corpus, base_systems, self.splits),
-                           row_label=self.setting, label=None, what=self.what), self)
+        return table3(base, {v: devices_estimates(d, self.splits) for v, d in self.devices.items()},
+                      list(self.devices), eval_sets(self.corpus, base_systems, self.splits),
+                      row_label=self.setting, label=None, what=self.what)
+
+    def _with_columns(self, table: Table, columns: Sequence[Tuple[str, int]], values: Mapping[object, Sequence]) -> Table:
+        """``table`` with further columns (header, digits): ``values[row value]`` per sweep row, "n.a."
+        for rows without values and for the baseline row."""
+        table.header += [c[0] for c in columns]
+        table.digits += [c[1] for c in columns]
+        for value, row in zip(list(self.devices) + [None], table.rows):
+            row += list(values[value]) if value in values else [None] * len(columns)
+        return table
+
+    def run(self):
+        write_table(self._table(), self)
 
 
 class WriteVerifyTableJob(DeviceSweepTableJob):
@@ -189,21 +201,39 @@ class WriteVerifyTableJob(DeviceSweepTableJob):
 
         import numpy as np
 
-        base, base_systems = _tuned(self.baseline, self.splits)
-        t = table3(base, {v: devices_estimates(d, self.splits) for v, d in self.devices.items()},
-                   list(self.devices), eval_sets(self.corpus, base_systems, self.splits),
-                   row_label=self.setting, label=None, what=self.what)
-        t.header += [c[0] for c in self.COLUMNS]
-        t.digits += [c[2] for c in self.COLUMNS]
-        for value, row in zip(list(self.devices) + [None], t.rows):
+        values = {}
+        for value, paths in self.reports.items():
             summaries = []
-            for path in self.reports.get(value, ()) if value is not None else ():
+            for path in paths:
                 with open(tk.uncached_path(path), encoding="utf-8") as f:
                     summaries.append(json.load(f))
-            row += [float(np.mean([x[key] for x in summaries])) * scale if summaries else None
-                    for _, key, _, scale in self.COLUMNS]
+            values[value] = [float(np.mean([x[key] for x in summaries])) * scale for _, key, _, scale in self.COLUMNS]
+        t = self._with_columns(self._table(), [(c[0], c[2]) for c in self.COLUMNS], values)
         t.note += (" Write-verify columns: means over the row's devices; a re-cycle is one RESET and one SET "
                    "pulse that act on a cell.")
+        write_table(t, self)
+
+
+class NoiseTrainingTableJob(DeviceSweepTableJob):
+    """A device sweep over the models of a noise-aware training sweep: DeviceSweepTableJob's WER
+    columns over devices, then each model's digital (fake-quantised, noise off) WER per split.
+
+    Takes DeviceSweepTableJob's arguments (``devices`` keyed by the rows, e.g. the training noise) and:
+
+    :param digital: row value -> segment scores of that model's digital recognition, per seed and
+        grid point (tuned on the first split, as Table 2)
+    """
+
+    def __init__(self, *, baseline: PerSeed, devices: Dict[object, PerSeed], digital: Dict[object, PerSeed],
+                 setting: str, what: str, corpus: str, splits: Sequence[str] = ("dev",)):
+        super().__init__(baseline=baseline, devices=devices, setting=setting, what=what, corpus=corpus, splits=splits)
+        self.digital = digital
+
+    def run(self):
+        values = {v: [tuned_estimates(grid, self.splits)[s] for s in self.splits] for v, grid in self.digital.items()}
+        t = self._with_columns(self._table(), [(f"{s} digital", 1) for s in self.splits], values)
+        t.note += (" Digital: the same model fake-quantised, without memristors and without training noise "
+                   "(scales tuned on the first split).")
         write_table(t, self)
 
 
