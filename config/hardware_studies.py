@@ -9,6 +9,8 @@ through the graph) and adds:
   verify rounds (``users/memristor/write_verify.py``, ``output/write_verify/qat<bits>/``);
 - noise-aware training of the setup's ``noise_training`` grid: QAT models trained again with weight
   noise, on their own devices (``users/memristor/noise_training.py``, ``output/noise_training/qat<bits>/``);
+- the memristive depthwise conv: devices of the ``depthwise_conv_bits`` models programmed again with
+  the depthwise convs on crossbars too (``users/memristor/depthwise_conv.py``, ``output/depthwise_conv/``);
 - the crossbar budget of every memristor model beside its WER (``users/memristor/crossbar_budget.py``,
   ``output/crossbar_budget/``).
 """
@@ -18,6 +20,7 @@ from users.memristor.entry import main_study
 def py():
     from users.memristor.converter_sweep import run_converter_sweep
     from users.memristor.crossbar_budget import run_crossbar_budget
+    from users.memristor.depthwise_conv import run_depthwise_conv
     from users.memristor.noise_training import run_noise_training
     from users.memristor.write_verify import run_write_verify
 
@@ -25,4 +28,5 @@ def py():
     run_converter_sweep(study, weight_bits=4)
     run_write_verify(study)
     run_noise_training(study)
+    run_depthwise_conv(study)
     run_crossbar_budget(study)

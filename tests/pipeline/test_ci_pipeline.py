@@ -14,6 +14,7 @@ import sys
 import time
 
 import pytest
+import torch
 
 from tests.pipeline.small_study import write_config
 
@@ -219,6 +220,7 @@ HARDWARE_CONFIG = """from users.memristor.entry import main_study
 def py():
     from users.memristor.converter_sweep import run_converter_sweep
     from users.memristor.crossbar_budget import run_crossbar_budget
+    from users.memristor.depthwise_conv import run_depthwise_conv
     from users.memristor.noise_training import run_noise_training
     from users.memristor.write_verify import run_write_verify
 
@@ -230,6 +232,8 @@ def py():
     run_write_verify(study, num_devices=1)
     # the ci noise-training grid (one level), one device
     run_noise_training(study, num_devices=1)
+    # the depthwise convs on crossbars too, one device
+    run_depthwise_conv(study, num_devices=1)
 """
 
 
@@ -259,9 +263,10 @@ def test_hardware_studies_on_the_finished_study(ci_run):
     # the default settings (P4-R4, B8) are the main study's recognitions; P3-R4 and B4 are new; the
     # write-verify device is new, its plain row the main study's; noise training adds one model, its
     # digital recognitions and one device
-    assert submitted == {"CrossbarBudgetJob": 1, "CrossbarBudgetTableJob": 1, "RecognitionJob": 4 + 2 + 4,
-                         "ScliteJob": 4 + 2 + 4, "DeviceSweepTableJob": 2, "DeviceSweepPlotJob": 2 + 1 + 1,
-                         "ProgramCrossbarsJob": 1 + 1, "WriteVerifyTableJob": 1, "TrainJob": 1, "PriorJob": 1,
+    # digital recognitions and one device; the depthwise-conv study one device
+    assert submitted == {"CrossbarBudgetJob": 1, "CrossbarBudgetTableJob": 1, "RecognitionJob": 4 + 2 + 4 + 2,
+                         "ScliteJob": 4 + 2 + 4 + 2, "DeviceSweepTableJob": 2 + 1, "DeviceSweepPlotJob": 2 + 1 + 1 + 1,
+                         "ProgramCrossbarsJob": 1 + 1 + 1, "WriteVerifyTableJob": 1, "TrainJob": 1, "PriorJob": 1,
                          "NoiseTrainingTableJob": 1}, submitted
     out = root / "output" / "crossbar_budget"
     summary = json.loads((out / "qat4.budget.json").read_text())["summary"]
@@ -292,6 +297,11 @@ def test_hardware_studies_on_the_finished_study(ci_run):
     rows = [line.split(" | ") for line in nt.splitlines() if line.startswith(("| none", "| noise0.2"))]
     assert [r[0] for r in rows] == ["| none", "| noise0.2"] and all(len(r) == 12 for r in rows)  # + 2 digital columns
     assert "Digital: the same model fake-quantised" in nt
+    dc = (root / "output" / "depthwise_conv" / "table.md").read_text()
+    assert "| QAT-4: linears | " in dc and "| QAT-4: linears + depthwise conv | " in dc
+    conv_device = torch.load(next((root / "alias" / "depthwise_conv" / "devices" / "qat4-conv").glob(
+        "device0/output/crossbars.pt")), weights_only=True)
+    assert any(name.endswith("conv.depthwise_conv") for name in conv_device["layers"])
 
 
 @pytest.mark.slow

@@ -133,6 +133,7 @@ from users.memristor.converter_sweep import run_converter_sweep
 from users.memristor.crossbar_budget import run_crossbar_budget
 from users.memristor.memristor_ted import run_memristor_ted
 from users.memristor.setups import MINI
+from users.memristor.depthwise_conv import run_depthwise_conv
 from users.memristor.noise_training import run_noise_training
 from users.memristor.write_verify import run_write_verify
 
@@ -143,7 +144,10 @@ tables = run_converter_sweep(study)
 run_crossbar_budget(study)
 wv = run_write_verify(study)[4]
 nt = run_noise_training(study)[4]
+dc = run_depthwise_conv(study)
 after = count()
+conv_devices = [j for j in tk.sis_graph.jobs() if type(j).__name__ == "ProgramCrossbarsJob"
+                and j.programming.depthwise_conv]
 trains = [j for j in tk.sis_graph.jobs() if type(j).__name__ == "TrainJob"]
 qat4 = next(j for j in trains if j.out_checkpoint == study.models["qat4"].checkpoint)
 noisy = [j for j in trains if j.model_config.weight_noise > 0]
@@ -155,6 +159,9 @@ print(json.dumps({"added": {k: after[k] - base.get(k, 0) for k in after if after
                   "wv_rows": [str(r) for r in wv.devices], "wv_reports": {k: len(v) for k, v in wv.reports.items()},
                   "wv_like_plain": all(v in plain for v in verified), "wv_checkpoint": {v[0] for v in verified} == {
                       str(study.models["qat4"].checkpoint)},
+                  "dc_rows": list(dc.devices), "dc_devices": sorted(j.device_index for j in conv_devices),
+                  "dc_like_plain": all((str(j.checkpoint), j.device_index, j.programming.replace(depthwise_conv=False))
+                                       in plain for j in conv_devices),
                   "nt_rows": list(nt.devices), "nt_digital": list(nt.digital),
                   "nt_noise": sorted(j.model_config.weight_noise for j in noisy),
                   "nt_like_qat4": all(j.train_config == qat4.train_config and j.init_checkpoint == qat4.init_checkpoint
@@ -179,10 +186,13 @@ def test_hardware_studies_reuse_the_main_study():
     # 8 ADC and 5 DAC settings, each default shared with the main study: 11 new x 3 devices x 2 splits
     # write-verify: 4 settings x 3 devices, recognised on 2 splits; noise training: 2 models, each
     # recognised digitally (2 splits x 4 grid points) and on 3 devices
-    assert out["added"] == {"RecognitionJob": 66 + 24 + 16, "ScliteJob": 66 + 24 + 28, "DeviceSweepTableJob": 2,
-                            "DeviceSweepPlotJob": 4, "CrossbarBudgetJob": 5, "CrossbarBudgetTableJob": 1,
-                            "ProgramCrossbarsJob": 12 + 6, "WriteVerifyTableJob": 1, "TrainJob": 2, "PriorJob": 2,
-                            "NoiseTrainingTableJob": 1}
+    # recognised digitally (2 splits x 4 grid points) and on 3 devices; depthwise conv: 3 devices
+    assert out["added"] == {"RecognitionJob": 66 + 24 + 16 + 6, "ScliteJob": 66 + 24 + 28 + 6,
+                            "DeviceSweepTableJob": 3, "DeviceSweepPlotJob": 5, "CrossbarBudgetJob": 5,
+                            "CrossbarBudgetTableJob": 1, "ProgramCrossbarsJob": 12 + 6 + 3, "WriteVerifyTableJob": 1,
+                            "TrainJob": 2, "PriorJob": 2, "NoiseTrainingTableJob": 1}
+    assert out["dc_rows"] == ["QAT-4: linears", "QAT-4: linears + depthwise conv"]
+    assert out["dc_devices"] == [0, 1, 2] and out["dc_like_plain"]
     assert out["nt_rows"] == out["nt_digital"] == ["none", "noise0.05", "noise0.2"]
     assert out["nt_noise"] == [0.05, 0.2] and out["nt_like_qat4"]
     assert out["wv_rows"] == ["none", "0.4V-tol0.1", "0.6V-tol0.2", "0.6V-tol0.1", "0.6V-tol0.05"]

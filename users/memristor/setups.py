@@ -98,6 +98,8 @@ class StudySetup:
         None: all ``num_devices``
     :param write_verify: the write-verify study's grid
     :param noise_training: the noise-aware training study's grid
+    :param depthwise_conv_bits: QAT models whose devices the depthwise-conv study programs again with
+        the blocks' depthwise convs on crossbars too (``users/memristor/depthwise_conv.py``)
     :param cell_pairs: pairs for the single-cell table (paper: 5000)
     :param programming: crossbar tiles and programming pulses of the devices (a change programs new
         devices)
@@ -132,6 +134,7 @@ class StudySetup:
     sweep_devices: Optional[int] = None
     write_verify: WriteVerifySweep = WriteVerifySweep()
     noise_training: NoiseTrainingSweep = NoiseTrainingSweep()
+    depthwise_conv_bits: Tuple[int, ...] = (8, 5, 4)
     cell_pairs: int = 5000
     programming: ProgrammingConfig = ProgrammingConfig()
     read: ReadConfig = ReadConfig()
@@ -199,6 +202,7 @@ MINI = StudySetup(
     # noise-aware training of the 4-bit model: the follow-up's 0.05 (≈ 0.3 weight steps in all at 4 bits)
     # and 0.2 (≈ 1.3 steps); each level is one more QAT fine-tune and its devices
     noise_training=NoiseTrainingSweep(weight_bits=(4,), noise=(0.05, 0.2)),
+    depthwise_conv_bits=(4,),
     # pre-cycling: 2 instead of 50 random pulses per cycle step (device k: 2(k + 1) pulses) to fit
     # the time budget on 2 cores (programming cost is linear in the pulses: with 5, the 50 devices
     # took 17 core-minutes); devices stay independent through their seeds
@@ -243,6 +247,7 @@ CI = StudySetup(
     memristor_bits=(4,), num_devices=2, cell_pairs=500,
     write_verify=WriteVerifySweep(weight_bits=(4,), settings=(WriteVerifyConfig(tolerance=0.1, test_voltage=0.6),)),
     noise_training=NoiseTrainingSweep(weight_bits=(4,), noise=(0.2,)),
+    depthwise_conv_bits=(4,),
     programming=ProgrammingConfig(pulses_per_cycle=5),
     # the ci models learn (a minute of training on 10 min of speech): the same convergence and
     # empty-hypothesis checks as mini and paper

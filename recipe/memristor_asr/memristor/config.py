@@ -53,7 +53,11 @@ class ProgrammingConfig(Config):
     :param pulse_vmax: volts; pre-cycling pulses are Uniform(−pulse_vmax, +pulse_vmax) V
     :param reset_voltage: volts (> 0); the full RESET applied to every cell after pre-cycling
     :param set_voltage: volts (< 0); applied to the cells whose bit is 1
+    :param depthwise_conv: also map each block's depthwise conv, as per-channel columns
+        (``memristor.conv``); False: it stays digital, as in the paper
     """
+
+    HASH_OMITS_DEFAULT = ("depthwise_conv",)  # added later: devices without it keep their job ids
 
     tile_inputs: int = 128
     tile_outputs: int = 128
@@ -61,9 +65,11 @@ class ProgrammingConfig(Config):
     pulse_vmax: float = 2.0
     reset_voltage: float = 2.0
     set_voltage: float = -2.0
+    depthwise_conv: bool = False
 
     def __post_init__(self):
         need = lambda ok, what: _need("ProgrammingConfig", ok, what)  # noqa: E731
+        need(isinstance(self.depthwise_conv, bool), f"depthwise_conv must be True or False, got {self.depthwise_conv!r}")
         for name in ("tile_inputs", "tile_outputs"):
             v = getattr(self, name)
             need(_is_int(v) and v >= 1, f"{name} must be a positive int, got {v!r}")
@@ -194,7 +200,7 @@ HardwareConfig = dataclasses.make_dataclass(
     [(f.name, f.type, dataclasses.field(default=f.default))
      for part in (ProgrammingConfig, ReadConfig) for f in dataclasses.fields(part)],
     bases=(_HardwareView,), frozen=True,
-    namespace={"__module__": __name__, "__doc__": """Programming and read settings together: the view of
+    namespace={"__module__": __name__, "HASH_OMITS_DEFAULT": ProgrammingConfig.HASH_OMITS_DEFAULT, "__doc__": """Programming and read settings together: the view of
     :class:`~memristor_asr.memristor.linear.MemristorLinear` and the programming code. Its fields are
     those of :class:`ProgrammingConfig` followed by those of :class:`ReadConfig`, with their defaults,
     documented and validated there. Jobs and experiments take the two parts separately.

@@ -3,8 +3,10 @@
 Every linear weight multiply inside an encoder block — ``ff1/ff2.linear_ff``, ``ff1/ff2.linear_out``,
 ``mhsa.in_proj``, ``mhsa.out_proj``, ``conv.pointwise_conv1``, ``conv.pointwise_conv2`` — is a
 ``QuantLinear`` and becomes a :class:`~memristor_asr.memristor.linear.MemristorLinear` built from
-(round(W/s_w), s_w, s_a, bias), keeping its output quantiser. The depthwise conv, the frontend, the
-norms, the attention products and the output layer stay digital.
+(round(W/s_w), s_w, s_a, bias), keeping its output quantiser. With
+``ProgrammingConfig.depthwise_conv`` the block's ``conv.depthwise_conv`` (a ``QuantDepthwiseConv1d``)
+becomes a :class:`~memristor_asr.memristor.conv.MemristorDepthwiseConv1d` too; otherwise it stays
+digital, as in the paper, with the frontend, the norms, the attention products and the output layer.
 
 Programming is separate from the model so that a "device" can be stored and reused:
 
@@ -33,6 +35,7 @@ import torch
 from torch import nn
 
 from .config import HardwareConfig, ProgrammingConfig, ReadConfig, WriteVerifyConfig
+from .conv import MemristorDepthwiseConv1d, check_depthwise_fits
 from .crossbar import (ProgrammedLayer, WriteVerifyTally, check_bits, default_cells_per_chunk, derive_seed,
                        integer_weights, program_layer, weight_digest)
 from .linear import MemristorLinear
@@ -41,6 +44,7 @@ from ..util import file_sha256
 
 __all__ = [
     "MEMRISTOR_LAYERS",
+    "DEPTHWISE_LAYER",
     "memristor_layer_names",
     "ProgrammedModel",
     "program_model",
@@ -53,6 +57,7 @@ __all__ = [
 # module names inside model.encoder.blocks[i] that run on crossbars (docs/INTERFACES.md)
 MEMRISTOR_LAYERS = ("ff1.linear_ff", "ff1.linear_out", "mhsa.in_proj", "mhsa.out_proj",
                     "conv.pointwise_conv1", "conv.pointwise_conv2", "ff2.linear_ff", "ff2.linear_out")
+DEPTHWISE_LAYER = "conv.depthwise_conv"  # on crossbars with ProgrammingConfig.depthwise_conv
 FILE_FORMAT = "memristor_asr.programmed_crossbars"
 # 2: "programming" holds the ProgrammingConfig; 1 (still read): "config" held a full HardwareConfig
 FILE_VERSION = 2
@@ -61,8 +66,9 @@ READABLE_VERSIONS = (1, 2)
 log = logging.getLogger(__name__)
 
 
-def memristor_layer_names(model: nn.Module) -> List[str]:
-    """Names (as in ``model.named_modules()``) of the layers that go on crossbars, in block order.
+def memristor_layer_names(model: nn.Module, depthwise_conv: bool = False) -> List[str]:
+    """Names (as in ``model.named_modules()``) of the layers that go on crossbars, in block order
+    (with ``depthwise_conv``, each block's depthwise conv after its linears).
 
     :raises ValueError: if the model has no ``encoder.blocks`` or a block lacks one of the layers
     """
@@ -71,7 +77,7 @@ def memristor_layer_names(model: nn.Module) -> List[str]:
         raise ValueError(f"{type(model).__name__} has no encoder.blocks: not a Conformer of memristor_asr.nn")
     names = []
     for i, block in enumerate(blocks):
-        for suffix in MEMRISTOR_LAYERS:
+        for suffix in MEMRISTOR_LAYERS + ((DEPTHWISE_LAYER,) if depthwise_conv else ()):
             try:
                 block.get_submodule(suffix)
             except AttributeError as e:
@@ -81,9 +87,13 @@ def memristor_layer_names(model: nn.Module) -> List[str]:
 
 
 def _quant_parts(name: str, module: nn.Module) -> Tuple[torch.Tensor, int, float, float, int]:
-    """(W_int, bits, s_w, s_a, q_a) of a QuantLinear, with clear errors for anything else."""
-    if isinstance(module, MemristorLinear):
-        raise ValueError(f"{name}: already a MemristorLinear (convert a fresh copy of the quantised model)")
+    """(W_int, bits, s_w, s_a, q_a) of a QuantLinear (W_int ``[out, in]``) or a QuantDepthwiseConv1d
+    (W_int ``[channels, taps]``), with clear errors for anything else."""
+    if isinstance(module, (MemristorLinear, MemristorDepthwiseConv1d)):
+        raise ValueError(f"{name}: already a {type(module).__name__} (convert a fresh copy of the quantised model)")
+    if isinstance(module, nn.Conv1d):
+        raise ValueError(f"{name}: a float Conv1d; mapping the depthwise conv needs a model with a quantised one "
+                         "(ModelConfig.quantize_depthwise_conv)")
     missing = [a for a in ("weight", "weight_bits", "weight_quant", "in_quant", "out_quant") if not hasattr(module, a)]
     if missing:
         raise ValueError(f"{name}: {type(module).__name__} is not a QuantLinear (lacks {', '.join(missing)}); "
@@ -98,7 +108,13 @@ def _quant_parts(name: str, module: nn.Module) -> Tuple[torch.Tensor, int, float
             raise ValueError(f"{name}: {qname} has not observed any data (train or calibrate the model first)")
     s_w = float(module.weight_quant.scale)
     s_a = float(module.in_quant.scale)
-    w_int = integer_weights(module.weight, s_w, bits, name=name)
+    weight = module.weight
+    if weight.dim() == 3:  # depthwise conv [C, 1, K]
+        if weight.shape[1] != 1:
+            raise ValueError(f"{name}: only a depthwise conv (one input channel per group) can be mapped, "
+                             f"got a weight of shape {tuple(weight.shape)}")
+        weight = weight[:, 0, :]
+    w_int = integer_weights(weight, s_w, bits, name=name)
     return w_int, bits, s_w, s_a, int(module.in_quant.quant_max)
 
 
@@ -156,9 +172,11 @@ def program_model(model: nn.Module, config: Union[ProgrammingConfig, HardwareCon
                             device_type=device.type, params_sha256=file_sha256(params.source),
                             write_verify=write_verify)
     tally = WriteVerifyTally() if write_verify is not None else None
-    names = memristor_layer_names(model)
+    names = memristor_layer_names(model, config.depthwise_conv)
     for n, name in enumerate(names):
         w_int, bits, _, _, _ = _quant_parts(name, model.get_submodule(name))
+        if name.endswith(DEPTHWISE_LAYER):
+            check_depthwise_fits(name, w_int.shape[1], config.tile_inputs)
         t0 = time.perf_counter()
         state.layers[name] = program_layer(w_int, bits, config=config, seed=derive_seed(seed, name),
                                            num_cycles=num_cycles, device=device, params=params,
@@ -198,7 +216,7 @@ def load_programmed(model: nn.Module, state: ProgrammedModel, read: Union[ReadCo
     if file_sha256(params.source) != state.params_sha256:
         raise ValueError(f"the crossbars were programmed with another Synaptogen parameter file than {params.source}")
     noise_seed = state.seed if noise_seed is None else int(noise_seed)
-    names = memristor_layer_names(model)
+    names = memristor_layer_names(model, state.programming.depthwise_conv)
     absent = [n for n in names if n not in state.layers]
     if absent:
         raise ValueError(f"programmed state lacks layer(s) {', '.join(absent[:4])}{' …' if len(absent) > 4 else ''}")
@@ -212,9 +230,10 @@ def load_programmed(model: nn.Module, state: ProgrammedModel, read: Union[ReadCo
         if lay.weight_digest != weight_digest(w_int):
             raise ValueError(f"{name}: the programmed crossbars hold other weights than this model "
                              "(weight digest differs): program this checkpoint")
-        new = MemristorLinear(lay, weight_scale=s_w, input_scale=s_a, input_quant_max=q_a, bias=module.bias,
-                              config=config, out_quant=module.out_quant,
-                              noise_seed=derive_seed(noise_seed, name, "read"), params=params, name=name)
+        layer_class = MemristorDepthwiseConv1d if name.endswith(DEPTHWISE_LAYER) else MemristorLinear
+        new = layer_class(lay, weight_scale=s_w, input_scale=s_a, input_quant_max=q_a, bias=module.bias,
+                          config=config, out_quant=module.out_quant,
+                          noise_seed=derive_seed(noise_seed, name, "read"), params=params, name=name)
         new.to(module.weight.device)
         parent_name, _, child = name.rpartition(".")
         setattr(model.get_submodule(parent_name), child, new)
