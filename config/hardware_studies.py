@@ -11,6 +11,8 @@ through the graph) and adds:
   noise, on their own devices (``users/memristor/noise_training.py``, ``output/noise_training/qat<bits>/``);
 - the memristive depthwise conv: devices of the ``depthwise_conv_bits`` models programmed again with
   the depthwise convs on crossbars too (``users/memristor/depthwise_conv.py``, ``output/depthwise_conv/``);
+- multi-level cells of the setup's ``multilevel`` grid: devices programmed again with more conductance
+  states per cell and fewer planes (``users/memristor/multilevel.py``, ``output/multilevel/qat<bits>/``);
 - the crossbar budget of every memristor model beside its WER (``users/memristor/crossbar_budget.py``,
   ``output/crossbar_budget/``).
 """
@@ -21,6 +23,7 @@ def py():
     from users.memristor.converter_sweep import run_converter_sweep
     from users.memristor.crossbar_budget import run_crossbar_budget
     from users.memristor.depthwise_conv import run_depthwise_conv
+    from users.memristor.multilevel import run_multilevel
     from users.memristor.noise_training import run_noise_training
     from users.memristor.write_verify import run_write_verify
 
@@ -29,4 +32,5 @@ def py():
     run_write_verify(study)
     run_noise_training(study)
     run_depthwise_conv(study)
+    run_multilevel(study)
     run_crossbar_budget(study)

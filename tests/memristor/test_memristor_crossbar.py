@@ -157,7 +157,7 @@ def test_hardware_config_is_programming_plus_read():
     # the defaults are the paper's (and those of the flat config before the split)
     assert ProgrammingConfig().to_dict() == {"tile_inputs": 128, "tile_outputs": 128, "pulses_per_cycle": 50,
                                              "pulse_vmax": 2.0, "reset_voltage": 2.0, "set_voltage": -2.0,
-                                             "depthwise_conv": False}
+                                             "depthwise_conv": False, "levels": 2}
     assert ReadConfig().to_dict() == {"input_bits": 8, "input_vmax": 0.6, "output_precision_bits": 4,
                                       "output_range_bits": 4, "current_scaling": 8020.0, "noise": "paper",
                                       "read_path": "fast", "noise_broadcast_dims": 1}

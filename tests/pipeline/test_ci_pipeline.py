@@ -221,6 +221,7 @@ def py():
     from users.memristor.converter_sweep import run_converter_sweep
     from users.memristor.crossbar_budget import run_crossbar_budget
     from users.memristor.depthwise_conv import run_depthwise_conv
+    from users.memristor.multilevel import run_multilevel
     from users.memristor.noise_training import run_noise_training
     from users.memristor.write_verify import run_write_verify
 
@@ -234,6 +235,8 @@ def py():
     run_noise_training(study, num_devices=1)
     # the depthwise convs on crossbars too, one device
     run_depthwise_conv(study, num_devices=1)
+    # 4-level cells, one device
+    run_multilevel(study, num_devices=1)
 """
 
 
@@ -263,11 +266,12 @@ def test_hardware_studies_on_the_finished_study(ci_run):
     # the default settings (P4-R4, B8) are the main study's recognitions; P3-R4 and B4 are new; the
     # write-verify device is new, its plain row the main study's; noise training adds one model, its
     # digital recognitions and one device
-    # digital recognitions and one device; the depthwise-conv study one device
-    assert submitted == {"CrossbarBudgetJob": 1, "CrossbarBudgetTableJob": 1, "RecognitionJob": 4 + 2 + 4 + 2,
-                         "ScliteJob": 4 + 2 + 4 + 2, "DeviceSweepTableJob": 2 + 1, "DeviceSweepPlotJob": 2 + 1 + 1 + 1,
-                         "ProgramCrossbarsJob": 1 + 1 + 1, "WriteVerifyTableJob": 1, "TrainJob": 1, "PriorJob": 1,
-                         "NoiseTrainingTableJob": 1}, submitted
+    # digital recognitions and one device; the depthwise-conv and multi-level studies one device each
+    assert submitted == {"CrossbarBudgetJob": 1, "CrossbarBudgetTableJob": 1, "RecognitionJob": 4 + 2 + 4 + 2 + 2,
+                         "ScliteJob": 4 + 2 + 4 + 2 + 2, "DeviceSweepTableJob": 2 + 1,
+                         "DeviceSweepPlotJob": 2 + 1 + 1 + 1 + 1, "ProgramCrossbarsJob": 1 + 1 + 1 + 1,
+                         "WriteVerifyTableJob": 1, "TrainJob": 1, "PriorJob": 1, "NoiseTrainingTableJob": 1,
+                         "MultiLevelTableJob": 1}, submitted
     out = root / "output" / "crossbar_budget"
     summary = json.loads((out / "qat4.budget.json").read_text())["summary"]
     device_dir = os.path.realpath(root / "alias" / "memristor_ted" / "devices" / "qat4" / "device0")
@@ -302,6 +306,10 @@ def test_hardware_studies_on_the_finished_study(ci_run):
     conv_device = torch.load(next((root / "alias" / "depthwise_conv" / "devices" / "qat4-conv").glob(
         "device0/output/crossbars.pt")), weights_only=True)
     assert any(name.endswith("conv.depthwise_conv") for name in conv_device["layers"])
+    ml = [line.split(" | ") for line in (root / "output" / "multilevel" / "qat4" / "table.md").read_text().splitlines()
+          if line.startswith(("| 2 levels", "| 4 levels"))]
+    assert [r[-3] for r in ml] == ["3", "2"]  # planes per 4-bit weight: 3 bits, 2 base-4 digits
+    assert int(ml[1][-2]) < int(ml[0][-2])  # fewer array pairs
 
 
 @pytest.mark.slow

@@ -134,6 +134,7 @@ from users.memristor.crossbar_budget import run_crossbar_budget
 from users.memristor.memristor_ted import run_memristor_ted
 from users.memristor.setups import MINI
 from users.memristor.depthwise_conv import run_depthwise_conv
+from users.memristor.multilevel import run_multilevel
 from users.memristor.noise_training import run_noise_training
 from users.memristor.write_verify import run_write_verify
 
@@ -145,7 +146,9 @@ run_crossbar_budget(study)
 wv = run_write_verify(study)[4]
 nt = run_noise_training(study)[4]
 dc = run_depthwise_conv(study)
+ml = run_multilevel(study)[4]
 after = count()
+ml_devices = [j for j in tk.sis_graph.jobs() if type(j).__name__ == "ProgramCrossbarsJob" and j.programming.levels > 2]
 conv_devices = [j for j in tk.sis_graph.jobs() if type(j).__name__ == "ProgramCrossbarsJob"
                 and j.programming.depthwise_conv]
 trains = [j for j in tk.sis_graph.jobs() if type(j).__name__ == "TrainJob"]
@@ -162,6 +165,9 @@ print(json.dumps({"added": {k: after[k] - base.get(k, 0) for k in after if after
                   "dc_rows": list(dc.devices), "dc_devices": sorted(j.device_index for j in conv_devices),
                   "dc_like_plain": all((str(j.checkpoint), j.device_index, j.programming.replace(depthwise_conv=False))
                                        in plain for j in conv_devices),
+                  "ml_rows": list(ml.devices), "ml_levels": sorted({j.programming.levels for j in ml_devices}),
+                  "ml_like_plain": all((str(j.checkpoint), j.device_index, j.programming.replace(levels=2)) in plain
+                                       for j in ml_devices),
                   "nt_rows": list(nt.devices), "nt_digital": list(nt.digital),
                   "nt_noise": sorted(j.model_config.weight_noise for j in noisy),
                   "nt_like_qat4": all(j.train_config == qat4.train_config and j.init_checkpoint == qat4.init_checkpoint
@@ -187,10 +193,14 @@ def test_hardware_studies_reuse_the_main_study():
     # write-verify: 4 settings x 3 devices, recognised on 2 splits; noise training: 2 models, each
     # recognised digitally (2 splits x 4 grid points) and on 3 devices
     # recognised digitally (2 splits x 4 grid points) and on 3 devices; depthwise conv: 3 devices
-    assert out["added"] == {"RecognitionJob": 66 + 24 + 16 + 6, "ScliteJob": 66 + 24 + 28 + 6,
-                            "DeviceSweepTableJob": 3, "DeviceSweepPlotJob": 5, "CrossbarBudgetJob": 5,
-                            "CrossbarBudgetTableJob": 1, "ProgramCrossbarsJob": 12 + 6 + 3, "WriteVerifyTableJob": 1,
-                            "TrainJob": 2, "PriorJob": 2, "NoiseTrainingTableJob": 1}
+    # multi-level cells: 3 level counts x 3 devices
+    assert out["added"] == {"RecognitionJob": 66 + 24 + 16 + 6 + 18, "ScliteJob": 66 + 24 + 28 + 6 + 18,
+                            "DeviceSweepTableJob": 3, "DeviceSweepPlotJob": 6, "CrossbarBudgetJob": 5,
+                            "CrossbarBudgetTableJob": 1, "ProgramCrossbarsJob": 12 + 6 + 3 + 9,
+                            "WriteVerifyTableJob": 1, "TrainJob": 2, "PriorJob": 2, "NoiseTrainingTableJob": 1,
+                            "MultiLevelTableJob": 1}
+    assert out["ml_rows"] == ["2 levels", "3 levels", "4 levels", "8 levels"]
+    assert out["ml_levels"] == [3, 4, 8] and out["ml_like_plain"]
     assert out["dc_rows"] == ["QAT-4: linears", "QAT-4: linears + depthwise conv"]
     assert out["dc_devices"] == [0, 1, 2] and out["dc_like_plain"]
     assert out["nt_rows"] == out["nt_digital"] == ["none", "noise0.05", "noise0.2"]

@@ -29,7 +29,7 @@ from memristor_asr.training.convergence import ConvergenceCheck
 from memristor_asr.training.setup import TrainingSetup
 from memristor_asr.training.trainer import TrainConfig
 
-__all__ = ["WriteVerifySweep", "NoiseTrainingSweep", "StudySetup", "PAPER", "MINI", "CI", "SETUPS", "setup_named"]
+__all__ = ["WriteVerifySweep", "NoiseTrainingSweep", "MultiLevelSweep", "StudySetup", "PAPER", "MINI", "CI", "SETUPS", "setup_named"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,24 @@ class NoiseTrainingSweep:
 
 
 @dataclass(frozen=True)
+class MultiLevelSweep:
+    """The grid of the multi-level cell study (``users/memristor/multilevel.py``): QAT models whose
+    devices are programmed again with L-level cells (``ProgrammingConfig.levels``), fewer digit planes.
+
+    :param weight_bits: QAT models (their binary devices are the reference row)
+    :param levels: conductance states per cell, one table row each (> 2)
+    """
+
+    weight_bits: Tuple[int, ...] = (4, 8)
+    levels: Tuple[int, ...] = (3, 4)
+
+    def __post_init__(self):
+        if not self.weight_bits or not self.levels or any(not isinstance(v, int) or v <= 2 for v in self.levels):
+            raise ValueError(f"MultiLevelSweep needs weight bits and levels > 2, got {self.weight_bits!r} and "
+                             f"{self.levels!r}")
+
+
+@dataclass(frozen=True)
 class StudySetup:
     """Everything that sizes one run of the study: data, model and training, recognition grids, hardware.
 
@@ -98,6 +116,7 @@ class StudySetup:
         None: all ``num_devices``
     :param write_verify: the write-verify study's grid
     :param noise_training: the noise-aware training study's grid
+    :param multilevel: the multi-level cell study's grid
     :param depthwise_conv_bits: QAT models whose devices the depthwise-conv study programs again with
         the blocks' depthwise convs on crossbars too (``users/memristor/depthwise_conv.py``)
     :param cell_pairs: pairs for the single-cell table (paper: 5000)
@@ -134,6 +153,7 @@ class StudySetup:
     sweep_devices: Optional[int] = None
     write_verify: WriteVerifySweep = WriteVerifySweep()
     noise_training: NoiseTrainingSweep = NoiseTrainingSweep()
+    multilevel: MultiLevelSweep = MultiLevelSweep()
     depthwise_conv_bits: Tuple[int, ...] = (8, 5, 4)
     cell_pairs: int = 5000
     programming: ProgrammingConfig = ProgrammingConfig()
@@ -203,6 +223,8 @@ MINI = StudySetup(
     # and 0.2 (≈ 1.3 steps); each level is one more QAT fine-tune and its devices
     noise_training=NoiseTrainingSweep(weight_bits=(4,), noise=(0.05, 0.2)),
     depthwise_conv_bits=(4,),
+    # 3 and 4 levels: 2 digit planes instead of 3 bit planes at 4 bits; 8 levels: one plane
+    multilevel=MultiLevelSweep(weight_bits=(4,), levels=(3, 4, 8)),
     # pre-cycling: 2 instead of 50 random pulses per cycle step (device k: 2(k + 1) pulses) to fit
     # the time budget on 2 cores (programming cost is linear in the pulses: with 5, the 50 devices
     # took 17 core-minutes); devices stay independent through their seeds
@@ -248,6 +270,7 @@ CI = StudySetup(
     write_verify=WriteVerifySweep(weight_bits=(4,), settings=(WriteVerifyConfig(tolerance=0.1, test_voltage=0.6),)),
     noise_training=NoiseTrainingSweep(weight_bits=(4,), noise=(0.2,)),
     depthwise_conv_bits=(4,),
+    multilevel=MultiLevelSweep(weight_bits=(4,), levels=(4,)),
     programming=ProgrammingConfig(pulses_per_cycle=5),
     # the ci models learn (a minute of training on 10 min of speech): the same convergence and
     # empty-hypothesis checks as mini and paper

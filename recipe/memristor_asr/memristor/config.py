@@ -55,9 +55,12 @@ class ProgrammingConfig(Config):
     :param set_voltage: volts (< 0); applied to the cells whose bit is 1
     :param depthwise_conv: also map each block's depthwise conv, as per-channel columns
         (``memristor.conv``); False: it stays digital, as in the paper
+    :param levels: conductance states per cell (``memristor.levels``): 2 (binary, the paper) or more,
+        programmed with partial RESETs, with fewer digit planes per weight
     """
 
-    HASH_OMITS_DEFAULT = ("depthwise_conv",)  # added later: devices without it keep their job ids
+    # added later: devices without them keep their job ids
+    HASH_OMITS_DEFAULT = ("depthwise_conv", "levels")
 
     tile_inputs: int = 128
     tile_outputs: int = 128
@@ -66,10 +69,13 @@ class ProgrammingConfig(Config):
     reset_voltage: float = 2.0
     set_voltage: float = -2.0
     depthwise_conv: bool = False
+    levels: int = 2
 
     def __post_init__(self):
         need = lambda ok, what: _need("ProgrammingConfig", ok, what)  # noqa: E731
         need(isinstance(self.depthwise_conv, bool), f"depthwise_conv must be True or False, got {self.depthwise_conv!r}")
+        need(_is_int(self.levels) and 2 <= self.levels <= 16,
+             f"levels must be an int in 2..16 (conductance states per cell), got {self.levels!r}")
         for name in ("tile_inputs", "tile_outputs"):
             v = getattr(self, name)
             need(_is_int(v) and v >= 1, f"{name} must be a positive int, got {v!r}")

@@ -33,6 +33,7 @@ from torch import nn
 from .cells import noise_weight, polyval
 from .config import HardwareConfig
 from .crossbar import ProgrammedLayer
+from .levels import plane_weights
 from .linear import adc, dac
 from .params import SynaptogenParams, cached_default_params
 
@@ -75,6 +76,7 @@ class MemristorDepthwiseConv1d(nn.Module):
         self.name = name
         self.config = config
         self.weight_bits = programmed.weight_bits
+        self.levels = programmed.levels
         self.weight_digest = programmed.weight_digest
         self.kernel_size = programmed.in_features
         self.channels = programmed.out_features
@@ -108,7 +110,7 @@ class MemristorDepthwiseConv1d(nn.Module):
 
     @property
     def num_planes(self) -> int:
-        return self.weight_bits - 1
+        return self.r_pos.shape[0]
 
     @property
     def output_factor(self) -> float:
@@ -181,7 +183,7 @@ class MemristorDepthwiseConv1d(nn.Module):
         b, _, t = x.shape
         values = self.crossbar_values(win)  # [P, B·T, C]
         q = adc(values, self.config)
-        weights = torch.tensor([2.0 ** (self.num_planes - 1 - p) for p in range(self.num_planes)], device=x.device)
+        weights = torch.tensor(plane_weights(self.num_planes, self.levels), device=x.device)
         out = (q * weights.view(-1, 1, 1)).sum(0)  # [B·T, C]
         y = (out * self.output_factor + self.bias).view(b, t, self.channels).transpose(1, 2)
         return self.out_quant(y) if self.out_quant is not None else y

@@ -266,7 +266,7 @@ def save_programmed(state: ProgrammedModel, path: Union[str, os.PathLike], dtype
         "write_verify": None if state.write_verify is None else state.write_verify.to_dict(),
         "write_verify_summary": state.write_verify_summary,
         "layers": {name: {"r_pos": lay.r_pos.detach().to("cpu", dtype), "r_neg": lay.r_neg.detach().to("cpu", dtype),
-                          "weight_bits": lay.weight_bits, "weight_digest": lay.weight_digest}
+                          "weight_bits": lay.weight_bits, "weight_digest": lay.weight_digest, "levels": lay.levels}
                    for name, lay in state.layers.items()},
     }
     tmp = f"{os.fspath(path)}.tmp"
@@ -306,7 +306,7 @@ def load_programmed_file(path: Union[str, os.PathLike]) -> ProgrammedModel:
         layers = {}
         for name, d in payload["layers"].items():
             lay = ProgrammedLayer(r_pos=d["r_pos"].float(), r_neg=d["r_neg"].float(), weight_bits=int(d["weight_bits"]),
-                                  weight_digest=str(d["weight_digest"]))
+                                  weight_digest=str(d["weight_digest"]), levels=int(d.get("levels", 2)))
             lay.validate(f"{path}: {name}")
             layers[name] = lay
         return ProgrammedModel(seed=int(payload["seed"]), num_cycles=int(payload["num_cycles"]),

@@ -20,6 +20,7 @@ import torch
 
 from .cells import CellArray
 from .config import HardwareConfig, ProgrammingConfig, WriteVerifyConfig
+from .levels import digit_planes, level_voltages, planes_for
 from .params import SynaptogenParams
 
 __all__ = [
@@ -195,7 +196,9 @@ def program_arrays(targets: torch.Tensor, *, num_cycles: int, config: Union[Prog
                    ) -> torch.Tensor:
     """Program independent cell arrays and return their final r.
 
-    :param targets: bool ``[A, S]``: A arrays of S cells; True = SET to LRS
+    :param targets: bool ``[A, S]``: A arrays of S cells; True = SET to LRS; or, for multi-level
+        cells, int8 levels 0 … L − 1 (``config.levels``): level ≥ 1 is SET, and a level below L − 1 then
+        gets its partial RESET (:func:`~.levels.level_voltages`)
     :param num_cycles: pre-cycling steps (num_cycles × config.pulses_per_cycle pulses per array)
     :param generator: on the device to program on; chunks are drawn from it in order
     :param cells_per_chunk: whole arrays are processed together up to this many cells (the random
@@ -205,9 +208,15 @@ def program_arrays(targets: torch.Tensor, *, num_cycles: int, config: Union[Prog
     :param tally: collects what write-verify did (with ``verify``)
     :return: float32 ``[A, S]`` on the generator's device
     """
-    if targets.dtype != torch.bool or targets.dim() != 2:
-        raise ValueError(f"program_arrays: targets must be a bool [arrays, cells] tensor, got {targets.dtype} "
-                         f"{tuple(targets.shape)}")
+    if targets.dtype not in (torch.bool, torch.int8) or targets.dim() != 2:
+        raise ValueError(f"program_arrays: targets must be a bool (or int8 levels) [arrays, cells] tensor, got "
+                         f"{targets.dtype} {tuple(targets.shape)}")
+    multilevel = targets.dtype == torch.int8
+    if multilevel:
+        if verify is not None:
+            raise ValueError("program_arrays: write-verify is defined for binary cells only (levels = 2)")
+        partial = level_voltages(config.levels, params, set_voltage=config.set_voltage,
+                                 reset_voltage=config.reset_voltage)
     if isinstance(num_cycles, bool) or not isinstance(num_cycles, int) or num_cycles < 0:
         raise ValueError(f"num_cycles must be an int >= 0, got {num_cycles!r}")
     device = generator.device
@@ -224,8 +233,15 @@ def program_arrays(targets: torch.Tensor, *, num_cycles: int, config: Union[Prog
             cells.apply_voltage(pulses[t].unsqueeze(1))
         cells.apply_voltage(config.reset_voltage)
         on = targets[start:stop].to(device)
-        cells.apply_voltage(torch.where(on, torch.tensor(config.set_voltage, device=device),
-                                        torch.tensor(0.0, device=device)))
+        zero = torch.tensor(0.0, device=device)
+        if multilevel:
+            level, on = on, on >= 1
+        cells.apply_voltage(torch.where(on, torch.tensor(config.set_voltage, device=device), zero))
+        if multilevel and partial:
+            u = zero.expand(level.shape)
+            for d, volts in enumerate(partial, start=1):
+                u = torch.where(level == d, torch.tensor(volts, device=device), u)
+            cells.apply_voltage(u)
         if verify is not None:
             write_verify(cells, on, verify, reset_voltage=config.reset_voltage, set_voltage=config.set_voltage,
                          tally=tally)
@@ -246,6 +262,11 @@ class ProgrammedLayer:
     r_neg: torch.Tensor
     weight_bits: int
     weight_digest: str
+    levels: int = 2  # conductance states per cell (memristor.levels)
+
+    @property
+    def num_planes(self) -> int:
+        return planes_for(self.weight_bits, self.levels)
 
     @property
     def in_features(self) -> int:
@@ -257,7 +278,7 @@ class ProgrammedLayer:
 
     def validate(self, name: str = "layer") -> None:
         check_bits(self.weight_bits, name)
-        want = (self.weight_bits - 1,)
+        want = (self.num_planes,)
         for which in ("r_pos", "r_neg"):
             r = getattr(self, which)
             if not isinstance(r, torch.Tensor) or r.dim() != 3 or r.shape[:1] != want or not r.is_floating_point():
@@ -286,7 +307,11 @@ def program_layer(w_int: torch.Tensor, bits: int, *, config: Union[ProgrammingCo
     line, as in the paper's code.
     """
     device = torch.device(device) if device is not None else w_int.device
-    planes = bit_planes(w_int, bits).to(device)  # [P, in, out]
+    levels = config.levels
+    if levels > 2 and verify is not None:
+        raise ValueError(f"write-verify is defined for binary cells only, got ProgrammingConfig.levels = {levels}")
+    # [P, in, out]: bits (the paper) or signed base-L digits
+    planes = (bit_planes(w_int, bits) if levels == 2 else digit_planes(w_int, bits, levels)).to(device)
     n_planes, n_in, n_out = planes.shape
     ti, to = config.tile_inputs, config.tile_outputs
     groups = {}  # (rows, cols) -> [(first input, first output)] of the tiles of that shape
@@ -299,7 +324,10 @@ def program_layer(w_int: torch.Tensor, bits: int, *, config: Union[ProgrammingCo
     done = 0
     for (rows, cols), tiles in sorted(groups.items(), reverse=True):
         blocks = torch.stack([planes[:, i0:i0 + rows, o0:o0 + cols] for i0, o0 in tiles], dim=1)  # [P, G, rows, cols]
-        targets = torch.stack([blocks == 1, blocks == -1], dim=2).reshape(-1, rows * cols)
+        if levels == 2:
+            targets = torch.stack([blocks == 1, blocks == -1], dim=2).reshape(-1, rows * cols)
+        else:  # the positive line holds the positive digits, the negative line the negative ones
+            targets = torch.stack([blocks.clamp(min=0), (-blocks).clamp(min=0)], dim=2).reshape(-1, rows * cols)
         offset = done
         r_group = program_arrays(targets, num_cycles=num_cycles, config=config, generator=gen, params=params,
                                  cells_per_chunk=cells_per_chunk, verify=verify, tally=tally,
@@ -308,4 +336,4 @@ def program_layer(w_int: torch.Tensor, bits: int, *, config: Union[ProgrammingCo
         for g, (i0, o0) in enumerate(tiles):
             r[:, :, i0:i0 + rows, o0:o0 + cols] = r_group[:, g].transpose(0, 1)
         done += targets.shape[0]
-    return ProgrammedLayer(r_pos=r[0], r_neg=r[1], weight_bits=bits, weight_digest=weight_digest(w_int))
+    return ProgrammedLayer(r_pos=r[0], r_neg=r[1], weight_bits=bits, weight_digest=weight_digest(w_int), levels=levels)

@@ -158,9 +158,10 @@ class CrossbarBudgetJob(Job):
         if fps is None:
             fps = 1.0 / LogMelConfig().hop_size / SUBSAMPLING
         state = load_programmed_file(tk.uncached_path(self.programmed_device))
-        if state.programming.depthwise_conv:
+        if state.programming.depthwise_conv or state.programming.levels != 2:
             raise ValueError(f"{self._sis_id()}: {tk.uncached_path(self.programmed_device)} maps the depthwise convs "
-                             "(ProgrammingConfig.depthwise_conv); the budget counts linear crossbars only")
+                             f"or has {state.programming.levels}-level cells (ProgrammingConfig); the budget counts "
+                             "linear crossbars of binary cells only")
         shapes = {name: (lay.in_features, lay.out_features, lay.weight_bits) for name, lay in state.layers.items()}
         budget = crossbar_budget(shapes, state.programming, self.read, fps, self.energy)
         with open(self.out_budget.get_path(), "w", encoding="utf-8") as f:

@@ -32,6 +32,7 @@ from torch import nn
 from .cells import polyval, read_noise
 from .config import HardwareConfig
 from .crossbar import ProgrammedLayer, derive_seed
+from .levels import plane_weights
 from .params import SynaptogenParams, cached_default_params
 from .read_plan import CPU_NOISE_STREAMS, ReadNoise, ReadPlan
 
@@ -74,6 +75,7 @@ class MemristorLinear(nn.Module):
         self.name = name
         self.config = config
         self.weight_bits = programmed.weight_bits
+        self.levels = programmed.levels
         self.weight_digest = programmed.weight_digest
         self.in_features = programmed.in_features
         self.out_features = programmed.out_features
@@ -111,7 +113,7 @@ class MemristorLinear(nn.Module):
 
     @property
     def num_planes(self) -> int:
-        return self.weight_bits - 1
+        return self.r_pos.shape[0]
 
     @property
     def num_input_tiles(self) -> int:
@@ -124,8 +126,8 @@ class MemristorLinear(nn.Module):
 
     @property
     def plane_weights(self):
-        """2^b for plane 0 (MSB, b = N−2) … plane N−2 (LSB, b = 0)."""
-        return [2.0 ** (self.num_planes - 1 - p) for p in range(self.num_planes)]
+        """2^b for plane 0 (MSB, b = N−2) … plane N−2 (LSB, b = 0); (L − 1)·L^p for L-level cells."""
+        return plane_weights(self.num_planes, self.levels)
 
     def generators(self, device: torch.device) -> List[torch.Generator]:
         """The read-noise generators on ``device`` (created from ``noise_seed`` on first use): one for the
@@ -157,7 +159,8 @@ class MemristorLinear(nn.Module):
     def read_plan(self) -> ReadPlan:
         """The fast read path's plan (tables and arranged matrices of the current cell states, built once)."""
         if self._plan is None:
-            self._plan = ReadPlan(self.r_pos, self.r_neg, self.llrs_poly, self.hhrs_poly, self.config)
+            self._plan = ReadPlan(self.r_pos, self.r_neg, self.llrs_poly, self.hhrs_poly, self.config,
+                                  levels=self.levels)
         return self._plan
 
     def _read_noise(self) -> ReadNoise:

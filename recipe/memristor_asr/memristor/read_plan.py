@@ -34,6 +34,7 @@ import torch
 from . import kernel
 from .cells import noise_weight, polyval
 from .config import HardwareConfig
+from .levels import plane_weights
 
 __all__ = ["ReadNoise", "ReadPlan", "TorchEpilogue", "KernelEpilogue", "TORCH", "KERNEL", "epilogue_for",
            "standard_normal", "variance_dtype", "unsigned_codes", "centred_codes", "kernel_block_columns"]
@@ -185,17 +186,18 @@ class ReadPlan:
     :param llrs_poly: polynomial of I_LLRS(V) in A (V in volts)
     :param hhrs_poly: polynomial of I_HHRS(V) in A
     :param config: DAC/ADC/tile/noise settings
+    :param levels: conductance states per cell (the planes' recombination weights, ``levels.plane_weights``)
     """
 
     def __init__(self, r_pos: torch.Tensor, r_neg: torch.Tensor, llrs_poly: torch.Tensor, hhrs_poly: torch.Tensor,
-                 config: HardwareConfig):
+                 config: HardwareConfig, levels: int = 2):
         self.r_pos, self.r_neg = r_pos, r_neg
         self.llrs_poly, self.hhrs_poly = llrs_poly, hhrs_poly
         self.config = config
         self.num_planes, self.in_features, self.out_features = r_pos.shape
         self.num_input_tiles = math.ceil(self.in_features / config.tile_inputs)
-        #: 2^b for plane 0 (MSB, b = N−2) … plane N−2 (LSB, b = 0)
-        self.plane_weights = [2.0 ** (self.num_planes - 1 - p) for p in range(self.num_planes)]
+        #: 2^b for plane 0 (MSB, b = N−2) … plane N−2 (LSB, b = 0); (L − 1)·L^p for L-level cells
+        self.plane_weights = plane_weights(self.num_planes, levels)
         #: ĉ, the largest r of the layer's cells (keeps the variance matmul's terms ≥ 0)
         self.r_ceiling = float(torch.maximum(r_pos.max(), r_neg.max()))
         self._levels: Dict[tuple, torch.Tensor] = {}

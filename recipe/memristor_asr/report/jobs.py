@@ -17,7 +17,7 @@ from memristor_asr.report.bootstrap import ScoredSystem, WerEstimate, estimate, 
 from memristor_asr.report.tables import EvalSet, Table, budget_table, device_stats, table2, table3
 
 __all__ = ["GridPoint", "Table2Job", "Table3Job", "DeviceSweepTableJob", "DeviceSweepPlotJob", "WerPlotJob",
-           "CrossbarBudgetTableJob", "WriteVerifyTableJob", "NoiseTrainingTableJob",
+           "CrossbarBudgetTableJob", "WriteVerifyTableJob", "NoiseTrainingTableJob", "MultiLevelTableJob",
            "write_table", "best_of_grid", "tuned_estimates", "devices_estimates"]
 
 GridPoint = Mapping[str, tk.Path]      # split -> segment scores of one recognition (grid point or device)
@@ -234,6 +234,39 @@ class NoiseTrainingTableJob(DeviceSweepTableJob):
         t = self._with_columns(self._table(), [(f"{s} digital", 1) for s in self.splits], values)
         t.note += (" Digital: the same model fake-quantised, without memristors and without training noise "
                    "(scales tuned on the first split).")
+        write_table(t, self)
+
+
+class MultiLevelTableJob(DeviceSweepTableJob):
+    """A device sweep over cells with more conductance levels: DeviceSweepTableJob's WER columns, then
+    what one device of the row needs: digit planes per weight, array pairs and cells (the simulated
+    cells of partial tiles' padding excluded, as in the device file).
+
+    Takes DeviceSweepTableJob's arguments and:
+
+    :param device_files: row value -> one programmed device of that row (``out_device``)
+    """
+
+    def __init__(self, *, baseline: PerSeed, devices: Dict[object, PerSeed], device_files: Dict[object, tk.Path],
+                 setting: str, what: str, corpus: str, splits: Sequence[str] = ("dev",)):
+        super().__init__(baseline=baseline, devices=devices, setting=setting, what=what, corpus=corpus, splits=splits)
+        self.device_files = device_files
+
+    def run(self):
+        import math
+
+        from memristor_asr.memristor.convert import load_programmed_file
+
+        values = {}
+        for value, path in self.device_files.items():
+            state = load_programmed_file(tk.uncached_path(path))
+            p = state.programming
+            planes = {lay.num_planes for lay in state.layers.values()}
+            pairs = sum(lay.num_planes * math.ceil(lay.in_features / p.tile_inputs)
+                        * math.ceil(lay.out_features / p.tile_outputs) for lay in state.layers.values())
+            values[value] = ["/".join(map(str, sorted(planes))), pairs, state.num_cells / 1e6]
+        t = self._with_columns(self._table(), [("planes", 0), ("array pairs", 0), ("cells [M]", 1)], values)
+        t.note += " Planes per weight, array pairs and cells: of one device of the row."
         write_table(t, self)
 
 
