@@ -178,7 +178,7 @@ class DeviceSweepTableJob(Table3Job):
 class WriteVerifyTableJob(DeviceSweepTableJob):
     """A device sweep over write-verify settings: DeviceSweepTableJob's WER columns, then what the
     verify rounds did, averaged over a row's devices (their ProgramCrossbarsJob ``out_write_verify``):
-    rounds run, re-cycles per cell, and the share of cells out of tolerance before and after (all, ON).
+    rounds run, correction pulses per cell, and the share of cells out of tolerance before and after (all, ON).
 
     Takes DeviceSweepTableJob's arguments and:
 
@@ -186,7 +186,7 @@ class WriteVerifyTableJob(DeviceSweepTableJob):
         write-verify, e.g. the plain devices, is left out and shows "n.a.")
     """
 
-    COLUMNS = (("verify rounds", "rounds", 1, 1), ("re-cycles per cell", "recycles_per_cell", 2, 1),
+    COLUMNS = (("verify rounds", "rounds", 1, 1), ("correction pulses per cell", "pulses_per_cell", 2, 1),
                ("out of tol. before [%]", "out_of_tolerance_before", 1, 100),
                ("out of tol. after [%]", "out_of_tolerance_after", 1, 100),
                ("ON out of tol. after [%]", "on_out_of_tolerance_after", 1, 100))
@@ -209,8 +209,8 @@ class WriteVerifyTableJob(DeviceSweepTableJob):
                     summaries.append(json.load(f))
             values[value] = [float(np.mean([x[key] for x in summaries])) * scale for _, key, _, scale in self.COLUMNS]
         t = self._with_columns(self._table(), [(c[0], c[2]) for c in self.COLUMNS], values)
-        t.note += (" Write-verify columns: means over the row's devices; a re-cycle is one RESET and one SET "
-                   "pulse that act on a cell.")
+        t.note += (" Write-verify columns: means over the row's devices; correction pulses: the RESET and SET "
+                   "pulses that act on a flagged cell, two per round it is flagged in.")
         write_table(t, self)
 
 
