@@ -14,11 +14,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Dict, Optional, Sequence, Tuple
 
-from sisyphus import tk
-
 from memristor_asr.memristor.config import ReadConfig
-from memristor_asr.report.jobs import DeviceSweepPlotJob, DeviceSweepTableJob
-from users.memristor.memristor_ted import Study, print_tables, register_table
+from memristor_asr.report.jobs import DeviceSweepTableJob
+from users.memristor.memristor_ted import Study, register_sweep
 
 __all__ = ["read_sweep", "run_converter_sweep"]
 
@@ -39,27 +37,15 @@ def read_sweep(study: Study, reads: Dict[object, ReadConfig], *, weight_bits: in
     :raises ValueError: if the study has no devices of ``weight_bits``
     """
     setup = study.setup
-    name = f"qat{weight_bits}"
-    if name not in study.devices:
-        raise ValueError(f"{prefix}: the {setup.name!r} setup programs no {weight_bits}-bit devices "
-                         f"(memristor_bits={setup.memristor_bits})")
-    devices = study.devices[name][:num_devices]
-    lm_s, pr_s = setup.memristor_scales
+    devices = study.qat_devices(weight_bits, prefix)[:num_devices]
+    model = study.models[f"qat{weight_bits}"]
     rows = {}
     for label, read in reads.items():
         ReadConfig.require(read, f"{prefix}: read setting {label!r}")
-        runs = []
-        for k, device in enumerate(devices):
-            runs += study.recognize(f"{label}/device{k}", study.models[name], (lm_s,), (pr_s,), prefix=prefix,
-                                    programmed_device=device, read=read, noise_seed=k)
-        rows[label] = [runs]  # one training seed
+        rows[label] = [study.recognize_devices(str(label), model, devices, prefix=prefix, read=read)]  # one seed
     table = DeviceSweepTableJob(baseline=study.baseline, devices=rows, setting=setting, what=what, corpus=study.corpus,
                                 splits=setup.eval_splits)
-    register_table(table, f"{prefix}/table")
-    plot = DeviceSweepPlotJob(baseline=study.baseline, devices=rows, setting=setting, what=what, corpus=study.corpus,
-                              splits=setup.eval_splits)
-    tk.register_output(f"{prefix}/plot.png", plot.out_plot)
-    tk.register_callback(print_tables, table.out_markdown)
+    register_sweep(study, table, prefix)
     return table
 
 

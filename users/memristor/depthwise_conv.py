@@ -16,11 +16,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Dict, Optional, Sequence
 
-from sisyphus import tk
-
 from memristor_asr.memristor.jobs import ProgramCrossbarsJob
-from memristor_asr.report.jobs import DeviceSweepPlotJob, DeviceSweepTableJob
-from users.memristor.memristor_ted import Study, print_tables, register_table
+from memristor_asr.report.jobs import DeviceSweepTableJob
+from users.memristor.memristor_ted import Study, register_sweep
 
 __all__ = ["run_depthwise_conv"]
 
@@ -37,35 +35,21 @@ def run_depthwise_conv(study: Study, weight_bits: Optional[Sequence[int]] = None
     """
     setup = study.setup
     weight_bits = setup.depthwise_conv_bits if weight_bits is None else tuple(weight_bits)
-    if num_devices is None:
-        num_devices = setup.sweep_devices or setup.num_devices
+    num_devices = study.sweep_size(num_devices)
     programming = dataclasses.replace(setup.programming, depthwise_conv=True)
-    lm_s, pr_s = setup.memristor_scales
     rows: Dict[str, list] = {}
     for bits in weight_bits:
-        name = f"qat{bits}"
-        if name not in study.devices:
-            raise ValueError(f"{prefix}: the {setup.name!r} setup programs no {bits}-bit devices "
-                             f"(memristor_bits={setup.memristor_bits}); depthwise_conv_bits={weight_bits}")
-        model = study.models[name]
+        plain = study.qat_devices(bits, prefix)[:num_devices]
+        name, model = f"qat{bits}", study.models[f"qat{bits}"]
         jobs = [ProgramCrossbarsJob(checkpoint=model.checkpoint, device_index=k, programming=programming,
                                     rqmt=setup.program_rqmt) for k in range(num_devices)]
         for k, job in enumerate(jobs):
             job.add_alias(f"{prefix}/devices/{name}-conv/device{k}")
-        for label, tag, devices in ((ROWS[0], f"{name}-linears", study.devices[name][:num_devices]),
+        for label, tag, devices in ((ROWS[0], f"{name}-linears", plain),
                                     (ROWS[1], f"{name}-conv", [j.out_device for j in jobs])):
-            runs = []
-            for k, device in enumerate(devices):
-                runs += study.recognize(f"{tag}/device{k}", model, (lm_s,), (pr_s,), prefix=prefix,
-                                        programmed_device=device, read=setup.read, noise_seed=k)
-            rows[f"QAT-{bits}: {label}"] = [runs]  # one training seed
-    what = "QAT models on simulated memristor hardware, depthwise conv digital or on crossbars"
-    setting = "model: mapped layers"
-    table = DeviceSweepTableJob(baseline=study.baseline, devices=rows, setting=setting, what=what,
+            rows[f"QAT-{bits}: {label}"] = [study.recognize_devices(tag, model, devices, prefix=prefix)]
+    table = DeviceSweepTableJob(baseline=study.baseline, devices=rows, setting="model: mapped layers",
+                                what="QAT models on simulated memristor hardware, depthwise conv digital or on crossbars",
                                 corpus=study.corpus, splits=setup.eval_splits)
-    register_table(table, f"{prefix}/table")
-    plot = DeviceSweepPlotJob(baseline=study.baseline, devices=rows, setting=setting, what=what,
-                              corpus=study.corpus, splits=setup.eval_splits)
-    tk.register_output(f"{prefix}/plot.png", plot.out_plot)
-    tk.register_callback(print_tables, table.out_markdown)
+    register_sweep(study, table, prefix)
     return table

@@ -29,12 +29,13 @@ from memristor_asr.memristor.jobs import ProgramCrossbarsJob, SingleCellTableJob
 from memristor_asr.nn.config import ModelConfig
 from memristor_asr.quantization.jobs import PTQJob
 from memristor_asr.recognition.jobs import RecognitionJob, grid_key
-from memristor_asr.report.jobs import GridPoint, Table2Job, Table3Job, WerPlotJob
+from memristor_asr.report.jobs import DeviceSweepPlotJob, GridPoint, Table2Job, Table3Job, WerPlotJob
 from memristor_asr.scoring.jobs import ScliteJob
 from memristor_asr.training.jobs import PriorJob, TrainJob
 from users.memristor.setups import StudySetup
 
-__all__ = ["StudyData", "TrainedModel", "Study", "prepare_data", "run_memristor_ted", "print_tables"]
+__all__ = ["StudyData", "TrainedModel", "Study", "prepare_data", "run_memristor_ted", "register_table",
+           "register_sweep", "print_tables"]
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,40 @@ class Study:
         """rqmt of the model-evaluation jobs (prior, PTQ calibration)."""
         return {k: self.setup.training.eval_rqmt[k] for k in ("cpu", "gpu", "mem", "time")}
 
+    def qat_devices(self, weight_bits: int, study: str) -> List[tk.Path]:
+        """The programmed devices of the ``weight_bits`` QAT model (first training seed).
+
+        :param study: who asks, for the message (e.g. ``write_verify``)
+        :raises ValueError: if the setup puts no such model on memristors
+        """
+        name = f"qat{weight_bits}"
+        if name not in self.devices:
+            raise ValueError(f"{study}: the {self.setup.name!r} setup programs no {weight_bits}-bit devices "
+                             f"(memristor_bits={self.setup.memristor_bits})")
+        return self.devices[name]
+
+    def sweep_size(self, num_devices: Optional[int] = None) -> int:
+        """Devices per setting of a hardware study: ``num_devices``, else the setup's ``sweep_devices``,
+        else all of its devices."""
+        if num_devices is not None:
+            return num_devices
+        return self.setup.sweep_devices or self.setup.num_devices
+
+    def recognize_devices(self, name: str, model: TrainedModel, devices: Sequence[tk.Path], *,
+                          prefix: Optional[str] = None, read=None) -> List[GridPoint]:
+        """Recognise ``model`` on each programmed device (device k as ``<name>/device<k>``, read-noise
+        seed k) at the setup's fixed memristor scales, read with ``read`` (default: the setup's).
+
+        :return: the segment scores per device, in device order
+        """
+        lm_s, pr_s = self.setup.memristor_scales
+        read = self.setup.read if read is None else read
+        runs = []
+        for k, device in enumerate(devices):
+            runs += self.recognize(f"{name}/device{k}", model, (lm_s,), (pr_s,), prefix=prefix,
+                                   programmed_device=device, read=read, noise_seed=k)
+        return runs
+
     def recognize(self, name: str, model: TrainedModel, lm_scales: Sequence[float], prior_scales: Sequence[float],
                   *, prefix: Optional[str] = None, **extra) -> List[GridPoint]:
         """Recognise and score every eval split over a scale grid (the grid point with the best WER on
@@ -224,7 +259,6 @@ def run_memristor_ted(setup: StudySetup, *, corpus_root: Optional[tk.Path] = Non
     # Results per table cell and training seed: [seed][grid point] (tuned) or [seed][device].
     seeds = [train_p.train.seed + i for i in range(setup.num_seeds)]
     baseline, ptq, qat, devices = study.baseline, {}, {}, study.device_scores
-    lm_s, pr_s = setup.memristor_scales
     for seed in seeds:
         tag = "" if seed == seeds[0] else f"/seed{seed}"  # the first seed keeps the single-seed names
         # ------------------------------------------------------------ float baseline and PTQ
@@ -247,16 +281,14 @@ def run_memristor_ted(setup: StudySetup, *, corpus_root: Optional[tk.Path] = Non
                                                             setup.qat_prior_scales))
             if bits not in setup.memristor_bits:
                 continue
-            runs, files = [], []
+            files = []
             for k in range(setup.num_devices):
                 device = ProgramCrossbarsJob(checkpoint=model.checkpoint, device_index=k, programming=setup.programming,
                                              rqmt=setup.program_rqmt)
                 device.add_alias(f"{prefix}/devices/qat{bits}{tag}/device{k}")
                 files.append(device.out_device)
-                runs += study.recognize(f"memristor{bits}{tag}/device{k}", model, (lm_s,), (pr_s,),
-                                        programmed_device=device.out_device, read=setup.read, noise_seed=k)
             study.devices[f"qat{bits}{tag}"] = files
-            devices.setdefault(bits, []).append(runs)
+            devices.setdefault(bits, []).append(study.recognize_devices(f"memristor{bits}{tag}", model, files))
 
     # ---------------------------------------------------------------- tables
     corpus = study.corpus
@@ -270,6 +302,17 @@ def run_memristor_ted(setup: StudySetup, *, corpus_root: Optional[tk.Path] = Non
     tk.register_callback(print_tables, table2.out_markdown, table3.out_markdown)
     study.tables.update(table1=table1, table2=table2, table3=table3, plot=plot)
     return study
+
+
+def register_sweep(study: Study, table, prefix: str) -> None:
+    """Register a device-sweep table job (``DeviceSweepTableJob`` or a subclass) under ``output/<prefix>/``
+    (``table.md|tex|csv``), its plot (``plot.png``, a ``DeviceSweepPlotJob`` of the same rows) and the
+    printout of the table when it is done."""
+    register_table(table, f"{prefix}/table")
+    plot = DeviceSweepPlotJob(baseline=table.baseline, devices=table.devices, setting=table.setting, what=table.what,
+                              corpus=table.corpus, splits=table.splits)
+    tk.register_output(f"{prefix}/plot.png", plot.out_plot)
+    tk.register_callback(print_tables, table.out_markdown)
 
 
 def register_table(job, name: str) -> None:

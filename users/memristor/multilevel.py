@@ -16,11 +16,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Dict, Optional
 
-from sisyphus import tk
-
 from memristor_asr.memristor.jobs import ProgramCrossbarsJob
-from memristor_asr.report.jobs import DeviceSweepPlotJob, MultiLevelTableJob
-from users.memristor.memristor_ted import Study, print_tables, register_table
+from memristor_asr.report.jobs import MultiLevelTableJob
+from users.memristor.memristor_ted import Study, register_sweep
 from users.memristor.setups import MultiLevelSweep
 
 __all__ = ["run_multilevel"]
@@ -35,21 +33,12 @@ def run_multilevel(study: Study, sweep: Optional[MultiLevelSweep] = None, *, num
     :raises ValueError: naming the weight bits if the study has no memristor devices of them
     """
     setup = study.setup
-    sweep = setup.multilevel if sweep is None else sweep
-    if not isinstance(sweep, MultiLevelSweep):
-        raise TypeError(f"run_multilevel: sweep must be a MultiLevelSweep, got {type(sweep).__name__}")
-    if num_devices is None:
-        num_devices = setup.sweep_devices or setup.num_devices
-    lm_s, pr_s = setup.memristor_scales
+    sweep = setup.grid("multilevel", sweep)
+    num_devices = study.sweep_size(num_devices)
     tables = {}
     for bits in sweep.weight_bits:
-        name = f"qat{bits}"
-        if name not in study.devices:
-            raise ValueError(f"{prefix}: the {setup.name!r} setup programs no {bits}-bit devices "
-                             f"(memristor_bits={setup.memristor_bits}); multilevel.weight_bits={sweep.weight_bits}")
-        model, out = study.models[name], f"{prefix}/{name}"
-        rows, files = {}, {}
-        settings = [(2, study.devices[name][:num_devices])]  # the main study's binary devices
+        settings = [(2, study.qat_devices(bits, prefix)[:num_devices])]  # the main study's binary devices
+        model, out = study.models[f"qat{bits}"], f"{prefix}/qat{bits}"
         for levels in sweep.levels:
             jobs = [ProgramCrossbarsJob(checkpoint=model.checkpoint, device_index=k,
                                         programming=dataclasses.replace(setup.programming, levels=levels),
@@ -57,21 +46,12 @@ def run_multilevel(study: Study, sweep: Optional[MultiLevelSweep] = None, *, num
             for k, job in enumerate(jobs):
                 job.add_alias(f"{out}/devices/levels{levels}/device{k}")
             settings.append((levels, [j.out_device for j in jobs]))
-        for levels, devices in settings:
-            label = f"{levels} levels"
-            runs = []
-            for k, device in enumerate(devices):
-                runs += study.recognize(f"levels{levels}/device{k}", model, (lm_s,), (pr_s,), prefix=out,
-                                        programmed_device=device, read=setup.read, noise_seed=k)
-            rows[label], files[label] = [runs], devices[0]  # one training seed
-        what = f"QAT-{bits} on simulated memristor hardware with multi-level cells"
-        setting = "cell levels"
-        table = MultiLevelTableJob(baseline=study.baseline, devices=rows, device_files=files, setting=setting,
-                                   what=what, corpus=study.corpus, splits=setup.eval_splits)
-        register_table(table, f"{out}/table")
-        plot = DeviceSweepPlotJob(baseline=study.baseline, devices=rows, setting=setting, what=what,
-                                  corpus=study.corpus, splits=setup.eval_splits)
-        tk.register_output(f"{out}/plot.png", plot.out_plot)
-        tk.register_callback(print_tables, table.out_markdown)
+        rows = {f"{levels} levels": [study.recognize_devices(f"levels{levels}", model, devices, prefix=out)]
+                for levels, devices in settings}  # one training seed
+        files = {f"{levels} levels": devices[0] for levels, devices in settings}
+        table = MultiLevelTableJob(baseline=study.baseline, devices=rows, device_files=files, setting="cell levels",
+                                   what=f"QAT-{bits} on simulated memristor hardware with multi-level cells",
+                                   corpus=study.corpus, splits=setup.eval_splits)
+        register_sweep(study, table, out)
         tables[bits] = table
     return tables

@@ -17,11 +17,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Dict, Optional
 
-from sisyphus import tk
-
 from memristor_asr.memristor.jobs import ProgramCrossbarsJob
-from memristor_asr.report.jobs import DeviceSweepPlotJob, NoiseTrainingTableJob
-from users.memristor.memristor_ted import Study, print_tables, register_table
+from memristor_asr.report.jobs import NoiseTrainingTableJob
+from users.memristor.memristor_ted import Study, register_sweep
 from users.memristor.setups import NoiseTrainingSweep
 
 __all__ = ["run_noise_training"]
@@ -37,52 +35,36 @@ def run_noise_training(study: Study, sweep: Optional[NoiseTrainingSweep] = None,
     :raises ValueError: naming the weight bits if the study has no memristor devices of them
     """
     setup = study.setup
-    sweep = setup.noise_training if sweep is None else sweep
-    if not isinstance(sweep, NoiseTrainingSweep):
-        raise TypeError(f"run_noise_training: sweep must be a NoiseTrainingSweep, got {type(sweep).__name__}")
-    if num_devices is None:
-        num_devices = setup.sweep_devices or setup.num_devices
+    sweep = setup.grid("noise_training", sweep)
+    num_devices = study.sweep_size(num_devices)
     train_p = setup.training
-    seed = train_p.train.seed
-    lm_s, pr_s = setup.memristor_scales
+    init = study.models["float"].checkpoint if train_p.qat_finetune is not None else None
     tables = {}
     for bits in sweep.weight_bits:
-        name = f"qat{bits}"
-        if name not in study.devices:
-            raise ValueError(f"{prefix}: the {setup.name!r} setup programs no {bits}-bit devices "
-                             f"(memristor_bits={setup.memristor_bits}); noise_training.weight_bits={sweep.weight_bits}")
-        out = f"{prefix}/{name}"
+        plain = study.qat_devices(bits, prefix)[:num_devices]
+        name, out = f"qat{bits}", f"{prefix}/qat{bits}"
         rows, digital = {}, {}
 
         def recognize(label: str, model, devices):
             digital[label] = [study.recognize(f"{label}/digital", model, setup.lm_scales, setup.qat_prior_scales,
                                               prefix=out)]
-            runs = []
-            for k, device in enumerate(devices):
-                runs += study.recognize(f"{label}/device{k}", model, (lm_s,), (pr_s,), prefix=out,
-                                        programmed_device=device, read=setup.read, noise_seed=k)
-            rows[label] = [runs]  # one training seed
+            rows[label] = [study.recognize_devices(label, model, devices, prefix=out)]  # one training seed
 
         # the main study's QAT model, its devices and recognitions (same jobs): the reference row
-        recognize("none", study.models[name], study.devices[name][:num_devices])
-        init = study.models["float"].checkpoint if train_p.qat_finetune is not None else None
+        recognize("none", study.models[name], plain)
         for noise in sweep.noise:
             label = f"noise{noise:g}"
-            model = study.train(f"{name}-{label}", bits, seed, init_checkpoint=init, prefix=out,
+            model = study.train(f"{name}-{label}", bits, train_p.train.seed, init_checkpoint=init, prefix=out,
                                 model_config=dataclasses.replace(train_p.model_for(bits), weight_noise=noise))
             jobs = [ProgramCrossbarsJob(checkpoint=model.checkpoint, device_index=k, programming=setup.programming,
                                         rqmt=setup.program_rqmt) for k in range(num_devices)]
             for k, job in enumerate(jobs):
                 job.add_alias(f"{out}/devices/{label}/device{k}")
             recognize(label, model, [j.out_device for j in jobs])
-        what = f"QAT-{bits} trained with bit-plane weight noise, on simulated memristor hardware"
-        setting = "training weight noise (per bit plane)"
-        table = NoiseTrainingTableJob(baseline=study.baseline, devices=rows, digital=digital, setting=setting,
-                                      what=what, corpus=study.corpus, splits=setup.eval_splits)
-        register_table(table, f"{out}/table")
-        plot = DeviceSweepPlotJob(baseline=study.baseline, devices=rows, setting=setting, what=what,
-                                  corpus=study.corpus, splits=setup.eval_splits)
-        tk.register_output(f"{out}/plot.png", plot.out_plot)
-        tk.register_callback(print_tables, table.out_markdown)
+        table = NoiseTrainingTableJob(baseline=study.baseline, devices=rows, digital=digital,
+                                      setting="training weight noise (per bit plane)",
+                                      what=f"QAT-{bits} trained with bit-plane weight noise, on simulated memristor "
+                                           "hardware", corpus=study.corpus, splits=setup.eval_splits)
+        register_sweep(study, table, out)
         tables[bits] = table
     return tables

@@ -167,6 +167,18 @@ class StudySetup:
     recog_rqmt: Dict[str, float] = field(default_factory=lambda: {"cpu": 2, "mem": 4, "time": 2, "gpu": 0})
     program_rqmt: Dict[str, float] = field(default_factory=lambda: {"cpu": 1, "mem": 4, "time": 1, "gpu": 0})
 
+    def grid(self, name: str, value=None):
+        """The hardware-study grid ``name`` of this setup (e.g. ``write_verify``), or ``value`` instead.
+
+        :raises TypeError: if ``value`` is not of the grid's type
+        """
+        default = getattr(self, name)
+        if value is None:
+            return default
+        if not isinstance(value, type(default)):
+            raise TypeError(f"StudySetup.{name}: expected a {type(default).__name__}, got {type(value).__name__}")
+        return value
+
     def __post_init__(self):
         if not isinstance(self.num_seeds, int) or self.num_seeds < 1:
             raise ValueError(f"StudySetup.num_seeds must be a positive number of training seeds, got {self.num_seeds!r}")

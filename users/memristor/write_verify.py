@@ -16,12 +16,10 @@ from __future__ import annotations
 
 from typing import Dict, Optional
 
-from sisyphus import tk
-
 from memristor_asr.memristor.config import WriteVerifyConfig
 from memristor_asr.memristor.jobs import ProgramCrossbarsJob
-from memristor_asr.report.jobs import DeviceSweepPlotJob, WriteVerifyTableJob
-from users.memristor.memristor_ted import Study, print_tables, register_table
+from memristor_asr.report.jobs import WriteVerifyTableJob
+from users.memristor.memristor_ted import Study, register_sweep
 from users.memristor.setups import WriteVerifySweep
 
 __all__ = ["setting_label", "run_write_verify"]
@@ -42,46 +40,27 @@ def run_write_verify(study: Study, sweep: Optional[WriteVerifySweep] = None, *, 
     :raises ValueError: naming the weight bits if the study has no memristor devices of them
     """
     setup = study.setup
-    sweep = setup.write_verify if sweep is None else sweep
-    if not isinstance(sweep, WriteVerifySweep):
-        raise TypeError(f"run_write_verify: sweep must be a WriteVerifySweep, got {type(sweep).__name__}")
-    if num_devices is None:
-        num_devices = setup.sweep_devices or setup.num_devices
-    lm_s, pr_s = setup.memristor_scales
+    sweep = setup.grid("write_verify", sweep)
+    num_devices = study.sweep_size(num_devices)
     tables = {}
     for bits in sweep.weight_bits:
-        name = f"qat{bits}"
-        if name not in study.devices:
-            raise ValueError(f"{prefix}: the {setup.name!r} setup programs no {bits}-bit devices "
-                             f"(memristor_bits={setup.memristor_bits}); write_verify.weight_bits={sweep.weight_bits}")
-        model, out = study.models[name], f"{prefix}/{name}"
-        rows, reports = {}, {}
-
-        def recognize(label: str, devices):
-            runs = []
-            for k, device in enumerate(devices):
-                runs += study.recognize(f"{label}/device{k}", model, (lm_s,), (pr_s,), prefix=out,
-                                        programmed_device=device, read=setup.read, noise_seed=k)
-            rows[label] = [runs]  # one training seed
-
+        plain = study.qat_devices(bits, prefix)[:num_devices]
+        model, out = study.models[f"qat{bits}"], f"{prefix}/qat{bits}"
         # the main study's devices and recognitions (same jobs), the reference row
-        recognize("none", study.devices[name][:num_devices])
+        rows = {"none": [study.recognize_devices("none", model, plain, prefix=out)]}  # [seed][device]
+        reports = {}
         for verify in sweep.settings:
             label = setting_label(verify)
             jobs = [ProgramCrossbarsJob(checkpoint=model.checkpoint, device_index=k, programming=setup.programming,
                                         write_verify=verify, rqmt=setup.program_rqmt) for k in range(num_devices)]
             for k, job in enumerate(jobs):
                 job.add_alias(f"{out}/devices/{label}/device{k}")
-            recognize(label, [j.out_device for j in jobs])
+            rows[label] = [study.recognize_devices(label, model, [j.out_device for j in jobs], prefix=out)]
             reports[label] = [j.out_write_verify for j in jobs]
-        what = f"QAT-{bits} on simulated memristor hardware with write-verify programming"
         table = WriteVerifyTableJob(baseline=study.baseline, devices=rows, reports=reports,
-                                    setting="write-verify (test input, tolerance)", what=what, corpus=study.corpus,
-                                    splits=setup.eval_splits)
-        register_table(table, f"{out}/table")
-        plot = DeviceSweepPlotJob(baseline=study.baseline, devices=rows, setting="write-verify (test input, tolerance)",
-                                  what=what, corpus=study.corpus, splits=setup.eval_splits)
-        tk.register_output(f"{out}/plot.png", plot.out_plot)
-        tk.register_callback(print_tables, table.out_markdown)
+                                    setting="write-verify (test input, tolerance)",
+                                    what=f"QAT-{bits} on simulated memristor hardware with write-verify programming",
+                                    corpus=study.corpus, splits=setup.eval_splits)
+        register_sweep(study, table, out)
         tables[bits] = table
     return tables

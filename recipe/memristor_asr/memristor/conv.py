@@ -23,8 +23,7 @@ Forward for x ``[B, C, T]``:
 """
 from __future__ import annotations
 
-import math
-from typing import Dict, Optional
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -33,9 +32,8 @@ from torch import nn
 from .cells import noise_weight, polyval
 from .config import HardwareConfig
 from .crossbar import ProgrammedLayer
-from .levels import plane_weights
-from .linear import adc, dac
-from .params import SynaptogenParams, cached_default_params
+from .linear import CrossbarLayer, adc, dac
+from .params import SynaptogenParams
 
 __all__ = ["MemristorDepthwiseConv1d", "check_depthwise_fits"]
 
@@ -53,17 +51,13 @@ def check_depthwise_fits(name: str, kernel_size: int, tile_inputs: int) -> None:
                          f"ProgrammingConfig.tile_inputs = {tile_inputs} rows")
 
 
-class MemristorDepthwiseConv1d(nn.Module):
-    """Depthwise Conv1d (groups = channels, "same" padding) on programmed per-channel columns.
+class MemristorDepthwiseConv1d(CrossbarLayer):
+    """Depthwise Conv1d (groups = channels, "same" padding) on programmed per-channel columns; arguments
+    as :class:`~.linear.CrossbarLayer`'s.
 
     :param programmed: the cell states, ``r_pos`` / ``r_neg`` ``[N−1, K, C]`` (in = taps, out = channels)
-    :param weight_scale: s_w, the weight quantiser's scale
-    :param input_scale: s_a, the input activation quantiser's scale
-    :param input_quant_max: q_a, the input quantiser's largest integer (127 for 8 bits)
-    :param bias: float bias ``[C]``, added digitally
+    :param bias: float bias ``[C]``, added digitally, or None
     :param config: DAC/ADC/noise settings (``read_path``: ``exact`` or ``fast``, see the module doc)
-    :param out_quant: the original layer's output quantiser, applied last
-    :param noise_seed: seed of the read-noise generator (fresh noise on every call, reproducible)
     """
 
     def __init__(self, programmed: ProgrammedLayer, *, weight_scale: float, input_scale: float,
@@ -71,51 +65,22 @@ class MemristorDepthwiseConv1d(nn.Module):
                  config: HardwareConfig = HardwareConfig(), out_quant: Optional[nn.Module] = None,
                  noise_seed: int = 0, params: Optional[SynaptogenParams] = None,
                  name: str = "MemristorDepthwiseConv1d"):
-        super().__init__()
-        programmed.validate(name)
-        self.name = name
-        self.config = config
-        self.weight_bits = programmed.weight_bits
-        self.levels = programmed.levels
-        self.weight_digest = programmed.weight_digest
+        super().__init__(programmed, weight_scale=weight_scale, input_scale=input_scale,
+                         input_quant_max=input_quant_max, bias=bias, config=config, out_quant=out_quant,
+                         noise_seed=noise_seed, params=params, name=name)
         self.kernel_size = programmed.in_features
         self.channels = programmed.out_features
         if self.kernel_size % 2 != 1:
             raise ValueError(f"{name}: the kernel must have an odd number of taps ('same' padding), got {self.kernel_size}")
         check_depthwise_fits(name, self.kernel_size, config.tile_inputs)
-        for what, v in (("weight_scale", weight_scale), ("input_scale", input_scale)):
-            if not math.isfinite(float(v)) or float(v) <= 0:
-                raise ValueError(f"{name}: {what} must be finite and > 0, got {v}")
-        self.weight_scale = float(weight_scale)
-        self.input_scale = float(input_scale)
-        self.input_quant_max = int(input_quant_max)
         # [P, C, K]: a channel's column, taps last (the window's layout)
         self.register_buffer("r_pos", programmed.r_pos.detach().float().permute(0, 2, 1).contiguous())
         self.register_buffer("r_neg", programmed.r_neg.detach().float().permute(0, 2, 1).contiguous())
-        bias = torch.zeros(self.channels) if bias is None else bias.detach().float().reshape(-1)
-        if bias.shape[0] != self.channels or not torch.isfinite(bias).all():
-            raise ValueError(f"{name}: bias must be {self.channels} finite values, got {tuple(bias.shape)}")
-        self.register_buffer("bias", bias.clone())
-        self.out_quant = out_quant
-        self.noise_seed = int(noise_seed)
-        params = params or cached_default_params()
-        self.register_buffer("llrs_poly", params.llrs_poly.float(), persistent=False)
-        self.register_buffer("hhrs_poly", params.hhrs_poly.float(), persistent=False)
-        self._generators: Dict[str, torch.Generator] = {}
 
     def extra_repr(self) -> str:
         c = self.config
         return (f"channels={self.channels}, kernel_size={self.kernel_size}, weight_bits={self.weight_bits}, "
                 f"adc={c.output_precision_bits}+{c.output_range_bits}, noise={c.noise}, read_path={c.read_path}")
-
-    @property
-    def num_planes(self) -> int:
-        return self.r_pos.shape[0]
-
-    @property
-    def output_factor(self) -> float:
-        """Digital descale of the recombined ADC integers: s_w · s_a · q_a."""
-        return self.weight_scale * self.input_scale * self.input_quant_max
 
     def generator(self, device: torch.device) -> torch.Generator:
         """The read-noise generator on ``device`` (from ``noise_seed`` on first use)."""
@@ -123,17 +88,6 @@ class MemristorDepthwiseConv1d(nn.Module):
         if key not in self._generators:
             self._generators[key] = torch.Generator(device=device).manual_seed(self.noise_seed)
         return self._generators[key]
-
-    def reset_noise(self, seed: Optional[int] = None) -> None:
-        """Restart the read-noise stream (from ``seed``, default the constructor's)."""
-        if seed is not None:
-            self.noise_seed = int(seed)
-        self._generators.clear()
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_generators"] = {}  # generators cannot be pickled; a copy restarts its noise
-        return state
 
     def windows(self, x: torch.Tensor) -> torch.Tensor:
         """DAC voltages of every output frame's window: ``[B, C, T]`` → ``[B·T, C, K]`` in V."""
@@ -183,7 +137,6 @@ class MemristorDepthwiseConv1d(nn.Module):
         b, _, t = x.shape
         values = self.crossbar_values(win)  # [P, B·T, C]
         q = adc(values, self.config)
-        weights = torch.tensor(plane_weights(self.num_planes, self.levels), device=x.device)
+        weights = torch.tensor(self.plane_weights, device=x.device)
         out = (q * weights.view(-1, 1, 1)).sum(0)  # [B·T, C]
-        y = (out * self.output_factor + self.bias).view(b, t, self.channels).transpose(1, 2)
-        return self.out_quant(y) if self.out_quant is not None else y
+        return self._digital(out).view(b, t, self.channels).transpose(1, 2)

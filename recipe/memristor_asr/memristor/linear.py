@@ -36,7 +36,7 @@ from .levels import plane_weights
 from .params import SynaptogenParams, cached_default_params
 from .read_plan import CPU_NOISE_STREAMS, ReadNoise, ReadPlan
 
-__all__ = ["dac", "adc", "MemristorLinear"]
+__all__ = ["dac", "adc", "CrossbarLayer", "MemristorLinear"]
 
 def dac(x: torch.Tensor, input_factor: float, config: HardwareConfig) -> torch.Tensor:
     """Input voltages in V: 2^B + 1 levels in [−Vmax, Vmax]; inputs beyond ±1/input_factor clip."""
@@ -52,14 +52,17 @@ def adc(value: torch.Tensor, config: HardwareConfig) -> torch.Tensor:
     return torch.round(value * step).clamp_(-lim, lim) / step
 
 
-class MemristorLinear(nn.Module):
-    """Linear layer ``y = W x + b`` computed on programmed crossbars (see the module docstring).
+class CrossbarLayer(nn.Module):
+    """What every layer on programmed crossbars holds (:class:`MemristorLinear`,
+    :class:`~.conv.MemristorDepthwiseConv1d`): the cell states' provenance, the scales, the digital
+    bias and output quantiser, the read-noise seed and the I–V polynomials. A subclass registers
+    ``r_pos`` / ``r_neg`` (planes first) in the layout its read needs.
 
     :param programmed: the layer's cell states (:class:`~memristor_asr.memristor.crossbar.ProgrammedLayer`)
     :param weight_scale: s_w, the weight quantiser's scale
     :param input_scale: s_a, the input activation quantiser's scale
     :param input_quant_max: q_a, the input quantiser's largest integer (127 for 8 bits)
-    :param bias: float bias ``[out]`` added digitally, or None
+    :param bias: float bias ``[outputs]`` added digitally, or None
     :param config: DAC/ADC/tile/noise settings
     :param out_quant: the original layer's output quantiser, applied last (kept as a submodule)
     :param noise_seed: seed of the read-noise generator (fresh noise on every call, reproducible)
@@ -69,7 +72,7 @@ class MemristorLinear(nn.Module):
     def __init__(self, programmed: ProgrammedLayer, *, weight_scale: float, input_scale: float,
                  input_quant_max: int = 127, bias: Optional[torch.Tensor] = None,
                  config: HardwareConfig = HardwareConfig(), out_quant: Optional[nn.Module] = None,
-                 noise_seed: int = 0, params: Optional[SynaptogenParams] = None, name: str = "MemristorLinear"):
+                 noise_seed: int = 0, params: Optional[SynaptogenParams] = None, name: str = "CrossbarLayer"):
         super().__init__()
         programmed.validate(name)
         self.name = name
@@ -77,8 +80,6 @@ class MemristorLinear(nn.Module):
         self.weight_bits = programmed.weight_bits
         self.levels = programmed.levels
         self.weight_digest = programmed.weight_digest
-        self.in_features = programmed.in_features
-        self.out_features = programmed.out_features
         for what, v in (("weight_scale", weight_scale), ("input_scale", input_scale)):
             v = float(v)
             if not math.isfinite(v) or v <= 0:
@@ -86,12 +87,11 @@ class MemristorLinear(nn.Module):
         self.weight_scale = float(weight_scale)
         self.input_scale = float(input_scale)
         self.input_quant_max = int(input_quant_max)
-        self.register_buffer("r_pos", programmed.r_pos.detach().float().contiguous())
-        self.register_buffer("r_neg", programmed.r_neg.detach().float().contiguous())
+        outputs = programmed.out_features
         if bias is not None:
             bias = bias.detach().float().reshape(-1)
-            if bias.shape[0] != self.out_features or not torch.isfinite(bias).all():
-                raise ValueError(f"{name}: bias must be {self.out_features} finite values, got {tuple(bias.shape)}")
+            if bias.shape[0] != outputs or not torch.isfinite(bias).all():
+                raise ValueError(f"{name}: bias must be {outputs} finite values, got {tuple(bias.shape)}")
             self.register_buffer("bias", bias.clone())
         else:
             self.bias = None
@@ -100,7 +100,58 @@ class MemristorLinear(nn.Module):
         params = params or cached_default_params()
         self.register_buffer("llrs_poly", params.llrs_poly.float(), persistent=False)
         self.register_buffer("hhrs_poly", params.hhrs_poly.float(), persistent=False)
-        self._generators: Dict[str, List[torch.Generator]] = {}
+        self._generators: Dict[str, object] = {}
+
+    @property
+    def num_planes(self) -> int:
+        return self.r_pos.shape[0]
+
+    @property
+    def output_factor(self) -> float:
+        """Digital descale of the recombined ADC integers: s_w · s_a · q_a."""
+        return self.weight_scale * self.input_scale * self.input_quant_max
+
+    @property
+    def plane_weights(self):
+        """2^b for plane 0 (MSB, b = N−2) … plane N−2 (LSB, b = 0); (L − 1)·L^p for L-level cells."""
+        return plane_weights(self.num_planes, self.levels)
+
+    def reset_noise(self, seed: Optional[int] = None) -> None:
+        """Restart the read-noise stream (from ``seed``, default the constructor's)."""
+        if seed is not None:
+            self.noise_seed = int(seed)
+        self._generators.clear()
+
+    def __getstate__(self):
+        # generators cannot be pickled; a copy restarts its read noise from noise_seed
+        state = self.__dict__.copy()
+        state["_generators"] = {}
+        return state
+
+    def _digital(self, out: torch.Tensor) -> torch.Tensor:
+        """The digital end of a read: recombined ADC values [..., outputs] · s_w s_a q_a + bias, then the
+        output quantiser (elementwise, so any layout)."""
+        y = out * self.output_factor
+        if self.bias is not None:
+            y = y + self.bias
+        return self.out_quant(y) if self.out_quant is not None else y
+
+
+class MemristorLinear(CrossbarLayer):
+    """Linear layer ``y = W x + b`` computed on programmed crossbars (see the module docstring);
+    arguments as :class:`CrossbarLayer`'s, with ``bias`` ``[out]``."""
+
+    def __init__(self, programmed: ProgrammedLayer, *, weight_scale: float, input_scale: float,
+                 input_quant_max: int = 127, bias: Optional[torch.Tensor] = None,
+                 config: HardwareConfig = HardwareConfig(), out_quant: Optional[nn.Module] = None,
+                 noise_seed: int = 0, params: Optional[SynaptogenParams] = None, name: str = "MemristorLinear"):
+        super().__init__(programmed, weight_scale=weight_scale, input_scale=input_scale,
+                         input_quant_max=input_quant_max, bias=bias, config=config, out_quant=out_quant,
+                         noise_seed=noise_seed, params=params, name=name)
+        self.in_features = programmed.in_features
+        self.out_features = programmed.out_features
+        self.register_buffer("r_pos", programmed.r_pos.detach().float().contiguous())
+        self.register_buffer("r_neg", programmed.r_neg.detach().float().contiguous())
         self._noise_calls = 0  # forward calls so far: the kernel's noise stream of the next one
         self._plan: Optional[ReadPlan] = None
 
@@ -112,22 +163,8 @@ class MemristorLinear(nn.Module):
                 f"adc={c.output_precision_bits}+{c.output_range_bits}, noise={c.noise}, read_path={c.read_path}")
 
     @property
-    def num_planes(self) -> int:
-        return self.r_pos.shape[0]
-
-    @property
     def num_input_tiles(self) -> int:
         return math.ceil(self.in_features / self.config.tile_inputs)
-
-    @property
-    def output_factor(self) -> float:
-        """Digital descale of the recombined ADC integers: s_w · s_a · q_a."""
-        return self.weight_scale * self.input_scale * self.input_quant_max
-
-    @property
-    def plane_weights(self):
-        """2^b for plane 0 (MSB, b = N−2) … plane N−2 (LSB, b = 0); (L − 1)·L^p for L-level cells."""
-        return plane_weights(self.num_planes, self.levels)
 
     def generators(self, device: torch.device) -> List[torch.Generator]:
         """The read-noise generators on ``device`` (created from ``noise_seed`` on first use): one for the
@@ -140,16 +177,12 @@ class MemristorLinear(nn.Module):
         return self._generators[key]
 
     def reset_noise(self, seed: Optional[int] = None) -> None:
-        """Restart the read-noise stream (from ``seed``, default the constructor's)."""
-        if seed is not None:
-            self.noise_seed = int(seed)
-        self._generators.clear()
+        super().reset_noise(seed)
         self._noise_calls = 0
 
     def __getstate__(self):
-        # generators cannot be pickled; a copy restarts its read noise from noise_seed
-        state = self.__dict__.copy()
-        state["_generators"], state["_noise_calls"], state["_plan"] = {}, 0, None
+        state = super().__getstate__()
+        state["_noise_calls"], state["_plan"] = 0, None
         return state
 
     def _apply(self, fn, *args, **kwargs):
@@ -189,10 +222,7 @@ class MemristorLinear(nn.Module):
             out = out.view(*x.shape[:-1], self.out_features)
         else:
             out = self._exact(volts)
-        y = out * self.output_factor
-        if self.bias is not None:
-            y = y + self.bias
-        return self.out_quant(y) if self.out_quant is not None else y
+        return self._digital(out)
 
     def crossbar_values(self, volts: torch.Tensor, path: Optional[str] = None, noise: Optional[str] = None
                         ) -> torch.Tensor:
