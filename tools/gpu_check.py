@@ -1,7 +1,8 @@
 """Checks of the accelerator code paths, prepared to run in one go on a lent GPU machine.
 
 The test suite runs on CPU (CI has no GPU), so this script exercises what only a GPU can: cell
-programming, both crossbar read paths, float and QAT training and the converted model's forward on
+programming, both crossbar read paths, the mapping options (depthwise conv, 4-level cells), float and
+QAT training and the converted model's forward on
 CUDA, each compared with the CPU result or checked for learning. It prints one line per check and a
 table of timings, and exits non-zero if a check fails.
 
@@ -27,6 +28,8 @@ from memristor_asr.features.hdf5 import FeatureReader
 from memristor_asr.memristor.config import HardwareConfig, ProgrammingConfig, ReadConfig
 from memristor_asr.memristor.convert import load_programmed, program_model
 from memristor_asr.memristor.crossbar import integer_weights, program_layer
+from memristor_asr.memristor.conv import MemristorDepthwiseConv1d
+from memristor_asr.memristor.levels import digit_planes, plane_weights
 from memristor_asr.memristor.linear import MemristorLinear
 from memristor_asr.nn import ModelConfig, load_model
 from memristor_asr.training.data import CTCDataset
@@ -167,6 +170,47 @@ def check_training_and_conversion(device: torch.device, quick: bool) -> None:
         check(f"program_model on {device.type}", state_dev.device_type == device.type and len(state_dev.layers) > 0)
 
 
+def check_mappings(device: torch.device) -> None:
+    """The options of the mapping on the device against the CPU: the depthwise conv's noise-off read;
+    4-level cells' programmed states per level and their noise-off read."""
+    g = torch.Generator().manual_seed(2)
+    weight = torch.randn(64, 15, generator=g) * 0.1  # 64 channels, 15 taps
+    s_w = float(weight.abs().max() / 7)
+    lay = program_layer(integer_weights(weight, s_w, 4), 4, config=HardwareConfig(pulses_per_cycle=2), seed=1,
+                        num_cycles=1)
+    x = torch.randn(2, 64, 200, generator=g)
+    s_a = float(x.abs().max() / 127)
+    conv = MemristorDepthwiseConv1d(lay, weight_scale=s_w, input_scale=s_a, config=HardwareConfig(
+        noise="off", output_precision_bits=12, output_range_bits=12))
+    lsb = s_w * s_a * 127 / 2 ** 12
+    with torch.no_grad():
+        y_cpu = conv(x)
+        err = (conv.to(device)(x.to(device)).cpu() - y_cpu).abs().max().item()
+    check(f"depthwise conv read, noise off: {device.type} = cpu", err <= 2 * lsb + 1e-5,
+          f"max |diff| {err:.2e} (2 lsb {2 * lsb:.2e})")
+
+    weight = torch.randn(128, 256, generator=g) * 0.05
+    s_w = float(weight.abs().max() / 7)
+    w_int = integer_weights(weight, s_w, 4)
+    cfg = HardwareConfig(levels=4, pulses_per_cycle=2)
+    on_dev = program_layer(w_int, 4, config=cfg, seed=1, num_cycles=1, device=device)
+    on_cpu = program_layer(w_int, 4, config=cfg, seed=1, num_cycles=1, device="cpu")
+    digits = digit_planes(w_int, 4, 4).clamp(min=0)  # the positive line's levels
+    means = [(on_dev.r_pos.cpu()[digits == d].mean().item(), on_cpu.r_pos[digits == d].mean().item()) for d in range(4)]
+    check(f"4-level programming on {device.type}: r per level matches CPU",
+          all(abs(a - b) < 0.02 for a, b in means), " ".join(f"{a:.3f}/{b:.3f}" for a, b in means))
+    x = torch.randn(1, 100, 256, generator=g)
+    s_a = float(x.abs().max() / 127)
+    lin = MemristorLinear(on_cpu, weight_scale=s_w, input_scale=s_a, config=cfg.replace(
+        noise="off", output_precision_bits=12, output_range_bits=12))
+    lsb = s_w * s_a * 127 / 2 ** 12 * max(plane_weights(on_cpu.num_planes, 4))
+    with torch.no_grad():
+        y_cpu = lin(x)
+        err = (lin.to(device)(x.to(device)).cpu() - y_cpu).abs().max().item()
+    check(f"4-level fast read, noise off: {device.type} = cpu", err <= 2 * lsb + 1e-5,
+          f"max |diff| {err:.2e} (2 lsb {2 * lsb:.2e})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cuda")
@@ -185,6 +229,7 @@ def main() -> None:
     n_in, n_out = args.layer
     steps = [("programming", lambda: check_programming(device, n_in, n_out)),
              ("reads", lambda: check_reads(device, args.frames, n_in, n_out)),
+             ("mapping options", lambda: check_mappings(device)),
              ("training and conversion", lambda: check_training_and_conversion(device, args.quick))]
     for name, step in steps:
         try:

@@ -19,5 +19,6 @@ def test_gpu_check_passes_on_the_cpu():
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "FAIL" not in out.stdout
-    assert "19 of 19 checks passed" in out.stdout
+    assert "22 of 22 checks passed" in out.stdout
+    assert "PASS  depthwise conv read" in out.stdout and "PASS  4-level fast read" in out.stdout
     assert "ratio fast/fp32 at 8 bit" in out.stdout
