@@ -50,9 +50,10 @@ tk.setup_script_mode()
 from memristor_asr.corpus.embedded.plan import CI_CORPUS
 from memristor_asr.corpus.jobs import EmbeddedCorpusJob, PrepareTedliumJob
 from memristor_asr.features.jobs import LogMelFeatureJob
-from memristor_asr.lexicon.jobs import TedliumLexiconJob
+from memristor_asr.lexicon.bpe import BpeConfig
+from memristor_asr.lexicon.jobs import BpeLexiconJob, TedliumLexiconJob, TrainSentencePieceJob
 from memristor_asr.lm.jobs import (KenLMBinaryJob, KenLMEstimateJob, KenLMPerplexityJob, ManifestTextJob,
-                                   TedliumLmTextJob)
+                                   SentencePieceTextJob, TedliumLmTextJob)
 
 corpus = EmbeddedCorpusJob(size=CI_CORPUS, seed=0, num_workers=2)
 prep = PrepareTedliumJob(corpus_root=corpus.out_corpus_root)
@@ -63,6 +64,12 @@ text = TedliumLmTextJob(corpus_root=corpus.out_corpus_root, train_segments=lex.o
 arpa = KenLMEstimateJob(text=text.out_text, order=4, rqmt={"mem": 0.5})
 binary = KenLMBinaryJob(arpa=arpa.out_arpa)
 ppl = KenLMPerplexityJob(lm=binary.out_binary, text=ManifestTextJob(segments=prep.out_segments["dev"]).out_text)
+spm = TrainSentencePieceJob(text=ManifestTextJob(segments=lex.out_train_segments).out_text,
+                            config=BpeConfig(vocab_size=64))
+bpe = BpeLexiconJob(sentencepiece_model=spm.out_model, training_lexicon=lex.out_training_lexicon,
+                    decoding_lexicon=lex.out_decoding_lexicon)
+piece_text = SentencePieceTextJob(text=text.out_text, sentencepiece_model=spm.out_model)
+piece_lm = KenLMBinaryJob(arpa=KenLMEstimateJob(text=piece_text.out_text, order=6, rqmt={"mem": 0.5}).out_arpa)
 outputs = {
     "corpus_root": corpus.out_corpus_root, "corpus_stats": corpus.out_stats,
     "segments": prep.out_segments, "stm": prep.out_stm, "prepare_report": prep.out_report,
@@ -70,16 +77,20 @@ outputs = {
     "decoding_lexicon": lex.out_decoding_lexicon, "vocabulary": lex.out_vocabulary,
     "train_segments": lex.out_train_segments, "lexicon_report": lex.out_report,
     "features": feats.out_features, "arpa": arpa.out_arpa, "binary": binary.out_binary,
-    "perplexity_report": ppl.out_report,
+    "perplexity_report": ppl.out_report, "lm_text": text.out_text,
+    "spm_model": spm.out_model, "spm_vocab": spm.out_vocab, "bpe_labels": bpe.out_labels,
+    "bpe_training_lexicon": bpe.out_training_lexicon, "bpe_decoding_lexicon": bpe.out_decoding_lexicon,
+    "bpe_report": bpe.out_report, "piece_text": piece_text.out_text, "piece_lm": piece_lm.out_binary,
 }
 tk.run([outputs, ppl.out_perplexity, feats.out_num_segments, lex.out_num_dropped_segments,
-        arpa.out_used_discount_fallback], quiet=True)
+        arpa.out_used_discount_fallback, piece_text.out_dropped_words], quiet=True)
 paths = lambda o: ({k: paths(v) for k, v in o.items()} if isinstance(o, dict) else o.get_path())  # noqa: E731
 print("RESULT " + json.dumps({
     "paths": paths(outputs),
     "values": {"perplexity": ppl.out_perplexity.get(), "num_feature_segments": feats.out_num_segments.get(),
                "num_dropped_segments": lex.out_num_dropped_segments.get(),
-               "used_discount_fallback": arpa.out_used_discount_fallback.get()},
+               "used_discount_fallback": arpa.out_used_discount_fallback.get(),
+               "piece_text_dropped_words": piece_text.out_dropped_words.get()},
     "ids": {"corpus": corpus._sis_id(), "corpus_3_workers": EmbeddedCorpusJob(size=CI_CORPUS, num_workers=3)._sis_id(),
             "corpus_seed_1": EmbeddedCorpusJob(size=CI_CORPUS, seed=1)._sis_id(),
             "features": feats._sis_id(),

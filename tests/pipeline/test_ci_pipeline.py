@@ -313,6 +313,46 @@ def test_hardware_studies_on_the_finished_study(ci_run):
 
 
 @pytest.mark.slow
+def test_label_units_on_the_finished_study(ci_run):
+    """config/label_units.py on the finished ci study: the BPE variant's own jobs only (sentencepiece,
+    BPE lexicons, float + QAT-4 trainings, 2 devices, lexicon and lexicon-free recognitions), and one
+    table with phoneme and BPE rows whose BPE models emit words."""
+    root, _ = ci_run
+    env = dict(os.environ, SIS_MEMRISTOR_PROFILE="ci",
+               PYTHONPATH=os.pathsep.join([os.path.join(REPO, "tools"), os.path.join(REPO, "recipe"), REPO]))
+    res = subprocess.run([sys.executable, "-m", "sisyphus", "manager", "-r", "config/label_units.py"], cwd=root,
+                         env=env, capture_output=True, text=True, timeout=1200)
+    assert res.returncode == 0, res.stderr[-3000:]
+    submitted = collections.Counter(_submitted_class(line) for line in res.stderr.splitlines() if "submit: " in line)
+    # recognitions on dev and test: float, QAT-4, 2 devices (lexicon); float, QAT-4 (lexicon-free, 2 LM scales)
+    assert submitted == {"ManifestTextJob": 1, "TrainSentencePieceJob": 1, "BpeLexiconJob": 1, "TrainJob": 2,
+                         "PriorJob": 2, "ProgramCrossbarsJob": 2, "RecognitionJob": 2 * (1 + 1 + 2 + 2),
+                         "ScliteJob": 2 * (1 + 1 + 2) + 2 * 2 * 2, "SentencePieceTextJob": 1, "KenLMEstimateJob": 1,
+                         "KenLMBinaryJob": 1, "Table2Job": 1, "Table3Job": 1, "WerPlotJob": 1, "LabelUnitTableJob": 1,
+                         "LabelUnitPlotJob": 1}, submitted
+    out = root / "output" / "label_units"
+    rows = _csv_rows(out / "table.csv")
+    assert rows[0][:3] == ["labels", "decoding", "system"] and rows[0][3:6] == ["dev WER", "dev WER_ci_lo", "dev WER_ci_hi"]
+    assert [r[:3] for r in rows[1:]] == [
+        ["phoneme", "lexicon", "float baseline"], ["phoneme", "lexicon", "QAT-4"],
+        ["phoneme", "lexicon", "QAT-4 on memristors"], ["bpe", "lexicon", "float baseline"], ["bpe", "lexicon", "QAT-4"],
+        ["bpe", "lexicon", "QAT-4 on memristors"], ["bpe", "lexicon-free", "float baseline"],
+        ["bpe", "lexicon-free", "QAT-4"]]
+    for r in rows[1:]:
+        assert float(r[4]) <= float(r[3]) <= float(r[5]), r  # dev WER inside its interval
+        assert (r[-1] == "2") == r[2].endswith("memristors"), r  # devices only for memristor rows
+    # the BPE models learn: they emit words (a blank-only model fails its recognition job instead)
+    assert all(float(r[3]) < 95.0 for r in rows[4:7]), rows
+    # the BPE output layer: one output per piece but <unk>, and the blank (BpeConfig(vocab_size=64))
+    checkpoint = torch.load(next((root / "alias" / "label_units" / "bpe" / "train" / "float").glob("output/model.pt")),
+                            map_location="cpu", weights_only=False)
+    assert checkpoint["model"]["final_linear.weight"].shape[0] == 64
+    assert "embedded synthetic corpus" in (out / "table.md").read_text()
+    assert (out / "wer_vs_bits.png").stat().st_size > 10_000
+    assert "Label units: phonemes vs. BPE" in res.stdout
+
+
+@pytest.mark.slow
 def test_killed_runs_resume_to_identical_results(ci_run, faulted_run):
     """kill -9 at random moments, then plain reruns: the same CTMs, curves and tables as the
     uninterrupted ci run in another directory (which also shows that two runs agree bit for bit)."""

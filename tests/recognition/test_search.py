@@ -195,3 +195,62 @@ def test_only_the_first_of_lm_unknown_homophones_is_searched():
                "ledd": [["L", "EH", "D#"]], "known": [["L", "EH", "D#"]]}
     assert unsearched_homophones(lexicon, {"known"}) == {("lead", ("L", "EH", "D#")), ("ledd", ("L", "EH", "D#"))}
     assert unsearched_homophones(lexicon, set(lexicon)) == set()
+
+
+@pytest.fixture(scope="module")
+def bpe(ci_data_jobs):
+    p = ci_data_jobs["paths"]
+    return {"labels": p["bpe_labels"], "lexicon": p["bpe_decoding_lexicon"], "lm": p["binary"],
+            "piece_lm": p["piece_lm"], "dev": p["segments"]["dev"]}
+
+
+def _bpe_segments(bpe, n=6):
+    lexicon = read_lexicon(bpe["lexicon"])
+    return lexicon, [s for s in read_manifest(bpe["dev"]) if s.words and all(w in lexicon for w in s.words)][:n]
+
+
+def test_bpe_lexicon_search_decodes_the_spelled_words(bpe):
+    """A posterior that spells the words' sentencepiece pieces gives back exactly those words (pieces
+    spell words uniquely, so there are no homophones), with the word-level LM."""
+    labels = read_labels(bpe["labels"])
+    lexicon, segs = _bpe_segments(bpe)
+    search = LexiconSearch(bpe["labels"], bpe["lexicon"], bpe["lm"], SearchConfig(beam_size=64))
+    assert len(segs) >= 3
+    for seg in segs:
+        assert search.decode(_peaky_scores(seg.words, lexicon, labels)) == seg.words
+
+
+def test_bpe_lexicon_free_search_joins_pieces_into_the_words(bpe):
+    from memristor_asr.recognition.search import LexiconFreeSearch
+
+    labels = read_labels(bpe["labels"])
+    lexicon, segs = _bpe_segments(bpe)
+    search = LexiconFreeSearch(bpe["labels"], bpe["piece_lm"], SearchConfig(beam_size=64), lm_scale=1.0)
+    for seg in segs:
+        assert search.decode(_peaky_scores(seg.words, lexicon, labels)) == seg.words
+    # lexicon-free: a piece sequence that is no word of the lexicon is still a hypothesis
+    index = {lab: i for i, lab in enumerate(labels)}
+    starts = [lab for lab in labels if lab.startswith("\u2581") and len(lab) > 1]
+    inner = [lab for lab in labels[:-1] if not lab.startswith("\u2581")]
+    first, rest = next((a, b) for a in starts for b in inner if a[1:] + b not in lexicon)
+    seq = [index[first], index["[blank]"], index[rest], index["[blank]"]]
+    logits = np.full((len(seq), len(labels)), -20.0, dtype=np.float32)
+    logits[np.arange(len(seq)), seq] = 0.0
+    assert search.decode(logits) == [first[1:] + rest]
+    # two decodings in parallel processes give the serial result
+    scores = [_peaky_scores(s.words, lexicon, labels, seed=i) for i, s in enumerate(segs[:3])]
+    args = (bpe["labels"], None, bpe["piece_lm"], SearchConfig(beam_size=32), 1.0)
+    assert decode_parallel(args, scores, 2) == decode_parallel(args, scores, 1) == [s.words for s in segs[:3]]
+
+
+def test_lexicon_free_search_refuses_phoneme_labels(data, bpe):
+    from memristor_asr.recognition.search import LexiconFreeSearch
+
+    with pytest.raises(LexiconMismatchError, match="lexicon-free search needs sentencepiece labels"):
+        LexiconFreeSearch(data["labels"], bpe["piece_lm"], SearchConfig())
+
+
+def test_ctc_collapse():
+    from memristor_asr.recognition.search import ctc_collapse
+
+    assert ctc_collapse([-1, 3, 3, 9, 3, 9, 9, 2, 2, -1], blank=9) == [3, 3, 2]

@@ -10,7 +10,11 @@ with the float model's of the same seed and threads, measured in the same run. W
 fine-tunes QAT from the float model (``qat_finetune``), the float runs go first and each QAT run
 starts from the float model of its seed and thread count.
 
-usage: tools/bench/convergence.py [--data output/memristor_ted/data] [--profile mini]
+With ``--label-unit bpe`` it trains the BPE variant of the setup that ``config/label_units.py`` runs
+(``StudySetup.label_units.bpe_setup``) on the BPE study's data (default
+``output/label_units/bpe/data``), the output layer sized by that data's ``labels``.
+
+usage: tools/bench/convergence.py [--data output/memristor_ted/data] [--profile mini] [--label-unit bpe]
            [--seeds 1,2,3] [--threads 1,2] [--models float,8,6,5,4,3,2] [--jobs N]
 """
 from __future__ import annotations
@@ -54,22 +58,31 @@ def find_data(data: str) -> dict:
     return found
 
 
-def train_one(data: str, profile: str, model: str, seed: int, threads: int, init: str = None,
+def bench_setup(profile: str, label_unit: str):
+    """The shipped setup ``profile``, or its BPE variant of the label-unit comparison."""
+    from users.memristor.setups import setup_named
+
+    setup = setup_named(profile)
+    return setup.label_units.bpe_setup(setup) if label_unit == "bpe" else setup
+
+
+def train_one(data: str, profile: str, label_unit: str, model: str, seed: int, threads: int, init: str = None,
               keep: str = None) -> dict:
     """One training; ``init``: start from this checkpoint, ``keep``: where to leave the final model."""
     import torch
 
+    from memristor_asr.lexicon.lexicon import read_labels
     from memristor_asr.training.convergence import TrainingNotConvergedError
     from memristor_asr.training.data import CTCDataset
     from memristor_asr.training.trainer import train
-    from users.memristor.setups import setup_named
 
     torch.set_num_threads(threads)
-    prof = setup_named(profile).training
+    prof = bench_setup(profile, label_unit).training
     bits = None if model == "float" else int(model)
-    model_cfg = prof.model_for(bits)
-    train_cfg = prof.training_for(bits, seed)
     files = find_data(data)
+    # the output layer follows the data's label inventory (79 phoneme labels, or the BPE pieces)
+    model_cfg = prof.model_for(bits).replace(num_labels=len(read_labels(files["labels"])))
+    train_cfg = prof.training_for(bits, seed)
     load = dict(lexicon_path=files["training_lexicon"], labels_path=files["labels"])
     train_data = CTCDataset.load(features_path=files["train_features"], manifest_path=files["train_segments"],
                                  name="train", **load)
@@ -96,13 +109,17 @@ def train_one(data: str, profile: str, model: str, seed: int, threads: int, init
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", default="output/memristor_ted/data")
+    ap.add_argument("--data", default=None, help="default: output/memristor_ted/data, with --label-unit bpe "
+                    "output/label_units/bpe/data")
     ap.add_argument("--profile", default="mini")
+    ap.add_argument("--label-unit", default="phoneme", choices=("phoneme", "bpe"))
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--models", default="float,8,6,5,4,3,2")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="cores to fill with runs")
     args = ap.parse_args()
+    if args.data is None:
+        args.data = "output/label_units/bpe/data" if args.label_unit == "bpe" else "output/memristor_ted/data"
     find_data(args.data)
     seeds = [int(s) for s in args.seeds.split(",")]
     threads = [int(t) for t in args.threads.split(",")]
@@ -110,12 +127,11 @@ def main() -> int:
         sys.exit("convergence.py: thread counts must be >= 1")
     models = args.models.split(",")
     runs = [(m, s, t) for t in threads for s in seeds for m in models]
-    print(f"# convergence of the {args.profile!r} trainings on {_cpu_model()} ({os.cpu_count()} cores), "
-          f"{len(runs)} runs", flush=True)
-    from users.memristor.setups import setup_named
+    print(f"# convergence of the {args.profile!r} trainings ({args.label_unit} labels, {args.data}) on "
+          f"{_cpu_model()} ({os.cpu_count()} cores), {len(runs)} runs", flush=True)
 
     # with QAT fine-tuning (the mini profile), the QAT runs of a (seed, threads) start from its float model
-    finetune = setup_named(args.profile).training.qat_finetune is not None and "float" in models
+    finetune = bench_setup(args.profile, args.label_unit).training.qat_finetune is not None and "float" in models
     results = []
     ctx = multiprocessing.get_context("spawn")
     keep_dir = tempfile.mkdtemp(prefix="convergence-")
@@ -138,7 +154,7 @@ def main() -> int:
                                         "dev_loss": float("nan"), "ler": float("nan"), "emitted": float("nan"),
                                         "verdict": "no float model", "wall": 0.0})
                         continue
-                    futures.append(pool.submit(train_one, args.data, args.profile, m, s, t,
+                    futures.append(pool.submit(train_one, args.data, args.profile, args.label_unit, m, s, t,
                                                init=ckpt if finetune and m != "float" else None,
                                                keep=ckpt if finetune and m == "float" else None))
                 for fut in cf.as_completed(futures):

@@ -22,7 +22,7 @@ from sisyphus import tk
 from memristor_asr.corpus.jobs import EmbeddedCorpusJob, PrepareTedliumJob
 from memristor_asr.features.jobs import LogMelFeatureJob
 from memristor_asr.lexicon.g2p import G2PConfig
-from memristor_asr.lexicon.jobs import TedliumLexiconJob, TrainG2PJob
+from memristor_asr.lexicon.jobs import BpeLexiconJob, TedliumLexiconJob, TrainG2PJob, TrainSentencePieceJob
 from memristor_asr.lm.jobs import (KenLMBinaryJob, KenLMEstimateJob, KenLMInterpolatedJob, KenLMPerplexityJob,
                                    ManifestTextJob, TedliumLmTextJob)
 from memristor_asr.memristor.jobs import ProgramCrossbarsJob, SingleCellTableJob
@@ -51,16 +51,22 @@ class StudyData:
     decoding_lexicon: tk.Path
     labels: tk.Path
     lm: tk.Path
+    corpus_root: Optional[tk.Path] = None  # the TEDLIUM_release2 directory given (None: the embedded corpus)
+    lm_text: Optional[tk.Path] = None      # the word-level LM's training text
+    sentencepiece_model: Optional[tk.Path] = None  # with BPE labels
 
 
 def prepare_data(setup: StudySetup, *, corpus_root: Optional[tk.Path], prefix: str) -> StudyData:
     """Corpus (embedded when ``corpus_root`` is None) → i6 preparation → lexicon, features, 4-gram LM.
 
     Evaluation data are prepared for ``setup.eval_splits`` (dev first: it tunes the LM and the scales).
+    With ``setup.label_unit == "bpe"`` a sentencepiece model of the train transcripts spells the
+    phoneme lexicons' words: labels and lexicons in pieces, the same segments, vocabulary and LM.
 
     Registers the LM's dev perplexity, the lexicon report and the prepared data under
     ``output/<prefix>/`` (``data/`` holds what tools/bench/convergence.py trains on).
     """
+    given_root = corpus_root
     if corpus_root is None:
         if setup.corpus is None:
             raise ValueError(f"setup {setup.name!r} has no embedded corpus (StudySetup.corpus is None): "
@@ -96,10 +102,25 @@ def prepare_data(setup: StudySetup, *, corpus_root: Optional[tk.Path], prefix: s
         tk.register_output(f"{prefix}/lm/dev_perplexity_{name}", perplexity.out_perplexity)
     lm = binaries["interpolated" if setup.lm_interpolation else "single"]
     tk.register_output(f"{prefix}/lexicon/report.json", lexicon.out_report)
+    labels, training_lexicon, decoding_lexicon = \
+        lexicon.out_labels, lexicon.out_training_lexicon, lexicon.out_decoding_lexicon
+    sentencepiece_model = None
+    if setup.label_unit == "bpe":
+        sentencepiece = TrainSentencePieceJob(text=ManifestTextJob(segments=lexicon.out_train_segments).out_text,
+                                              config=setup.bpe)
+        sentencepiece.add_alias(f"{prefix}/sentencepiece")
+        sentencepiece_model = sentencepiece.out_model
+        pieces = BpeLexiconJob(sentencepiece_model=sentencepiece_model, training_lexicon=training_lexicon,
+                               decoding_lexicon=decoding_lexicon)
+        labels, training_lexicon, decoding_lexicon = \
+            pieces.out_labels, pieces.out_training_lexicon, pieces.out_decoding_lexicon
+        tk.register_output(f"{prefix}/lexicon/bpe_report.json", pieces.out_report)
+        tk.register_output(f"{prefix}/lexicon/bpe_vocab.txt", sentencepiece.out_vocab)
     data = StudyData(train_segments=lexicon.out_train_segments, train_features=train_features.out_features,
                      eval_segments=eval_segments, eval_stm={s: prep.out_stm[s] for s in splits},
-                     eval_features=eval_features, training_lexicon=lexicon.out_training_lexicon,
-                     decoding_lexicon=lexicon.out_decoding_lexicon, labels=lexicon.out_labels, lm=lm)
+                     eval_features=eval_features, training_lexicon=training_lexicon,
+                     decoding_lexicon=decoding_lexicon, labels=labels, lm=lm, corpus_root=given_root,
+                     lm_text=lm_text.out_text, sentencepiece_model=sentencepiece_model)
     registered = {"train_segments": data.train_segments, "dev_segments": eval_segments["dev"],
                   "train_features": data.train_features, "dev_features": eval_features["dev"],
                   "training_lexicon": data.training_lexicon, "labels": data.labels}
@@ -129,6 +150,7 @@ class Study:
     :param devices: programmed device files per QAT model name (``qat4`` …), device k at index k
     :param corpus: the corpus as titles and captions name it
     :param baseline: the float model's segment scores per seed and grid point (the tables' reference row)
+    :param qat_scores: weight bits -> segment scores per seed and grid point of the QAT model (digital)
     :param device_scores: weight bits -> segment scores per seed and device of the QAT model on
         memristors (Table 3's input)
     :param tables: the report jobs: ``table1``, ``table2``, ``table3``, ``plot``
@@ -141,6 +163,7 @@ class Study:
     models: Dict[str, TrainedModel] = field(default_factory=dict)
     devices: Dict[str, List[tk.Path]] = field(default_factory=dict)
     baseline: List[List[GridPoint]] = field(default_factory=list)
+    qat_scores: Dict[int, List[List[GridPoint]]] = field(default_factory=dict)
     device_scores: Dict[int, List[List[GridPoint]]] = field(default_factory=dict)
     tables: Dict[str, object] = field(default_factory=dict)
 
@@ -155,7 +178,11 @@ class Study:
         """
         prefix = self.prefix if prefix is None else prefix
         train_p, data = self.setup.training, self.data
-        job = TrainJob(model_config=train_p.model_for(weight_bits) if model_config is None else model_config,
+        if model_config is None:
+            model_config = train_p.model_for(weight_bits)
+        if self.setup.num_labels is not None:  # the label unit sets the output layer
+            model_config = model_config.replace(num_labels=self.setup.num_labels)
+        job = TrainJob(model_config=model_config,
                        train_config=train_p.training_for(weight_bits, seed), init_checkpoint=init_checkpoint,
                        convergence=self.setup.convergence, train_features=data.train_features,
                        # the dev loss (convergence check, checkpoint choice) is on dev whatever the eval splits
@@ -214,21 +241,23 @@ class Study:
         the first split is what a table reports).
 
         :param name: the recognition's name under ``alias/<prefix>/recog/<split>/`` and ``output/<prefix>/wer/``
-        :param extra: further RecognitionJob arguments (``programmed_device``, ``read``, ``noise_seed``,
-            ``max_empty_fraction``, which defaults to the setup's)
+        :param extra: further RecognitionJob arguments (``programmed_device``, ``read``, ``noise_seed``;
+            ``max_empty_fraction``, ``lexicon`` and ``lm``, which default to the setup's, e.g.
+            ``lexicon=None`` with a piece LM for a lexicon-free search)
         :param prefix: output folder (default: the study's)
         :return: per grid point, the segment scores per split
         """
         prefix = self.prefix if prefix is None else prefix
         setup, data = self.setup, self.data
         extra.setdefault("max_empty_fraction", setup.max_empty_fraction)
+        extra.setdefault("lexicon", data.decoding_lexicon)
+        extra.setdefault("lm", data.lm)
         keys = [grid_key(lm_s, pr_s) for lm_s in lm_scales for pr_s in prior_scales]
         points = [{} for _ in keys]
         for split in setup.eval_splits:
             recog = RecognitionJob(checkpoint=model.checkpoint, prior=model.prior, lm_scales=tuple(lm_scales),
                                    prior_scales=tuple(prior_scales), features=data.eval_features[split],
-                                   segments=data.eval_segments[split], labels=data.labels,
-                                   lexicon=data.decoding_lexicon, lm=data.lm, search=setup.search,
+                                   segments=data.eval_segments[split], labels=data.labels, search=setup.search,
                                    rqmt=setup.recog_rqmt, **extra)
             recog.add_alias(f"{prefix}/recog/{split}/{name}")
             for key, point in zip(keys, points):
@@ -258,7 +287,7 @@ def run_memristor_ted(setup: StudySetup, *, corpus_root: Optional[tk.Path] = Non
 
     # Results per table cell and training seed: [seed][grid point] (tuned) or [seed][device].
     seeds = [train_p.train.seed + i for i in range(setup.num_seeds)]
-    baseline, ptq, qat, devices = study.baseline, {}, {}, study.device_scores
+    baseline, ptq, qat, devices = study.baseline, {}, study.qat_scores, study.device_scores
     for seed in seeds:
         tag = "" if seed == seeds[0] else f"/seed{seed}"  # the first seed keeps the single-seed names
         # ------------------------------------------------------------ float baseline and PTQ

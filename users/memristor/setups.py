@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
 from memristor_asr.corpus.embedded.plan import CI_CORPUS, MINI_CORPUS, CorpusSize
+from memristor_asr.lexicon.bpe import LABEL_UNITS, BpeConfig
 from memristor_asr.lexicon.g2p import G2PConfig
 from memristor_asr.memristor.config import ProgrammingConfig, ReadConfig, WriteVerifyConfig
 from memristor_asr.nn.config import ModelConfig, SpecAugmentConfig
@@ -29,7 +30,7 @@ from memristor_asr.training.convergence import ConvergenceCheck
 from memristor_asr.training.setup import TrainingSetup
 from memristor_asr.training.trainer import TrainConfig
 
-__all__ = ["WriteVerifySweep", "NoiseTrainingSweep", "MultiLevelSweep", "StudySetup", "PAPER", "MINI", "CI", "SETUPS", "setup_named"]
+__all__ = ["WriteVerifySweep", "NoiseTrainingSweep", "MultiLevelSweep", "LabelUnitSweep", "StudySetup", "PAPER", "MINI", "CI", "SETUPS", "setup_named"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,56 @@ class MultiLevelSweep:
 
 
 @dataclass(frozen=True)
+class LabelUnitSweep:
+    """The label-unit comparison (``users/memristor/label_units.py``): the study run again with BPE
+    labels (``StudySetup.bpe``) at a subset of its bit widths, beside the phoneme rows.
+
+    :param qat_bits: BPE QAT models trained (fine-tuned from the BPE float model where the setup's QAT does)
+    :param memristor_bits: of those, the ones programmed onto the setup's ``num_devices`` devices
+    :param piece_lm_order: n-gram order of the lexicon-free search's LM over pieces (2–3 pieces per
+        word at the embedded corpus's BPE 128, so 6 spans about a word-level 2- to 3-gram)
+    :param lexicon_free_lm_scales: piece-LM scales tried by the lexicon-free search (with the setup's
+        QAT prior scales; best on dev reported)
+    :param float_training: the BPE float model's training instead of the setup's (None: the same);
+        QAT models fine-tune or train as the setup's do
+    """
+
+    qat_bits: Tuple[int, ...] = (8, 4)
+    memristor_bits: Tuple[int, ...] = (8, 4)
+    piece_lm_order: int = 6
+    lexicon_free_lm_scales: Tuple[float, ...] = (0.5, 1.0)
+    float_training: Optional[TrainConfig] = None
+
+    def __post_init__(self):
+        if not set(self.memristor_bits) <= set(self.qat_bits):
+            raise ValueError(f"LabelUnitSweep.memristor_bits {self.memristor_bits!r} must be among its qat_bits "
+                             f"{self.qat_bits!r} (a device is programmed from a QAT model)")
+        if not isinstance(self.piece_lm_order, int) or self.piece_lm_order < 2:
+            raise ValueError(f"LabelUnitSweep.piece_lm_order must be an integer >= 2, got {self.piece_lm_order!r}")
+        if self.float_training is not None:
+            TrainConfig.require(self.float_training, "LabelUnitSweep.float_training", " or None")
+
+    def bpe_setup(self, setup: "StudySetup") -> "StudySetup":
+        """The BPE variant of the phoneme ``setup`` that the comparison runs: its label unit, these
+        bits, no PTQ, and ``float_training``.
+
+        :raises ValueError: naming the setting, if the bits are not the setup's (no phoneme row to compare)
+        """
+        if setup.label_unit != "phoneme":
+            raise ValueError(f"the label-unit comparison needs a phoneme setup, not label_unit={setup.label_unit!r}")
+        for name, bits, have in (("qat_bits", self.qat_bits, setup.training.qat_bits),
+                                 ("memristor_bits", self.memristor_bits, setup.memristor_bits)):
+            missing = [b for b in bits if b not in have]
+            if missing:
+                raise ValueError(f"label_units.{name} {missing} are not among the {setup.name!r} setup's {name} "
+                                 f"{tuple(have)} (the phoneme rows to compare with)")
+        training = dataclasses.replace(setup.training, qat_bits=self.qat_bits, ptq_bits=(),
+                                       train=self.float_training or setup.training.train)
+        return dataclasses.replace(setup, name=f"{setup.name}-bpe", label_unit="bpe", training=training,
+                                   memristor_bits=self.memristor_bits)
+
+
+@dataclass(frozen=True)
 class StudySetup:
     """Everything that sizes one run of the study: data, model and training, recognition grids, hardware.
 
@@ -119,6 +170,13 @@ class StudySetup:
     :param multilevel: the multi-level cell study's grid
     :param depthwise_conv_bits: QAT models whose devices the depthwise-conv study programs again with
         the blocks' depthwise convs on crossbars too (``users/memristor/depthwise_conv.py``)
+    :param label_unit: the network's output labels, one of ``LABEL_UNITS``: ``phoneme`` (the paper: 39
+        ARPAbet phonemes, their word-end copies and the blank) or ``bpe`` (the pieces of a sentencepiece
+        model of the train transcripts, ``bpe``, and the blank); targets, output layer, prior and the
+        decoding lexicon follow from it, the word-level LM and the vocabulary stay the same
+    :param bpe: the sentencepiece model of ``label_unit="bpe"`` (paper profile: BPE 500, as ESPnet's
+        TED-LIUM v2 recipe)
+    :param label_units: the label-unit comparison's grid
     :param cell_pairs: pairs for the single-cell table (paper: 5000)
     :param programming: crossbar tiles and programming pulses of the devices (a change programs new
         devices)
@@ -155,6 +213,9 @@ class StudySetup:
     noise_training: NoiseTrainingSweep = NoiseTrainingSweep()
     multilevel: MultiLevelSweep = MultiLevelSweep()
     depthwise_conv_bits: Tuple[int, ...] = (8, 5, 4)
+    label_unit: str = "phoneme"
+    bpe: BpeConfig = BpeConfig()
+    label_units: LabelUnitSweep = LabelUnitSweep()
     cell_pairs: int = 5000
     programming: ProgrammingConfig = ProgrammingConfig()
     read: ReadConfig = ReadConfig()
@@ -179,7 +240,16 @@ class StudySetup:
             raise TypeError(f"StudySetup.{name}: expected a {type(default).__name__}, got {type(value).__name__}")
         return value
 
+    @property
+    def num_labels(self) -> Optional[int]:
+        """The network's outputs for the label unit; None: the model config's (the 79 phoneme labels)."""
+        return self.bpe.num_labels if self.label_unit == "bpe" else None
+
     def __post_init__(self):
+        if self.label_unit not in LABEL_UNITS:
+            raise ValueError(f"StudySetup.label_unit: unknown label unit {self.label_unit!r}; known: {list(LABEL_UNITS)}")
+        if not isinstance(self.bpe, BpeConfig):
+            raise TypeError(f"StudySetup.bpe must be a BpeConfig, got {type(self.bpe).__name__}")
         if not isinstance(self.num_seeds, int) or self.num_seeds < 1:
             raise ValueError(f"StudySetup.num_seeds must be a positive number of training seeds, got {self.num_seeds!r}")
         if not isinstance(self.programming, ProgrammingConfig) or not isinstance(self.read, ReadConfig):
@@ -273,6 +343,14 @@ MINI = StudySetup(
 )
 
 
+# BPE on the embedded corpus (1057 train word types): 64 pieces (2–3 per word). The BPE float model
+# stays on the CTC blank plateau longer than the phoneme one (measured, seed 1, 2 cores: it leaves it
+# after about 3.5 epochs with 64 pieces and 4.5 with 128, against 2 for phonemes; with the phoneme
+# recipe's 6 epochs BPE 128 ended at a greedy dev error rate of 0.86), hence 64 pieces and 12 epochs
+MINI = dataclasses.replace(MINI, bpe=BpeConfig(vocab_size=64), label_units=LabelUnitSweep(
+    float_training=dataclasses.replace(MINI.training.train, num_epochs=12)))
+
+
 CI = StudySetup(
     name="ci",
     corpus=CI_CORPUS, feature_chunks=2,
@@ -283,6 +361,9 @@ CI = StudySetup(
     noise_training=NoiseTrainingSweep(weight_bits=(4,), noise=(0.2,)),
     depthwise_conv_bits=(4,),
     multilevel=MultiLevelSweep(weight_bits=(4,), levels=(4,)),
+    # BPE on the ci corpus's few hundred words: 32 pieces, QAT-4 and its devices; the float model
+    # trains twice as long as the phoneme one (see MINI's BPE note)
+    bpe=BpeConfig(vocab_size=32),
     programming=ProgrammingConfig(pulses_per_cycle=5),
     # the ci models learn (a minute of training on 10 min of speech): the same convergence and
     # empty-hypothesis checks as mini and paper
@@ -309,6 +390,10 @@ CI = StudySetup(
         eval_rqmt={"cpu": 1, "gpu": 0, "mem": 2, "time": 0.5},
     ),
 )
+
+
+CI = dataclasses.replace(CI, label_units=LabelUnitSweep(
+    qat_bits=(4,), memristor_bits=(4,), float_training=dataclasses.replace(CI.training.train, num_epochs=24)))
 
 
 #: the shipped setups by name (for the ``SIS_MEMRISTOR_PROFILE`` override of the entry config)

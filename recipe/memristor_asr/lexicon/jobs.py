@@ -8,11 +8,12 @@ from typing import Dict, Optional
 
 from sisyphus import Task, tk
 
+from memristor_asr.lexicon.bpe import BpeConfig
 from memristor_asr.lexicon.g2p import G2PConfig
 from memristor_asr.recipe_job import RecipeJob
 from memristor_asr.util import setup_logging
 
-__all__ = ["TrainG2PJob", "TedliumLexiconJob"]
+__all__ = ["TrainG2PJob", "TedliumLexiconJob", "TrainSentencePieceJob", "BpeLexiconJob"]
 
 # a lexicon job warns when it has to drop more than this share of the train audio
 MAX_DROPPED_TRAIN_AUDIO = 0.01
@@ -164,3 +165,93 @@ class TedliumLexiconJob(RecipeJob):
         # without a G2P model the G2P settings are unused: they stay out of the hash
         excluded = ("g2p_model", "g2p_config") if parsed_args["g2p_model"] is None else ()
         return super().hash({k: v for k, v in parsed_args.items() if k not in excluded})
+
+
+class TrainSentencePieceJob(RecipeJob):
+    """Train a sentencepiece model (BPE or unigram) on a text, one sentence per line: the train
+    transcripts as the study normalised them (``ManifestTextJob`` of the lexicon job's train segments).
+    Outputs the model and its pieces in id order (``vocab.txt``)."""
+
+    DEFAULT_RQMT = {"cpu": 1, "gpu": 0, "mem": 4.0, "time": 1.0}
+
+    def __init__(self, *, text: tk.Path, config: BpeConfig = BpeConfig(), rqmt: Optional[dict] = None):
+        """
+        :param text: training text (plain or .gz), one sentence per line
+        :param config: vocabulary size and model type
+        :param rqmt: resources, ``DEFAULT_RQMT`` updated by this dict (the 207 h transcripts take about
+            a minute); not hashed
+        """
+        self.text = text
+        self.config = BpeConfig.require(config, "TrainSentencePieceJob: config")
+        self.rqmt = self.resources(rqmt)
+        self.out_model = self.output_path("spm.model")
+        self.out_vocab = self.output_path("vocab.txt")
+
+    def run(self):
+        import shutil
+
+        from memristor_asr.lexicon.bpe import SentencePieceSpeller, train_sentencepiece
+        from memristor_asr.util import uopen
+
+        text = tk.uncached_path(self.text)
+        plain = text
+        if text.endswith(".gz"):  # sentencepiece reads plain text only
+            plain = "text.txt"
+            with uopen(text, "rt") as src, open(plain, "w", encoding="utf-8") as dst:
+                shutil.copyfileobj(src, dst)
+        train_sentencepiece(plain, self.out_model.get_path(), self.config)
+        with open(self.out_vocab.get_path(), "w", encoding="utf-8") as f:
+            f.write("".join(p + "\n" for p in SentencePieceSpeller(self.out_model.get_path()).pieces))
+
+
+class BpeLexiconJob(RecipeJob):
+    """The phoneme lexicons' words spelled in sentencepiece pieces: the BPE label inventory (every piece
+    but ``<unk>``, then the blank), the training lexicon (the same words as the phoneme training
+    lexicon: dictionary words and train OOVs) and the decoding lexicon (the same words as the phoneme
+    decoding lexicon, one spelling each), so that both label units train on the same segments and
+    decode the same vocabulary with the same LM."""
+
+    DEFAULT_RQMT = {"cpu": 1, "gpu": 0, "mem": 2.0, "time": 1.0}
+
+    def __init__(self, *, sentencepiece_model: tk.Path, training_lexicon: tk.Path, decoding_lexicon: tk.Path,
+                 rqmt: Optional[dict] = None):
+        """
+        :param sentencepiece_model: TrainSentencePieceJob.out_model
+        :param training_lexicon: the phoneme training lexicon (TedliumLexiconJob.out_training_lexicon)
+        :param decoding_lexicon: the phoneme decoding lexicon (TedliumLexiconJob.out_decoding_lexicon)
+        :param rqmt: resources, ``DEFAULT_RQMT`` updated by this dict; not hashed
+        """
+        self.sentencepiece_model = sentencepiece_model
+        self.training_lexicon = training_lexicon
+        self.decoding_lexicon = decoding_lexicon
+        self.rqmt = self.resources(rqmt)
+        self.out_labels = self.output_path("labels.txt")
+        self.out_training_lexicon = self.output_path("training.lexicon.txt")
+        self.out_decoding_lexicon = self.output_path("decoding.lexicon.txt")
+        self.out_report = self.output_path("report.json")
+
+    def run(self):
+        from memristor_asr.lexicon.bpe import SentencePieceSpeller
+        from memristor_asr.lexicon.lexicon import BLANK, read_lexicon, write_labels, write_lexicon
+
+        speller = SentencePieceSpeller(tk.uncached_path(self.sentencepiece_model))
+        pieces = speller.pieces
+        if BLANK in pieces:
+            raise ValueError(f"{speller.model_path}: a piece is the blank label {BLANK!r}")
+        spelled = {}
+        for name, path in (("training", self.training_lexicon), ("decoding", self.decoding_lexicon)):
+            path = tk.uncached_path(path)
+            try:
+                spelled[name] = speller.spell_all(read_lexicon(path, first_only=True))
+            except ValueError as e:
+                raise type(e)(f"{path}: {e}") from None
+        write_labels(self.out_labels.get_path(), pieces + [BLANK])
+        write_lexicon(self.out_training_lexicon.get_path(), sorted(spelled["training"].items()))
+        write_lexicon(self.out_decoding_lexicon.get_path(), list(spelled["decoding"].items()))
+        lengths = [len(p) for p in spelled["training"].values()]
+        report = {"sentencepiece_model": speller.model_path, "labels": len(pieces) + 1,
+                  "training_words": len(spelled["training"]), "decoding_words": len(spelled["decoding"]),
+                  "pieces_per_training_word": sum(lengths) / max(len(lengths), 1),
+                  "unused_pieces": sorted(set(pieces) - {p for s in spelled["training"].values() for p in s})}
+        with open(self.out_report.get_path(), "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=1, ensure_ascii=False)

@@ -9,7 +9,7 @@ from sisyphus import Job, Task, tk
 
 from memristor_asr.recipe_job import RecipeJob
 
-__all__ = ["TedliumLmTextJob", "ManifestTextJob", "KenLMEstimateJob", "KenLMInterpolatedJob", "KenLMBinaryJob",
+__all__ = ["TedliumLmTextJob", "ManifestTextJob", "SentencePieceTextJob", "KenLMEstimateJob", "KenLMInterpolatedJob", "KenLMBinaryJob",
            "KenLMPerplexityJob"]
 
 
@@ -60,6 +60,48 @@ class ManifestTextJob(Job):
         from memristor_asr.lm.text import write_manifest_text
 
         write_manifest_text(self.out_text.get_path(), tk.uncached_path(self.segments))
+
+
+class SentencePieceTextJob(Job):
+    """A text spelled in the pieces of a sentencepiece model, one sentence per line (the LM text of
+    the lexicon-free search's piece n-gram). A word that the model cannot spell is left out of its
+    line and counted in ``out_dropped_words`` (the piece LM must not see ``<unk>`` as a piece)."""
+
+    def __init__(self, *, text: tk.Path, sentencepiece_model: tk.Path):
+        """
+        :param text: plain or gzipped text, one sentence per line (e.g. TedliumLmTextJob.out_text)
+        :param sentencepiece_model: TrainSentencePieceJob.out_model
+        """
+        self.text = text
+        self.sentencepiece_model = sentencepiece_model
+        self.out_text = self.output_path("pieces.txt.gz")
+        self.out_dropped_words = self.output_var("dropped_words")
+
+    def tasks(self):
+        yield Task("run", resume="run", rqmt={"cpu": 1, "mem": 2, "time": 2})
+
+    def run(self):
+        from memristor_asr.lexicon.bpe import SentencePieceSpeller, UnencodableWordError
+        from memristor_asr.util import uopen
+
+        speller = SentencePieceSpeller(tk.uncached_path(self.sentencepiece_model))
+        cache, dropped = {}, 0
+        with uopen(tk.uncached_path(self.text), "rt") as src, uopen(self.out_text.get_path(), "wt") as dst:
+            for line in src:
+                pieces = []
+                for word in line.split():
+                    if word not in cache:
+                        try:
+                            cache[word] = speller.spell(word)
+                        except UnencodableWordError:
+                            cache[word] = None
+                    if cache[word] is None:
+                        dropped += 1
+                    else:
+                        pieces += cache[word]
+                if pieces:
+                    dst.write(" ".join(pieces) + "\n")
+        self.out_dropped_words.set(dropped)
 
 
 class KenLMEstimateJob(RecipeJob):

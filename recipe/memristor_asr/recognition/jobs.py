@@ -34,7 +34,7 @@ class RecognitionJob(RecipeJob):
     UNHASHED = ("max_empty_fraction",)
 
     def __init__(self, *, checkpoint: tk.Path, features: tk.Path, segments: tk.Path, labels: tk.Path,
-                 lexicon: tk.Path, lm: tk.Path, prior: Optional[tk.Path] = None,
+                 lexicon: Optional[tk.Path], lm: tk.Path, prior: Optional[tk.Path] = None,
                  lm_scales: Sequence[float] = (2.0,), prior_scales: Sequence[float] = (0.5,),
                  search: SearchConfig = SearchConfig(), programmed_device: Optional[tk.Path] = None,
                  read: Optional[ReadConfig] = None, noise_seed: int = 0, batch_seconds: float = 60.0,
@@ -43,9 +43,10 @@ class RecognitionJob(RecipeJob):
         :param checkpoint: model checkpoint (float, QAT or PTQ)
         :param features: HDF5 features of the split
         :param segments: the split's segment manifest (times for the CTM; every segment gets a hypothesis)
-        :param labels: label inventory (79, blank last)
-        :param lexicon: decoding lexicon (flashlight format)
-        :param lm: KenLM model (binary or ARPA)
+        :param labels: label inventory (blank last: 79 phoneme labels, or a BPE model's pieces)
+        :param lexicon: decoding lexicon (flashlight format); None: lexicon-free search over
+            sentencepiece labels (``lm`` is then an n-gram over the pieces)
+        :param lm: KenLM model (binary or ARPA): over words, or over pieces without a lexicon
         :param prior: ``prior.txt`` (log prior); required when a prior scale is not 0
         :param lm_scales: LM weights to try
         :param prior_scales: prior scales to try
@@ -102,7 +103,7 @@ class RecognitionJob(RecipeJob):
         recognize(
             checkpoint=tk.uncached_path(self.checkpoint), features=tk.uncached_path(self.features),
             segments=tk.uncached_path(self.segments), labels=tk.uncached_path(self.labels),
-            lexicon=tk.uncached_path(self.lexicon), lm=tk.uncached_path(self.lm),
+            lexicon=tk.uncached_path(self.lexicon) if self.lexicon is not None else None, lm=tk.uncached_path(self.lm),
             prior=tk.uncached_path(self.prior) if self.prior is not None else None,
             grid=[(lm_s, pr_s, self.out_ctm[grid_key(lm_s, pr_s)].get_path())
                   for lm_s in self.lm_scales for pr_s in self.prior_scales],

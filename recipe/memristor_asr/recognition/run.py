@@ -54,7 +54,7 @@ def load_recognition_model(checkpoint: str, *, programmed_device: Optional[str],
     return model.to(device), mode
 
 
-def recognize(*, checkpoint: str, features: str, segments: str, labels: str, lexicon: str, lm: str,
+def recognize(*, checkpoint: str, features: str, segments: str, labels: str, lexicon: Optional[str], lm: str,
               prior: Optional[str], grid: Sequence[Tuple[float, float, str]], search: SearchConfig,
               programmed_device: Optional[str] = None, read: Optional[ReadConfig] = None, noise_seed: int = 0,
               batch_seconds: float = 60.0, num_workers: int = 1, gpu: int = 0, hypotheses_path: Optional[str] = None,
@@ -63,6 +63,7 @@ def recognize(*, checkpoint: str, features: str, segments: str, labels: str, lex
     """Forward ``features`` through the model once, then decode with every (lm_scale, prior_scale)
     of ``grid`` and write each grid point's CTM (third tuple element).
 
+    :param lexicon: decoding lexicon; None: lexicon-free search (sentencepiece labels, ``lm`` over pieces)
     :param read: read settings of the programmed crossbars (None: ``ReadConfig()``)
     :param max_empty_fraction: a grid point with a larger share of empty hypotheses fails the
         recognition (after all outputs are written, for inspection); None: no check (a system

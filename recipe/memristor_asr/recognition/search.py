@@ -1,4 +1,5 @@
-"""Lexicon-constrained prefix-tree beam search (flashlight) with a KenLM n-gram LM.
+"""Lexicon-constrained prefix-tree beam search (flashlight) with a KenLM n-gram LM, and for subword
+labels a lexicon-free beam search with a KenLM n-gram over the pieces.
 
 The network's label scores are searched over a trie of the decoding lexicon's pronunciations
 (``word P1 .. Pn#``), scored by the LM at word ends. As in the paper, the CTC blank doubles as the
@@ -19,7 +20,7 @@ import numpy as np
 from memristor_asr.config import Config
 from memristor_asr.lexicon.lexicon import BLANK, read_labels, read_lexicon
 
-__all__ = ["SearchConfig", "LexiconSearch", "decode_parallel", "apply_prior", "LexiconMismatchError",
+__all__ = ["SearchConfig", "LexiconSearch", "LexiconFreeSearch", "decode_parallel", "apply_prior", "LexiconMismatchError",
            "LMVocabulary", "unsearched_homophones", "homophone_ranks"]
 
 UNK_WORD = "<unk>"
@@ -150,6 +151,69 @@ class LexiconSearch:
         return [w for w in words if not w.startswith("[") and w != UNK_WORD]
 
 
+class LexiconFreeSearch:
+    """A flashlight ``LexiconFreeDecoder`` over sentencepiece labels and a KenLM n-gram over the pieces
+    (``lm_file`` estimated on the LM text spelled in pieces): any piece sequence is a hypothesis, and
+    words are the pieces joined at sentencepiece's word-start marker. The CTC blank doubles as silence
+    (it never reaches the LM); pieces the LM does not know are scored as its ``<unk>``.
+
+    :param labels_file: ``labels.txt`` of the pieces (blank last)
+    :param lm_file: KenLM ARPA or binary model over pieces
+    :param config: search settings (``word_score`` is not used: the search has no word ends)
+    :param lm_scale: weight of the piece LM's log10-probabilities
+    """
+
+    def __init__(self, labels_file, lm_file, config: SearchConfig, lm_scale: float = 1.0):
+        from flashlight.lib.text.decoder import CriterionType, LexiconFreeDecoder, LexiconFreeDecoderOptions
+        from flashlight.lib.text.decoder.kenlm import KenLM
+        from flashlight.lib.text.dictionary import Dictionary
+
+        from memristor_asr.lexicon.bpe import WORD_START
+
+        self.labels = read_labels(labels_file)
+        if not any(lab.startswith(WORD_START) for lab in self.labels):
+            raise LexiconMismatchError(f"{labels_file}: lexicon-free search needs sentencepiece labels (pieces "
+                                       f"starting with {WORD_START!r}); phoneme labels need a lexicon")
+        if not os.path.exists(os.fspath(lm_file)):
+            raise FileNotFoundError(f"language model {lm_file} does not exist")
+        self.blank = len(self.labels) - 1
+        self._token_dict = Dictionary(self.labels)
+        self.lm = KenLM(os.fspath(lm_file), self._token_dict)
+        opts = LexiconFreeDecoderOptions(
+            beam_size=config.beam_size, beam_size_token=config.beam_size_token,
+            beam_threshold=config.beam_threshold, lm_weight=lm_scale, sil_score=config.sil_score, log_add=False,
+            criterion_type=CriterionType.CTC)
+        self.decoder = LexiconFreeDecoder(opts, self.lm, self.blank, self.blank, [])
+
+    def decode(self, scores: np.ndarray) -> List[str]:
+        """Best word sequence for one utterance (see :meth:`LexiconSearch.decode`)."""
+        from memristor_asr.lexicon.bpe import pieces_to_words
+
+        if scores.ndim != 2 or scores.shape[1] != len(self.labels):
+            raise ValueError(f"scores must be [T, {len(self.labels)}], got {tuple(scores.shape)}")
+        if scores.shape[0] == 0:
+            return []
+        em = np.ascontiguousarray(scores, dtype=np.float32)
+        results = self.decoder.decode(em.ctypes.data, em.shape[0], em.shape[1])
+        if not results:
+            return []
+        best = max(r.score for r in results)
+        candidates = [pieces_to_words([self.labels[t] for t in ctc_collapse(r.tokens, self.blank)])
+                      for r in results if r.score == best]
+        return min(candidates)
+
+
+def ctc_collapse(frames: Sequence[int], blank: int) -> List[int]:
+    """A CTC frame sequence as labels: repeats merged, then blanks (and flashlight's -1 padding) removed."""
+    out: List[int] = []
+    prev = None
+    for t in frames:
+        if t != prev and t != blank and t >= 0:
+            out.append(t)
+        prev = t
+    return out
+
+
 class LMVocabulary:
     """Membership test ``word in vocab`` against a KenLM model (ARPA or binary; a binary one is
     memory-mapped, so this costs little). kenlm's Python API has no vocabulary listing."""
@@ -202,13 +266,20 @@ def unsearched_homophones(lexicon: Dict[str, List[List[str]]], lm_words) -> Set[
     return left_out
 
 
-_worker_search: Optional[LexiconSearch] = None
+_worker_search = None  # LexiconSearch or LexiconFreeSearch
+
+
+def make_search(labels_file, lexicon_file, lm_file, config: SearchConfig, lm_scale: float):
+    """The search of a recognition: over the lexicon, or lexicon-free when ``lexicon_file`` is None."""
+    if lexicon_file is None:
+        return LexiconFreeSearch(labels_file, lm_file, config, lm_scale)
+    return LexiconSearch(labels_file, lexicon_file, lm_file, config, lm_scale)
 
 
 def _init_worker(args):
     # no torch calls here: a forked child must not touch the parent's OpenMP thread pool
     global _worker_search
-    _worker_search = LexiconSearch(*args)
+    _worker_search = make_search(*args)
 
 
 def _decode_one(scores):
@@ -219,7 +290,8 @@ def decode_parallel(search_args: tuple, scores: Sequence[np.ndarray], num_worker
                     progress=None) -> List[List[str]]:
     """Decode many utterances over ``num_workers`` processes (each builds its own decoder).
 
-    :param search_args: ``(labels_file, lexicon_file, lm_file, SearchConfig, lm_scale)``
+    :param search_args: ``(labels_file, lexicon_file, lm_file, SearchConfig, lm_scale)`` (lexicon None:
+        lexicon-free)
     :param progress: optional callable ``progress(done, total)``
     """
     out: List[List[str]] = []

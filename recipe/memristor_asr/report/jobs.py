@@ -14,10 +14,11 @@ from typing import Dict, List, Mapping, Sequence, Tuple
 from sisyphus import Job, Task, tk
 
 from memristor_asr.report.bootstrap import ScoredSystem, WerEstimate, estimate, load_scores
-from memristor_asr.report.tables import EvalSet, Table, budget_table, device_stats, table2, table3
+from memristor_asr.report.tables import EvalSet, Table, budget_table, device_stats, label_unit_table, table2, table3
 
 __all__ = ["GridPoint", "Table2Job", "Table3Job", "DeviceSweepTableJob", "DeviceSweepPlotJob", "WerPlotJob",
            "CrossbarBudgetTableJob", "WriteVerifyTableJob", "NoiseTrainingTableJob", "MultiLevelTableJob",
+           "LabelUnitTableJob", "LabelUnitPlotJob",
            "write_table", "best_of_grid", "tuned_estimates", "devices_estimates"]
 
 GridPoint = Mapping[str, tk.Path]      # split -> segment scores of one recognition (grid point or device)
@@ -270,6 +271,49 @@ class MultiLevelTableJob(DeviceSweepTableJob):
         write_table(t, self)
 
 
+def _label_unit_rows(systems: Sequence[Mapping], splits: Sequence[str]) -> List[tuple]:
+    """``(labels, decoding, system, split -> estimate, split -> device WERs or None)`` per entry of a
+    label-unit comparison (see :class:`LabelUnitTableJob`)."""
+    rows = []
+    for entry in systems:
+        if ("tuned" in entry) == ("devices" in entry):
+            raise ValueError(f"label-unit entry {entry.get('system')!r}: give exactly one of 'tuned' and 'devices'")
+        if "tuned" in entry:
+            rows.append((entry["labels"], entry["decoding"], entry["system"], tuned_estimates(entry["tuned"], splits),
+                         None))
+        else:
+            est = devices_estimates(entry["devices"], splits)
+            rows.append((entry["labels"], entry["decoding"], entry["system"], {s: est[s][0] for s in splits},
+                         {s: est[s][1] for s in splits}))
+    return rows
+
+
+class LabelUnitTableJob(_TableJob):
+    """Systems of the phoneme study and of its BPE variant in one table, with a label-unit column:
+    WER per split with its 95 % interval (tuned systems: scales tuned on the first split; memristor
+    systems: mean over devices, and the std over devices)."""
+
+    def __init__(self, *, systems: Sequence[Mapping], corpus: str, splits: Sequence[str] = ("dev",)):
+        """
+        :param systems: one dict per row, in row order: ``labels`` (``phoneme``/``bpe``), ``decoding``
+            (``lexicon``/``lexicon-free``), ``system`` (e.g. ``QAT-4 on memristors``), and either ``tuned``
+            (segment scores per seed and grid point) or ``devices`` (per seed and device)
+        :param corpus: name of the corpus in titles and captions
+        :param splits: evaluation splits, in column order; the first one tunes the scales
+        """
+        self.systems = list(systems)
+        self.corpus = corpus
+        self.splits = tuple(splits)
+        self._declare_outputs()
+
+    def run(self):
+        first = self.systems[0]
+        systems = (best_of_grid(first["tuned"][0], self.splits) if "tuned" in first
+                   else {s: _load(first["devices"][0][0], s) for s in self.splits})
+        write_table(label_unit_table(_label_unit_rows(self.systems, self.splits),
+                                     eval_sets(self.corpus, systems, self.splits)), self)
+
+
 class _PlotJob(Job):
     """``out_plot``: a PNG of WER with one panel per split over the float baseline's band; a subclass
     sets ``self.baseline``, ``self.corpus``, ``self.splits``, estimates its series once in
@@ -406,6 +450,44 @@ class WerPlotJob(_PlotJob):
         splits = self.splits
         tuning = "" if split == splits[0] else f" (scales tuned on {splits[0]})"
         ax.set_title(f"{self.corpus} {split}{tuning}", fontsize=10)
+
+
+class LabelUnitPlotJob(_PlotJob):
+    """PNG plot of WER against weight bits per label unit (lexicon search), one panel per split: QAT
+    and QAT on memristors (device mean) of each unit with 95 % intervals, the phoneme float baseline's
+    band and the other units' float baselines as lines."""
+
+    def __init__(self, *, baseline: PerSeed, systems: Sequence[Mapping], corpus: str, splits: Sequence[str] = ("dev",)):
+        """
+        :param baseline: segment scores of the phoneme float model, per seed and grid point (the band)
+        :param systems: the rows of :class:`LabelUnitTableJob`; those with ``bits`` (QAT and memristor
+            rows) are drawn against it, float rows (``bits`` None) of other units as lines
+        """
+        self.baseline = baseline
+        self.systems = list(systems)
+        self.corpus = corpus
+        self.splits = tuple(splits)
+        self.out_plot = self.output_path("wer_vs_bits.png")
+
+    def _series(self):
+        lexicon = [e for e in self.systems if e["decoding"] == "lexicon"]
+        return [(e, row) for e, row in zip(lexicon, _label_unit_rows(lexicon, self.splits))]
+
+    def _draw(self, ax, split: str, series) -> None:
+        curves: Dict[tuple, Dict[int, WerEstimate]] = {}
+        for entry, (unit, _, _, ests, _) in series:
+            if entry.get("bits") is None:
+                if unit != "phoneme":
+                    ax.axhline(ests[split].wer, linestyle=":", color="tab:green", label=f"{unit} float baseline")
+                continue
+            kind = "QAT on memristors (avg)" if "devices" in entry else "QAT"
+            curves.setdefault((unit, kind), {})[entry["bits"]] = ests[split]
+        for (unit, kind), per_bits in curves.items():
+            bits = sorted(per_bits)
+            _errorbar(ax, bits, [per_bits[b] for b in bits], marker="^" if "memristors" in kind else "o",
+                      linestyle="-" if unit == "phoneme" else "--", label=f"{unit} {kind}")
+        ax.set_xlabel("weight bits")
+        ax.set_title(f"phonemes vs. BPE, {self.corpus} {split}", fontsize=10)
 
 
 class CrossbarBudgetTableJob(_TableJob):

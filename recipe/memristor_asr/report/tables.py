@@ -11,7 +11,7 @@ import numpy as np
 
 from memristor_asr.report.bootstrap import NUM_RESAMPLES, WerEstimate
 
-__all__ = ["Table", "EvalSet", "describe_sets", "table2", "table3", "budget_table", "device_stats", "fmt"]
+__all__ = ["Table", "EvalSet", "describe_sets", "table2", "table3", "label_unit_table", "budget_table", "device_stats", "fmt"]
 
 
 def fmt(value, digits: int = 1) -> str:
@@ -207,6 +207,31 @@ def table3(baseline: Dict[str, WerEstimate], devices: Dict[object, Dict[str, tup
                  note=(f"avg: mean over devices with its 95 % bootstrap interval over the evaluation segments"
                        f"{seeds}; std (ddof 0), min, max: over devices. Evaluated on {where}."),
                  caption=f"{what}, {where}; WER [%] over devices")
+
+
+def label_unit_table(rows: Sequence[tuple], eval_sets: Sequence[EvalSet]) -> Table:
+    """Systems of several label units side by side: one row per (label unit, decoding, system), the
+    WER per split, and for memristor rows the std over devices and their number.
+
+    :param rows: ``(label unit, decoding, system, {split: estimate}, {split: per-device WERs} or None)``
+    :param eval_sets: one per split, in column order (the first tunes the scales)
+    """
+    splits = [e.split for e in eval_sets]
+    header = ["labels", "decoding", "system"] + [f"{s} WER" for s in splits] + [f"{s} device std" for s in splits] + \
+        ["devices"]
+    table_rows = []
+    for unit, decoding, system, ests, device_wers in rows:
+        stats = {s: device_stats(device_wers[s]) for s in splits} if device_wers else None
+        table_rows.append([unit, decoding, system] + [ests[s] for s in splits] +
+                          [stats[s]["std"] if stats else None for s in splits] +
+                          [stats[splits[0]]["n"] if stats else None])
+    seeds = _seed_note([e for r in rows for e in r[3].values()])
+    where = describe_sets(eval_sets)
+    return Table(f"Label units: phonemes vs. BPE, WER [%] on {_splits_phrase(eval_sets)} ({eval_sets[0].corpus})",
+                 header, table_rows, digits=[0, 0, 0] + [1] * len(splits) + [2] * len(splits) + [0],
+                 note=(f"{_CI_NOTE}{seeds}; memristor rows: mean over devices (its interval) and the std "
+                       f"(ddof 0) over devices. Evaluated on {where}."),
+                 caption=f"Phonemes vs. BPE, {where}; WER [%] with 95 % bootstrap interval{seeds}")
 
 
 def _seed_note(estimates) -> str:

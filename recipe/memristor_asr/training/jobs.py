@@ -14,6 +14,7 @@ from memristor_asr.features.hdf5 import FeatureReader
 from memristor_asr.nn.checkpoint import load_model
 from memristor_asr.nn.config import ModelConfig
 from memristor_asr.training.data import CTCDataset
+from memristor_asr.lexicon.lexicon import read_labels
 from memristor_asr.training.prior import compute_log_prior, write_prior
 from memristor_asr.training.convergence import ConvergenceCheck
 from memristor_asr.training.trainer import TrainConfig, TrainProgress, train
@@ -76,6 +77,10 @@ class TrainJob(RecipeJob):
     def run(self):
         setup_task(self.rqmt["cpu"])
         load = dict(lexicon_path=tk.uncached_path(self.lexicon), labels_path=tk.uncached_path(self.labels))
+        num_labels = len(read_labels(load["labels_path"]))
+        if num_labels != self.model_config.num_labels:
+            raise ValueError(f"TrainJob {self.job_id()}: {load['labels_path']} lists {num_labels} labels but "
+                             f"ModelConfig.num_labels is {self.model_config.num_labels}")
         train_data = CTCDataset.load(features_path=tk.uncached_path(self.train_features),
                                      manifest_path=tk.uncached_path(self.train_manifest), name="train", **load)
         dev_data = CTCDataset.load(features_path=tk.uncached_path(self.dev_features),
