@@ -26,6 +26,14 @@ FAULT_SEEDS = [int(s) for s in os.environ.get("MEMRISTOR_FAULT_SEEDS", "1").spli
 MANAGER = [sys.executable, "-m", "sisyphus", "manager", "-r", "config/memristor_ted.py"]
 
 
+def _ci_env():
+    """The environment of a manager run of the ci setup on the embedded corpus from this checkout."""
+    env = dict(os.environ, SIS_MEMRISTOR_PROFILE="ci",
+               PYTHONPATH=os.pathsep.join([os.path.join(REPO, "tools"), os.path.join(REPO, "recipe"), REPO]))
+    env.pop("TEDLIUM2_ROOT", None)
+    return env
+
+
 def _new_setup(tmp_path_factory, name, small=False):
     """A setup directory for the ci study (``small``: the small ci study of small_study.py, whose jobs
     are a subset of the ci study's; returns its manager command too)."""
@@ -36,10 +44,7 @@ def _new_setup(tmp_path_factory, name, small=False):
     else:
         os.symlink(os.path.join(REPO, "config"), root / "config")
         manager = MANAGER
-    env = dict(os.environ, SIS_MEMRISTOR_PROFILE="ci",
-               PYTHONPATH=os.pathsep.join([os.path.join(REPO, "tools"), os.path.join(REPO, "recipe"), REPO]))
-    env.pop("TEDLIUM2_ROOT", None)
-    return root, env, manager
+    return root, _ci_env(), manager
 
 
 @pytest.fixture(scope="module")
@@ -204,8 +209,7 @@ def test_rerun_regenerates_without_recomputing(ci_run):
     target = os.path.realpath(table)
     job_dir = os.path.dirname(os.path.dirname(target))
     shutil.rmtree(job_dir)  # a deleted job is recomputed from the finished graph; nothing else reruns
-    env = dict(os.environ, SIS_MEMRISTOR_PROFILE="ci",
-               PYTHONPATH=os.pathsep.join([os.path.join(REPO, "tools"), os.path.join(REPO, "recipe"), REPO]))
+    env = _ci_env()
     res = subprocess.run([sys.executable, "-m", "sisyphus", "manager", "-r", "config/memristor_ted.py"], cwd=root,
                          env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -257,8 +261,7 @@ def test_hardware_studies_on_the_finished_study(ci_run):
     ci study: only their own jobs run, on the real device files; tables and plots appear."""
     root, _ = ci_run
     (root / "hardware.py").write_text(HARDWARE_CONFIG)
-    env = dict(os.environ, SIS_MEMRISTOR_PROFILE="ci",
-               PYTHONPATH=os.pathsep.join([os.path.join(REPO, "tools"), os.path.join(REPO, "recipe"), REPO]))
+    env = _ci_env()
     res = subprocess.run([sys.executable, "-m", "sisyphus", "manager", "-r", "hardware.py"], cwd=root,
                          env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -318,8 +321,7 @@ def test_label_units_on_the_finished_study(ci_run):
     BPE lexicons, float + QAT-4 trainings, 2 devices, lexicon and lexicon-free recognitions), and one
     table with phoneme and BPE rows whose BPE models emit words."""
     root, _ = ci_run
-    env = dict(os.environ, SIS_MEMRISTOR_PROFILE="ci",
-               PYTHONPATH=os.pathsep.join([os.path.join(REPO, "tools"), os.path.join(REPO, "recipe"), REPO]))
+    env = _ci_env()
     res = subprocess.run([sys.executable, "-m", "sisyphus", "manager", "-r", "config/label_units.py"], cwd=root,
                          env=env, capture_output=True, text=True, timeout=1200)
     assert res.returncode == 0, res.stderr[-3000:]

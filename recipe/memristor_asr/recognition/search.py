@@ -54,7 +54,36 @@ class SearchConfig(Config):
     sil_score: float = 0.0
 
 
-class LexiconSearch:
+class _BeamSearch:
+    """What both searches share: ``self.labels``, ``self.decoder`` (a flashlight decoder) and
+    ``_words(result)``, the words of one of its hypotheses."""
+
+    labels: List[str]
+
+    def decode(self, scores: np.ndarray) -> List[str]:
+        """Best word sequence for one utterance.
+
+        :param scores: float32 [T, V] label scores (log-probabilities minus scaled log prior)
+        """
+        if scores.ndim != 2 or scores.shape[1] != len(self.labels):
+            raise ValueError(f"scores must be [T, {len(self.labels)}], got {tuple(scores.shape)}")
+        if scores.shape[0] == 0:
+            return []
+        em = np.ascontiguousarray(scores, dtype=np.float32)
+        results = self.decoder.decode(em.ctypes.data, em.shape[0], em.shape[1])
+        if not results:
+            return []
+        # flashlight orders hypotheses of equal score by memory address: pick among the best ones by
+        # their words, so that the result does not depend on the process's allocation history
+        best = max(r.score for r in results)
+        candidates = [self._words(r) for r in results if r.score == best]
+        return min(candidates)
+
+    def _words(self, result) -> List[str]:
+        raise NotImplementedError
+
+
+class LexiconSearch(_BeamSearch):
     """A flashlight ``LexiconDecoder`` over a label inventory, a lexicon and a KenLM model.
 
     :param labels_file: ``labels.txt`` (blank last)
@@ -127,31 +156,12 @@ class LexiconSearch:
         self._trie = trie  # the decoder keeps a reference, but keep ours alive too
         self.decoder = LexiconDecoder(opts, trie, self.lm, blank, blank, self.word_dict.get_index(UNK_WORD), [], False)
 
-    def decode(self, scores: np.ndarray) -> List[str]:
-        """Best word sequence for one utterance.
-
-        :param scores: float32 [T, V] label scores (log-probabilities minus scaled log prior)
-        """
-        if scores.ndim != 2 or scores.shape[1] != len(self.labels):
-            raise ValueError(f"scores must be [T, {len(self.labels)}], got {tuple(scores.shape)}")
-        if scores.shape[0] == 0:
-            return []
-        em = np.ascontiguousarray(scores, dtype=np.float32)
-        results = self.decoder.decode(em.ctypes.data, em.shape[0], em.shape[1])
-        if not results:
-            return []
-        # flashlight orders hypotheses of equal score by memory address: pick among the best ones by
-        # their words, so that the result does not depend on the process's allocation history
-        best = max(r.score for r in results)
-        candidates = [self._words(r) for r in results if r.score == best]
-        return min(candidates)
-
     def _words(self, result) -> List[str]:
         words = [self.word_dict.get_entry(w) for w in result.words if w >= 0]
         return [w for w in words if not w.startswith("[") and w != UNK_WORD]
 
 
-class LexiconFreeSearch:
+class LexiconFreeSearch(_BeamSearch):
     """A flashlight ``LexiconFreeDecoder`` over sentencepiece labels and a KenLM n-gram over the pieces
     (``lm_file`` estimated on the LM text spelled in pieces): any piece sequence is a hypothesis, and
     words are the pieces joined at sentencepiece's word-start marker. The CTC blank doubles as silence
@@ -185,22 +195,10 @@ class LexiconFreeSearch:
             criterion_type=CriterionType.CTC)
         self.decoder = LexiconFreeDecoder(opts, self.lm, self.blank, self.blank, [])
 
-    def decode(self, scores: np.ndarray) -> List[str]:
-        """Best word sequence for one utterance (see :meth:`LexiconSearch.decode`)."""
+    def _words(self, result) -> List[str]:
         from memristor_asr.lexicon.bpe import pieces_to_words
 
-        if scores.ndim != 2 or scores.shape[1] != len(self.labels):
-            raise ValueError(f"scores must be [T, {len(self.labels)}], got {tuple(scores.shape)}")
-        if scores.shape[0] == 0:
-            return []
-        em = np.ascontiguousarray(scores, dtype=np.float32)
-        results = self.decoder.decode(em.ctypes.data, em.shape[0], em.shape[1])
-        if not results:
-            return []
-        best = max(r.score for r in results)
-        candidates = [pieces_to_words([self.labels[t] for t in ctc_collapse(r.tokens, self.blank)])
-                      for r in results if r.score == best]
-        return min(candidates)
+        return pieces_to_words([self.labels[t] for t in ctc_collapse(result.tokens, self.blank)])
 
 
 def ctc_collapse(frames: Sequence[int], blank: int) -> List[int]:
