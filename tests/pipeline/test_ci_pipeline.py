@@ -351,7 +351,7 @@ def test_label_units_on_the_finished_study(ci_run):
     assert checkpoint["model"]["final_linear.weight"].shape[0] == 64
     assert "embedded synthetic corpus" in (out / "table.md").read_text()
     assert (out / "wer_vs_bits.png").stat().st_size > 10_000
-    assert "Label units: phonemes vs. BPE" in res.stdout
+    assert "Label units, phonemes vs. BPE: WER" in res.stdout
 
 
 @pytest.mark.slow

@@ -320,6 +320,7 @@ class _PlotJob(Job):
     ``_series`` and draws a split's panel from them in ``_draw``."""
 
     panel_width = 6.4  # inches
+    baseline_label = "float baseline (95 % CI band)"
 
     def tasks(self):
         yield Task("run", resume="run", mini_task=True)
@@ -337,7 +338,7 @@ class _PlotJob(Job):
         fig, axes = plt.subplots(1, len(self.splits), figsize=(self.panel_width * len(self.splits), 4.2), dpi=150,
                                  sharey=True, squeeze=False)
         for ax, split, ev in zip(axes[0], self.splits, eval_sets(self.corpus, base_systems, self.splits)):
-            _baseline_band(ax, base[split])
+            _baseline_band(ax, base[split], self.baseline_label)
             self._draw(ax, split, series)
             ax.set_ylabel("WER [%]")
             _footnote(ax, ev)
@@ -392,8 +393,8 @@ def _pyplot():
     return plt
 
 
-def _baseline_band(ax, est: WerEstimate) -> None:
-    ax.axhline(est.wer, color="k", linestyle="--", label="float baseline (95 % CI band)")
+def _baseline_band(ax, est: WerEstimate, label: str) -> None:
+    ax.axhline(est.wer, color="k", linestyle="--", label=label)
     ax.axhspan(est.lo, est.hi, color="k", alpha=0.08)
 
 
@@ -469,6 +470,8 @@ class LabelUnitPlotJob(_PlotJob):
         self.splits = tuple(splits)
         self.out_plot = self.output_path("wer_vs_bits.png")
 
+    baseline_label = "phoneme float baseline (95 % CI band)"
+
     def _series(self):
         lexicon = [e for e in self.systems if e["decoding"] == "lexicon"]
         return [(e, row) for e, row in zip(lexicon, _label_unit_rows(lexicon, self.splits))]
@@ -482,10 +485,16 @@ class LabelUnitPlotJob(_PlotJob):
                 continue
             kind = "QAT on memristors (avg)" if "devices" in entry else "QAT"
             curves.setdefault((unit, kind), {})[entry["bits"]] = ests[split]
+        # side by side at each bit width, so that the intervals of the four series do not hide each other
+        offsets = {key: 0.08 * (i - (len(curves) - 1) / 2) for i, key in enumerate(curves)}
         for (unit, kind), per_bits in curves.items():
             bits = sorted(per_bits)
-            _errorbar(ax, bits, [per_bits[b] for b in bits], marker="^" if "memristors" in kind else "o",
-                      linestyle="-" if unit == "phoneme" else "--", label=f"{unit} {kind}")
+            _errorbar(ax, [b + offsets[unit, kind] for b in bits], [per_bits[b] for b in bits],
+                      marker="^" if "memristors" in kind else "o", linestyle="-" if unit == "phoneme" else "--",
+                      label=f"{unit} {kind}")
+        all_bits = sorted({b for per_bits in curves.values() for b in per_bits})
+        ax.set_xticks(all_bits, [str(b) for b in all_bits])
+        ax.set_xlim(min(all_bits) - 0.5, max(all_bits) + 0.5)
         ax.set_xlabel("weight bits")
         ax.set_title(f"phonemes vs. BPE, {self.corpus} {split}", fontsize=10)
 

@@ -227,7 +227,7 @@ def label_unit_table(rows: Sequence[tuple], eval_sets: Sequence[EvalSet]) -> Tab
                           [stats[splits[0]]["n"] if stats else None])
     seeds = _seed_note([e for r in rows for e in r[3].values()])
     where = describe_sets(eval_sets)
-    return Table(f"Label units: phonemes vs. BPE, WER [%] on {_splits_phrase(eval_sets)} ({eval_sets[0].corpus})",
+    return Table(f"Label units, phonemes vs. BPE: WER [%] on {_splits_phrase(eval_sets)}; {eval_sets[0].corpus}",
                  header, table_rows, digits=[0, 0, 0] + [1] * len(splits) + [2] * len(splits) + [0],
                  note=(f"{_CI_NOTE}{seeds}; memristor rows: mean over devices (its interval) and the std "
                        f"(ddof 0) over devices. Evaluated on {where}."),
