@@ -249,7 +249,8 @@ def _submitted_class(line: str) -> str:
     m = re.search(r"/(\w+Job)\.", line)
     if m:
         return m.group(1)
-    for part, name in (("/recog/", "RecognitionJob"), ("/devices/", "ProgramCrossbarsJob"), ("/train/", "TrainJob")):
+    for part, name in (("/recog/", "RecognitionJob"), ("/devices/", "ProgramCrossbarsJob"), ("/train/", "TrainJob"),
+                       ("/sentencepiece>", "TrainSentencePieceJob")):
         if part in line:
             return name
     return line

@@ -73,6 +73,17 @@ def test_parallel_equals_serial(data):
     assert decode_parallel(args, scores, 2) == decode_parallel(args, scores, 1)
 
 
+def test_a_search_that_cannot_be_built_fails_in_parallel_too(data, tmp_path):
+    """The error of a worker's search construction reaches the caller (a failing Pool initializer
+    would make the pool respawn its workers forever)."""
+    bad = tmp_path / "lex.txt"
+    bad.write_text("world W ER L XX#\n")
+    scores = [np.zeros((3, len(read_labels(data["labels"]))), dtype=np.float32)] * 2
+    for workers in (1, 2):
+        with pytest.raises(LexiconMismatchError, match="'world' uses token 'XX#'"):
+            decode_parallel((data["labels"], str(bad), data["lm"], SearchConfig()), scores, workers)
+
+
 def test_lexicon_token_missing_from_labels(data, tmp_path):
     bad = tmp_path / "lex.txt"
     bad.write_text("hello HH AH L OW#\nworld W ER L XX#\n")

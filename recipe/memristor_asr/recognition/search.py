@@ -267,20 +267,31 @@ def unsearched_homophones(lexicon: Dict[str, List[List[str]]], lm_words) -> Set[
 _worker_search = None  # LexiconSearch or LexiconFreeSearch
 
 
-def make_search(labels_file, lexicon_file, lm_file, config: SearchConfig, lm_scale: float):
+def make_search(labels_file, lexicon_file, lm_file, config: SearchConfig, lm_scale: float = 2.0):
     """The search of a recognition: over the lexicon, or lexicon-free when ``lexicon_file`` is None."""
     if lexicon_file is None:
         return LexiconFreeSearch(labels_file, lm_file, config, lm_scale)
     return LexiconSearch(labels_file, lexicon_file, lm_file, config, lm_scale)
 
 
+_worker_error: Optional[BaseException] = None
+
+
 def _init_worker(args):
     # no torch calls here: a forked child must not touch the parent's OpenMP thread pool
-    global _worker_search
-    _worker_search = make_search(*args)
+    global _worker_search, _worker_error
+    _worker_search, _worker_error = None, None  # the serial path runs this in the caller's process
+    try:
+        _worker_search = make_search(*args)
+    except Exception as e:
+        # raised by the first decode instead: a failing Pool initializer makes the pool replace its
+        # worker again and again, and the recognition hangs without a word
+        _worker_error = e
 
 
 def _decode_one(scores):
+    if _worker_error is not None:
+        raise _worker_error
     return _worker_search.decode(scores)
 
 
