@@ -346,10 +346,12 @@ def test_label_units_on_the_finished_study(ci_run):
         assert (r[-1] == "2") == r[2].endswith("memristors"), r  # devices only for memristor rows
     # the BPE models learn: they emit words (a blank-only model fails its recognition job instead)
     assert all(float(r[3]) < 95.0 for r in rows[4:7]), rows
-    # the BPE output layer: one output per piece but <unk>, and the blank (BpeConfig(vocab_size=64))
+    # the BPE output layer: one output per piece but <unk>, and the blank (the ci setup's BpeConfig)
+    from users.memristor.setups import CI
+
     checkpoint = torch.load(next((root / "alias" / "label_units" / "bpe" / "train" / "float").glob("output/model.pt")),
                             map_location="cpu", weights_only=False)
-    assert checkpoint["model"]["final_linear.weight"].shape[0] == 64
+    assert checkpoint["model"]["final_linear.weight"].shape[0] == CI.bpe.vocab_size == 32
     assert "embedded synthetic corpus" in (out / "table.md").read_text()
     assert (out / "wer_vs_bits.png").stat().st_size > 10_000
     assert "Label units, phonemes vs. BPE: WER" in res.stdout
