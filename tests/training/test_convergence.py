@@ -43,11 +43,11 @@ def test_check_names_the_job_the_losses_and_what_to_try():
     with pytest.raises(TrainingNotConvergedError, match="diverged"):
         check_convergence([_row(1, 1.0, 1.2, 0.3, 0.9), _row(2, 2.0, 1.3, 0.4, 0.9)], ConvergenceCheck(), name="d")
     # two partitions per epoch: sub-epochs compare with the best of their own partition
-    halves = [dict(_row(i + 1, x, 2.8, 0.46, 0.9), epoch=(i + 1) / 2) for i, x in enumerate((0.35, 0.54, 0.28, 0.445))]
-    check_convergence(halves, ConvergenceCheck(), name="halves")  # 0.445 vs 0.54, not vs the other half's 0.28
+    halves = [_row(i + 1, x, 2.8, 0.46, 0.9) for i, x in enumerate((0.35, 0.54, 0.28, 0.445))]
+    check_convergence(halves, ConvergenceCheck(), name="halves", partitions=2)  # 0.445 vs 0.54, not vs the other half's 0.28
     halves[3]["train_loss"] = 0.85  # 1.6 x its partition's best
     with pytest.raises(TrainingNotConvergedError, match="rose from its best 0.540 to 0.850"):
-        check_convergence(halves, ConvergenceCheck(), name="d2")
+        check_convergence(halves, ConvergenceCheck(), name="d2", partitions=2)
     with pytest.raises(TrainingNotConvergedError, match="not finite"):
         check_convergence([_row(1, 1.0, float("nan"), 0.3, 0.9)], ConvergenceCheck(), name="n")
     with pytest.raises(ValueError, match="min_emission_ratio"):

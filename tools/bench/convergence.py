@@ -12,7 +12,7 @@ starts from the float model of its seed and thread count.
 
 With ``--label-unit bpe`` it trains the BPE variant of the setup that ``config/label_units.py`` runs
 (``StudySetup.label_units.bpe_setup``) on the BPE study's data (default
-``output/label_units/bpe/data``), the output layer sized by that data's ``labels``.
+``output/label_units/bpe/data``), its output layer sized by the label unit as in the study.
 
 usage: tools/bench/convergence.py [--data output/memristor_ted/data] [--profile mini] [--label-unit bpe]
            [--seeds 1,2,3] [--threads 1,2] [--models float,8,6,5,4,3,2] [--jobs N]
@@ -71,18 +71,16 @@ def train_one(data: str, profile: str, label_unit: str, model: str, seed: int, t
     """One training; ``init``: start from this checkpoint, ``keep``: where to leave the final model."""
     import torch
 
-    from memristor_asr.lexicon.lexicon import read_labels
     from memristor_asr.training.convergence import TrainingNotConvergedError
     from memristor_asr.training.data import CTCDataset
     from memristor_asr.training.trainer import train
 
     torch.set_num_threads(threads)
-    prof = bench_setup(profile, label_unit).training
+    setup = bench_setup(profile, label_unit)
     bits = None if model == "float" else int(model)
     files = find_data(data)
-    # the output layer follows the data's label inventory (79 phoneme labels, or the BPE pieces)
-    model_cfg = prof.model_for(bits).replace(num_labels=len(read_labels(files["labels"])))
-    train_cfg = prof.training_for(bits, seed)
+    model_cfg = setup.model_for(bits)  # as Study.train: the output layer of the label unit
+    train_cfg = setup.training.training_for(bits, seed)
     load = dict(lexicon_path=files["training_lexicon"], labels_path=files["labels"])
     train_data = CTCDataset.load(features_path=files["train_features"], manifest_path=files["train_segments"],
                                  name="train", **load)

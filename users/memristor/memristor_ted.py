@@ -178,11 +178,7 @@ class Study:
         """
         prefix = self.prefix if prefix is None else prefix
         train_p, data = self.setup.training, self.data
-        if model_config is None:
-            model_config = train_p.model_for(weight_bits)
-        if self.setup.num_labels is not None:  # the label unit sets the output layer
-            model_config = model_config.replace(num_labels=self.setup.num_labels)
-        job = TrainJob(model_config=model_config,
+        job = TrainJob(model_config=self.setup.model_for(weight_bits, model_config),
                        train_config=train_p.training_for(weight_bits, seed), init_checkpoint=init_checkpoint,
                        convergence=self.setup.convergence, train_features=data.train_features,
                        # the dev loss (convergence check, checkpoint choice) is on dev whatever the eval splits

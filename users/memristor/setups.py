@@ -245,6 +245,12 @@ class StudySetup:
         """The network's outputs for the label unit; None: the model config's (the 79 phoneme labels)."""
         return self.bpe.num_labels if self.label_unit == "bpe" else None
 
+    def model_for(self, weight_bits: Optional[int] = None, model: Optional[ModelConfig] = None) -> ModelConfig:
+        """The model the study trains for ``weight_bits`` (``TrainingSetup.model_for``), or ``model``,
+        with the output layer of the label unit."""
+        cfg = self.training.model_for(weight_bits) if model is None else model
+        return cfg if self.num_labels is None else cfg.replace(num_labels=self.num_labels)
+
     def __post_init__(self):
         if self.label_unit not in LABEL_UNITS:
             raise ValueError(f"StudySetup.label_unit: unknown label unit {self.label_unit!r}; known: {list(LABEL_UNITS)}")

@@ -9,8 +9,8 @@ from sisyphus import Job, Task, tk
 
 from memristor_asr.recipe_job import RecipeJob
 
-__all__ = ["TedliumLmTextJob", "ManifestTextJob", "SentencePieceTextJob", "KenLMEstimateJob", "KenLMInterpolatedJob", "KenLMBinaryJob",
-           "KenLMPerplexityJob"]
+__all__ = ["TedliumLmTextJob", "ManifestTextJob", "SentencePieceTextJob", "KenLMEstimateJob", "KenLMInterpolatedJob",
+           "KenLMBinaryJob", "KenLMPerplexityJob"]
 
 
 class TedliumLmTextJob(Job):

@@ -20,8 +20,8 @@ import numpy as np
 from memristor_asr.config import Config
 from memristor_asr.lexicon.lexicon import BLANK, read_labels, read_lexicon
 
-__all__ = ["SearchConfig", "LexiconSearch", "LexiconFreeSearch", "decode_parallel", "apply_prior", "LexiconMismatchError",
-           "LMVocabulary", "unsearched_homophones", "homophone_ranks"]
+__all__ = ["SearchConfig", "LexiconSearch", "LexiconFreeSearch", "decode_parallel", "apply_prior",
+           "LexiconMismatchError", "LMVocabulary", "unsearched_homophones", "homophone_ranks"]
 
 UNK_WORD = "<unk>"
 
@@ -265,6 +265,7 @@ def unsearched_homophones(lexicon: Dict[str, List[List[str]]], lm_words) -> Set[
 
 
 _worker_search = None  # LexiconSearch or LexiconFreeSearch
+_worker_error: Optional[BaseException] = None
 
 
 def make_search(labels_file, lexicon_file, lm_file, config: SearchConfig, lm_scale: float = 2.0):
@@ -272,9 +273,6 @@ def make_search(labels_file, lexicon_file, lm_file, config: SearchConfig, lm_sca
     if lexicon_file is None:
         return LexiconFreeSearch(labels_file, lm_file, config, lm_scale)
     return LexiconSearch(labels_file, lexicon_file, lm_file, config, lm_scale)
-
-
-_worker_error: Optional[BaseException] = None
 
 
 def _init_worker(args):

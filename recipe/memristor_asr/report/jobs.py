@@ -308,8 +308,8 @@ class LabelUnitTableJob(_TableJob):
 
     def run(self):
         first = self.systems[0]
-        systems = (best_of_grid(first["tuned"][0], self.splits) if "tuned" in first
-                   else {s: _load(first["devices"][0][0], s) for s in self.splits})
+        point = (first["tuned"] if "tuned" in first else first["devices"])[0][0]  # any has the splits' sizes
+        systems = {s: _load(point, s) for s in self.splits}
         write_table(label_unit_table(_label_unit_rows(self.systems, self.splits),
                                      eval_sets(self.corpus, systems, self.splits)), self)
 
@@ -458,6 +458,8 @@ class LabelUnitPlotJob(_PlotJob):
     and QAT on memristors (device mean) of each unit with 95 % intervals, the phoneme float baseline's
     band and the other units' float baselines as lines."""
 
+    baseline_label = "phoneme float baseline (95 % CI band)"
+
     def __init__(self, *, baseline: PerSeed, systems: Sequence[Mapping], corpus: str, splits: Sequence[str] = ("dev",)):
         """
         :param baseline: segment scores of the phoneme float model, per seed and grid point (the band)
@@ -469,8 +471,6 @@ class LabelUnitPlotJob(_PlotJob):
         self.corpus = corpus
         self.splits = tuple(splits)
         self.out_plot = self.output_path("wer_vs_bits.png")
-
-    baseline_label = "phoneme float baseline (95 % CI band)"
 
     def _series(self):
         lexicon = [e for e in self.systems if e["decoding"] == "lexicon"]

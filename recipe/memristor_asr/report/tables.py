@@ -11,7 +11,8 @@ import numpy as np
 
 from memristor_asr.report.bootstrap import NUM_RESAMPLES, WerEstimate
 
-__all__ = ["Table", "EvalSet", "describe_sets", "table2", "table3", "label_unit_table", "budget_table", "device_stats", "fmt"]
+__all__ = ["Table", "EvalSet", "describe_sets", "table2", "table3", "label_unit_table", "budget_table", "device_stats",
+           "fmt"]
 
 
 def fmt(value, digits: int = 1) -> str:

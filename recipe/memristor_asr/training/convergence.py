@@ -115,17 +115,13 @@ def _fmt_rows(history: List[Dict[str, Any]], n: int = 3) -> str:
     return "; ".join(rows)
 
 
-def _partitions(history: List[Dict[str, Any]]) -> int:
-    """Sub-epochs per epoch of a loss history (rows with ``sub_epoch`` and ``epoch``; 1 without ``epoch``)."""
-    first = history[0]
-    if first.get("epoch") in (None, ""):
-        return 1
-    return max(1, round(int(first["sub_epoch"]) / float(first["epoch"])))
-
-
-def check_convergence(history: List[Dict[str, Any]], check: ConvergenceCheck, *, name: str) -> None:
+def check_convergence(history: List[Dict[str, Any]], check: ConvergenceCheck, *, name: str,
+                      partitions: int = 1) -> None:
     """Raise :class:`TrainingNotConvergedError` when the finished training ``history`` (the loss CSV
     rows, with the greedy dev columns) shows the blank plateau or a divergence.
+
+    :param partitions: sub-epochs per epoch (``TrainConfig.partition_epoch``): sub-epoch k trains on
+        partition (k − 1) mod ``partitions`` of the data
 
     :param name: the training's name in the message (its job id)
     """
@@ -146,7 +142,6 @@ def check_convergence(history: List[Dict[str, Any]], check: ConvergenceCheck, *,
     # than the rise limit once a small model fits its data: 0.28 vs 0.44 for two halves of the ci
     # corpus), so the last sub-epoch is compared with the best one of the same partition; partitions
     # seen once (a one-epoch fine-tune) are compared with the best of all
-    partitions = _partitions(history)
     last_part = (int(last["sub_epoch"]) - 1) % partitions
     same = [x for r, x in zip(history, train_losses) if (int(r["sub_epoch"]) - 1) % partitions == last_part]
     finite = [x for x in (same if len(same) > 1 else train_losses) if math.isfinite(x)]

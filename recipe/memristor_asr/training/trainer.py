@@ -335,7 +335,7 @@ def train(*, model_cfg: ModelConfig, train_cfg: TrainConfig, train_data: CTCData
                 os.remove(path)
     _write_csv(losses_csv, history)
     if convergence is not None:
-        check_convergence(history, convergence, name=name)
+        check_convergence(history, convergence, name=name, partitions=train_cfg.partition_epoch)
     save_checkpoint(final_checkpoint, model, model_cfg, epoch=train_cfg.num_sub_epochs,
                     train_config=train_cfg.to_dict())
     return history
