@@ -30,7 +30,8 @@ from memristor_asr.training.convergence import ConvergenceCheck
 from memristor_asr.training.setup import TrainingSetup
 from memristor_asr.training.trainer import TrainConfig
 
-__all__ = ["WriteVerifySweep", "NoiseTrainingSweep", "MultiLevelSweep", "LabelUnitSweep", "StudySetup", "PAPER", "MINI", "CI", "SETUPS", "setup_named"]
+__all__ = ["WriteVerifySweep", "NoiseTrainingSweep", "MultiLevelSweep", "LabelUnitSweep", "StudySetup", "PAPER", "MINI",
+           "CI", "SETUPS", "setup_named"]
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,8 @@ class LabelUnitSweep:
 
     :param qat_bits: BPE QAT models trained (fine-tuned from the BPE float model where the setup's QAT does)
     :param memristor_bits: of those, the ones programmed onto the setup's ``num_devices`` devices
-    :param piece_lm_order: n-gram order of the lexicon-free search's LM over pieces (2–3 pieces per
-        word at the embedded corpus's BPE 128, so 6 spans about a word-level 2- to 3-gram)
+    :param piece_lm_order: n-gram order of the lexicon-free search's LM over pieces (a word takes
+        two or more pieces at the embedded corpus's 64, so 6 pieces span about two to three words)
     :param lexicon_free_lm_scales: piece-LM scales tried by the lexicon-free search (with the setup's
         QAT prior scales; best on dev reported)
     :param float_training: the BPE float model's training instead of the setup's (None: the same);
